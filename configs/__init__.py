@@ -1,0 +1,1 @@
+"""Shipped configuration: default.yaml, example overlays and data files (not code)."""

@@ -1,0 +1,76 @@
+"""The `xmtrade` command line. Each verb imports its engine inside its handler, so that
+`xmtrade --help` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from xmtrade import __version__
+from xmtrade.errors import UserInputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every verb takes: the data directory and the config layers."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data directory for the price cache and runs (default: $XMTRADE_HOME, "
+        "else the per-user data directory)",
+    )
+    parent.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML config layered over the packaged defaults; repeat to layer more "
+        "(later files win)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every verb."""
+    from xmtrade.commands import backtest, config, data
+
+    parser = _Parser(
+        prog="xmtrade",
+        description="Rule-based three-horizon strategy engine for Xiaomi Group (1810.HK).",
+    )
+    parser.add_argument("--version", action="version", version=f"xmtrade {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    verbs.required = True
+    common = common_options()
+    data.register(verbs, common)
+    config.register(verbs, common)
+    backtest.register(verbs, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UserInputError as exc:
+        print(f"xmtrade: error: {exc.line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xmtrade: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""Typed, frozen config models and the layered YAML loader.
+
+`configs/default.yaml` (shipped with the package) is always the first layer; each `-c FILE`
+is merged over it (mappings merge key by key, everything else is replaced), then CLI flags.
+The models carry no default values: every number lives in the YAML files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xmtrade.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "default.yaml"
+
+
+class Frozen(BaseModel):
+    """Base of every config model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstrumentConfig(Frozen):
+    symbol: str = Field(min_length=1)
+    currency: str
+    board_lot: int = Field(gt=0)
+
+
+class TickBand(Frozen):
+    lower: float = Field(ge=0)
+    upper: float
+    tick: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TickBand:
+        if self.upper <= self.lower:
+            raise ValueError(f"upper ({self.upper}) must be above lower ({self.lower})")
+        return self
+
+
+class TickTable(Frozen):
+    effective: date
+    bands: tuple[TickBand, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _contiguous(self) -> TickTable:
+        for before, after in zip(self.bands, self.bands[1:], strict=False):
+            if after.lower != before.upper:
+                raise ValueError(
+                    f"bands must be contiguous and ascending: {before.upper} then {after.lower}"
+                )
+        return self
+
+
+class ChargePeriod(Frozen):
+    start: date
+    rate_pct: float = Field(ge=0)
+    per_trade: float | None = Field(default=None, ge=0)
+    minimum: float | None = Field(default=None, ge=0)
+    maximum: float | None = Field(default=None, ge=0)
+
+
+class Charge(Frozen):
+    rounding: Literal["cent", "up_dollar"]
+    periods: tuple[ChargePeriod, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sorted(self) -> Charge:
+        starts = [p.start for p in self.periods]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise ValueError("periods must be in ascending order of start, one per date")
+        return self
+
+
+class MarketConfig(Frozen):
+    calendar: str
+    adhoc_closures: tuple[date, ...]
+    tick_tables: tuple[TickTable, ...] = Field(min_length=1)
+    charges: dict[str, Charge]
+
+    @model_validator(mode="after")
+    def _tables_sorted(self) -> MarketConfig:
+        dates = [t.effective for t in self.tick_tables]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("tick_tables must be in ascending order of effective date")
+        return self
+
+
+class CostsConfig(Frozen):
+    commission_pct: float = Field(ge=0)
+    commission_min: float = Field(ge=0)
+    slippage_ticks: int = Field(ge=0)
+
+
+class RsiConfig(Frozen):
+    period: int = Field(ge=2)
+    oversold: float = Field(gt=0, lt=100)
+
+
+class MacdConfig(Frozen):
+    fast: int = Field(ge=1)
+    slow: int = Field(ge=2)
+    signal: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> MacdConfig:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be below slow ({self.slow})")
+        return self
+
+
+class DivergenceConfig(Frozen):
+    lookback: int = Field(ge=2)
+    swing_k: int = Field(ge=1)
+
+
+class SignalsConfig(Frozen):
+    rsi: RsiConfig
+    macd: MacdConfig
+    divergence: DivergenceConfig
+
+
+class EntryConfig(Frozen):
+    require: Literal["any", "all"]
+
+
+class TargetWeights(Frozen):
+    tactical: float = Field(gt=0, le=100)
+
+
+class SizingConfig(Frozen):
+    target_weight_pct: TargetWeights
+    max_weight_pct: float = Field(gt=0, le=100)
+    risk_per_trade_pct: float = Field(gt=0, le=100)
+
+
+class StopConfig(Frozen):
+    lookback: int = Field(ge=1)
+    buffer_ticks: int = Field(ge=0)
+    fixed_price: float | None = Field(gt=0)
+
+
+class ExitsConfig(Frozen):
+    rsi_overbought: float | None = Field(gt=0, lt=100)
+    trailing_stop: bool
+    max_holding_sessions: int | None = Field(ge=1)
+
+
+class BacktestConfig(Frozen):
+    initial_nav: float = Field(gt=0)
+    start: date | None
+    end: date | None
+    periods_per_year: int = Field(ge=1)
+    risk_free_rate_pct: float
+
+    @model_validator(mode="after")
+    def _window(self) -> BacktestConfig:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class AppConfig(Frozen):
+    """The whole merged configuration."""
+
+    instrument: InstrumentConfig
+    market: MarketConfig
+    costs: CostsConfig
+    signals: SignalsConfig
+    entry: EntryConfig
+    sizing: SizingConfig
+    stop: StopConfig
+    exits: ExitsConfig
+    backtest: BacktestConfig
+
+    def config_hash(self) -> str:
+        """A short stable hash of every value: two runs with equal hashes used equal configs."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        """The merged configuration as YAML (what `xmtrade config show` prints)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# ---------------------------------------------------------------- loading and merging
+
+
+def default_config_path() -> Path:
+    """The packaged `configs/default.yaml`."""
+    return Path(str(resources.files("configs").joinpath(DEFAULT_CONFIG_NAME)))
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping, with one-line errors for every failure."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(where, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(where, None, "is a directory, expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(where, None, f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(where, None, f"invalid YAML at {at}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(where, None, f"expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _check_keys(data: Mapping[str, Any], model: type[BaseModel], where: str, prefix: str) -> None:
+    """Reject unknown keys with a 'did you mean' hint, naming the file that has them."""
+    fields = model.model_fields
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+            expected = ", ".join(fields)
+            raise ConfigError(where, path, f"unknown key (expected one of: {expected}){hint}")
+        sub = _submodel(fields[key].annotation)
+        if sub is not None and isinstance(value, Mapping):
+            _check_keys(value, sub, where, f"{path}.")
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def merge_layers(
+    layers: Sequence[tuple[str, Mapping[str, Any]]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Deep-merge layers in order; return the merged mapping and which layer set each key path."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+
+    def merge(into: dict[str, Any], src: Mapping[str, Any], where: str, prefix: str) -> None:
+        for key, value in src.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+                merge(into[key], value, where, f"{path}.")
+            else:
+                into[key] = _copy(value)
+                for known in [p for p in origin if p.startswith(f"{path}.")]:
+                    del origin[known]
+                origin[path] = where
+                if isinstance(value, Mapping):
+                    _record_origin(value, where, f"{path}.", origin)
+
+    for where, data in layers:
+        merge(merged, data, where, "")
+    return merged, origin
+
+
+def _record_origin(data: Mapping[str, Any], where: str, prefix: str, origin: dict[str, str]) -> None:
+    for key, value in data.items():
+        origin[f"{prefix}{key}"] = where
+        if isinstance(value, Mapping):
+            _record_origin(value, where, f"{prefix}{key}.", origin)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in a nested mapping, creating the mappings on the way."""
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(
+    files: Sequence[Path] = (),
+    overrides: Mapping[str, Any] | None = None,
+    overrides_source: str = "command line",
+) -> AppConfig:
+    """Load the packaged defaults, each file in order, then dotted-key overrides, and validate."""
+    default = default_config_path()
+    layers: list[tuple[str, Mapping[str, Any]]] = [(str(default), read_yaml_mapping(default))]
+    for path in files:
+        data = read_yaml_mapping(Path(path))
+        _check_keys(data, AppConfig, str(path), "")
+        layers.append((str(path), data))
+    if overrides:
+        nested: dict[str, Any] = {}
+        for dotted, value in overrides.items():
+            set_dotted(nested, dotted, value)
+        _check_keys(nested, AppConfig, overrides_source, "")
+        layers.append((overrides_source, nested))
+    merged, origin = merge_layers(layers)
+    return validate_config(merged, origin)
+
+
+def validate_config(merged: Mapping[str, Any], origin: Mapping[str, str]) -> AppConfig:
+    """Build the model; turn the first validation error into a one-line `ConfigError`."""
+    try:
+        return AppConfig.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = [str(part) for part in err["loc"]]
+        path = ".".join(loc)
+        where = _origin_of(loc, origin)
+        got = err.get("input")
+        got_text = "" if isinstance(got, Mapping) else f", got {got!r}"
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        raise ConfigError(where, path or None, f"{_expected(err['type'], message)}{got_text}") from None
+
+
+def _origin_of(loc: Sequence[str], origin: Mapping[str, str]) -> str:
+    for end in range(len(loc), 0, -1):
+        found = origin.get(".".join(loc[:end]))
+        if found:
+            return found
+    return "config"
+
+
+def _expected(kind: str, message: str) -> str:
+    if kind == "missing":
+        return "missing key (expected a value; the packaged default.yaml sets every key)"
+    lowered = message[0].lower() + message[1:] if message else message
+    if kind.endswith("_parsing") or kind.endswith("_type"):
+        return f"expected {lowered.removeprefix('input should be ')}"
+    return lowered
