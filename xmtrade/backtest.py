@@ -1,0 +1,218 @@
+"""The backtest runner: real bars in, every fill, trade, decision and NAV out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+
+from data_feeds.errors import DataError
+from risk.ticks import TickRules
+from strategies.signals import compute_signals
+from strategies.three_horizon import (
+    BarsWithFlags,
+    RunRecords,
+    StrategyInputs,
+    ThreeHorizonStrategy,
+    Tranche,
+)
+from xmtrade.broker import HkBroker, HkCommission
+from xmtrade.config import AppConfig
+from xmtrade.costs import HkCostModel
+from xmtrade.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """One run's outputs as frames, ready for the report writer."""
+
+    config: AppConfig
+    start: date
+    end: date
+    equity: pd.DataFrame
+    trades: pd.DataFrame
+    fills: pd.DataFrame
+    decisions: list[dict[str, Any]]
+    benchmark: pd.Series  # buy-and-hold close over the same sessions
+    bars: pd.DataFrame  # the traded sessions
+    fee_kinds: list[str]
+
+
+def resolve_window(
+    cfg: AppConfig, bars: pd.DataFrame, start: date | None, end: date | None
+) -> tuple[date, date]:
+    """The first and last traded sessions: CLI dates, else config dates, else the data's range."""
+    if bars.empty:
+        raise DataError("prices", None, "no bars to backtest")
+    first_bar, last_bar = bars.index[0].date(), bars.index[-1].date()
+    start = start or cfg.backtest.start or first_bar
+    end = end or cfg.backtest.end or last_bar
+    if end < start:
+        raise ConfigError("backtest window", "end", f"{end} is before start {start}")
+    in_range = bars.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    if in_range.empty:
+        raise DataError(
+            "backtest window",
+            None,
+            f"no bars between {start} and {end}; the data covers {first_bar} to {last_bar}",
+        )
+    return in_range.index[0].date(), in_range.index[-1].date()
+
+
+def run_backtest(
+    cfg: AppConfig,
+    bars: pd.DataFrame,
+    next_session: Callable[[date], date],
+    start: date | None = None,
+    end: date | None = None,
+    signals: pd.DataFrame | None = None,
+) -> BacktestResult:
+    """Run the strategy over [start, end] with indicators warmed up on every earlier bar.
+
+    `signals` may be given precomputed (as `signals_for` makes them, on the same bars) so that
+    sweeps compute each indicator setting once; by default they are computed here.
+    """
+    first, last = resolve_window(cfg, bars, start, end)
+    history = bars.loc[: pd.Timestamp(last)]
+    if signals is None:
+        signals = signals_for(cfg, history)
+    else:
+        signals = signals.loc[: pd.Timestamp(last)]
+        if not signals.index.equals(history.index):
+            raise ValueError("precomputed signals do not cover the same sessions as the bars")
+    first_index = int(history.index.get_loc(pd.Timestamp(first)))
+    traded = history.iloc[first_index:]
+    ticks = TickRules(cfg.market.tick_tables)
+    costs = HkCostModel(cfg.market, cfg.costs)
+
+    cerebro = bt.Cerebro(stdstats=False, preload=True, runonce=True, quicknotify=True)
+    feed = BarsWithFlags(dataname=traded)
+    cerebro.adddata(feed)
+    broker = HkBroker(ticks=ticks, slippage_ticks=cfg.costs.slippage_ticks)
+    broker.setcash(cfg.backtest.initial_nav)
+    broker.addcommissioninfo(HkCommission(costs, feed))
+    cerebro.setbroker(broker)
+    inputs = StrategyInputs(
+        config=cfg,
+        bars=history,
+        signals=signals,
+        first_index=first_index,
+        next_session=next_session,
+        ticks=ticks,
+        costs=costs,
+    )
+    cerebro.addstrategy(ThreeHorizonStrategy, inputs=inputs)
+    strategy = cerebro.run()[0]
+    records: RunRecords = strategy.records
+    fee_kinds = costs.kinds()
+    return BacktestResult(
+        config=cfg,
+        start=first,
+        end=last,
+        equity=_equity_frame(records),
+        trades=_trades_frame(records.tranches),
+        fills=_fills_frame(records, fee_kinds),
+        decisions=records.decisions,
+        benchmark=traded["close"].astype(float),
+        bars=traded,
+        fee_kinds=fee_kinds,
+    )
+
+
+def signals_for(cfg: AppConfig, bars: pd.DataFrame) -> pd.DataFrame:
+    """The entry and exit signals of `cfg` on `bars` (computed once, vectorised)."""
+    sig = cfg.signals
+    return compute_signals(
+        bars,
+        rsi_period=sig.rsi.period,
+        rsi_oversold=sig.rsi.oversold,
+        rsi_overbought=cfg.exits.rsi_overbought,
+        macd_fast=sig.macd.fast,
+        macd_slow=sig.macd.slow,
+        macd_signal=sig.macd.signal,
+        divergence_lookback=sig.divergence.lookback,
+        swing_k=sig.divergence.swing_k,
+    )
+
+
+def _equity_frame(records: RunRecords) -> pd.DataFrame:
+    equity = pd.DataFrame.from_records(records.equity)
+    equity["date"] = pd.to_datetime(equity["date"])
+    equity = equity.set_index("date")
+    peak = equity["nav"].cummax()
+    equity["drawdown"] = equity["nav"] / peak - 1.0
+    return equity
+
+
+TRADE_COLUMNS = [
+    "id",
+    "stage",
+    "entry_date",
+    "entry_price",
+    "shares",
+    "stop_price",
+    "initial_stop",
+    "planned_risk_pct_nav",
+    "exit_date",
+    "exit_price",
+    "exit_reason",
+    "pnl",
+    "pnl_pct_nav",
+    "fees",
+    "sessions_held",
+    "cap_breach",
+    "entry_reason",
+]
+
+
+def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
+    rows = []
+    for t in tranches:
+        if t.entry_date is None:
+            continue
+        pnl = t.pnl
+        pnl_pct = pnl / t.nav_at_entry * 100 if pnl is not None else None
+        rows.append(
+            {
+                "id": t.id,
+                "stage": t.stage,
+                "entry_date": t.entry_date,
+                "entry_price": t.entry_price,
+                "shares": t.shares,
+                "stop_price": t.stop_price,
+                "initial_stop": t.initial_stop,
+                "planned_risk_pct_nav": round(t.planned_risk_pct_nav, 4),
+                "exit_date": t.exit_date,
+                "exit_price": t.exit_price,
+                "exit_reason": t.exit_reason or "open",
+                "pnl": pnl,
+                "pnl_pct_nav": round(pnl_pct, 4) if pnl_pct is not None else None,
+                "fees": round(t.entry_fees + t.exit_fees, 2),
+                "sessions_held": t.sessions_held,
+                "cap_breach": t.cap_breach,
+                "entry_reason": t.entry_reason,
+            }
+        )
+    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+
+def _fills_frame(records: RunRecords, fee_kinds: list[str]) -> pd.DataFrame:
+    columns = [
+        "date",
+        "tranche",
+        "stage",
+        "side",
+        "kind",
+        "order_type",
+        "order_price",
+        "shares",
+        "price",
+        "value",
+        *fee_kinds,
+        "fees",
+    ]
+    return pd.DataFrame.from_records(records.fills, columns=columns)

@@ -1,0 +1,64 @@
+"""`xmtrade backtest`: run the strategy over the cached prices and write a run folder."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from xmtrade.errors import ConfigError
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `backtest` verb."""
+    parser = verbs.add_parser(
+        "backtest",
+        parents=[common],
+        help="backtest the strategy on the cached prices",
+        description="Backtest the strategy on the cached prices and write a run folder with "
+        "summary.json, trades.csv, fills.csv, equity.csv, decisions.jsonl and chart.png.",
+    )
+    parser.add_argument("--start", metavar="YYYY-MM-DD", help="first session to trade")
+    parser.add_argument("--end", metavar="YYYY-MM-DD", help="last session to trade")
+    parser.add_argument(
+        "--out", metavar="DIR", help="run folder (default: a new folder under DATA_DIR/runs)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD command-line date, or a one-line error naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError("command line", option, f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load config and prices, run, write the folder, print the metrics table."""
+    start = parse_day(args.start, "--start")
+    end = parse_day(args.end, "--end")
+    if start and end and end < start:
+        raise ConfigError("command line", "--end", f"{end} is before --start {start}")
+
+    from data_feeds.calendar import SessionCalendar
+    from data_feeds.prices import PriceCache
+    from xmtrade.backtest import run_backtest
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
+    from xmtrade.report import metrics_table, new_run_dir, summarize, write_run
+
+    cfg = load_from_args(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    bars = PriceCache(prices_dir(data_dir)).load(cfg.instrument.symbol)
+    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    result = run_backtest(cfg, bars, calendar.next_session, start=start, end=end)
+    summary = summarize(result)
+    out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
+    folder = write_run(result, summary, out)
+    print(metrics_table(summary))
+    print(f"run folder: {folder}")
+    return 0

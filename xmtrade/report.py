@@ -1,0 +1,192 @@
+"""Statistics of a run and the run folder: summary.json, trades.csv, fills.csv, equity.csv,
+decisions.jsonl and chart.png. A folder is written whole into a temporary sibling and renamed
+into place, so a crash never leaves half a run behind."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xmtrade import __version__
+from xmtrade.backtest import BacktestResult
+from xmtrade.errors import ConfigError
+
+
+def max_drawdown(values: pd.Series) -> float:
+    """The worst fall from a running peak, as a negative fraction (0 when it never fell)."""
+    if values.empty:
+        return 0.0
+    return float((values / values.cummax() - 1.0).min())
+
+
+def summarize(result: BacktestResult) -> dict[str, Any]:
+    """Every statistic of the run, as plain JSON-ready values."""
+    cfg = result.config
+    equity = result.equity
+    nav = equity["nav"]
+    initial = cfg.backtest.initial_nav
+    final = float(nav.iloc[-1])
+    total_return = final / initial - 1.0
+    days = (result.end - result.start).days
+    years = days / 365.25
+    cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
+
+    returns = pd.concat([pd.Series([initial]), nav.reset_index(drop=True)]).pct_change().dropna()
+    periods = cfg.backtest.periods_per_year
+    rf = cfg.backtest.risk_free_rate_pct / 100 / periods
+    excess = returns - rf
+    vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(excess) else 0.0
+    sharpe = float(excess.mean()) / vol * math.sqrt(periods) if vol > 0 else None
+    sortino = float(excess.mean()) / downside * math.sqrt(periods) if downside > 0 else None
+    mdd = max_drawdown(nav)
+    calmar = cagr / abs(mdd) if cagr is not None and mdd < 0 else None
+
+    trades = result.trades
+    closed = trades[trades["exit_reason"] != "open"]
+    wins = closed[closed["pnl"] > 0]
+    losses = closed[closed["pnl"] <= 0]
+    gross_win = float(wins["pnl"].sum())
+    gross_loss = float(-losses["pnl"].sum())
+    fills = result.fills
+    fees_by_kind = {kind: _money(fills[kind].sum()) for kind in result.fee_kinds}
+    bench = result.benchmark
+    exits = closed["exit_reason"].value_counts().to_dict()
+
+    return {
+        "xmtrade_version": __version__,
+        "symbol": cfg.instrument.symbol,
+        "start": result.start.isoformat(),
+        "end": result.end.isoformat(),
+        "sessions": len(equity),
+        "initial_nav": _money(initial),
+        "final_nav": _money(final),
+        "total_return": _ratio(total_return),
+        "cagr": _ratio(cagr),
+        "annual_volatility": _ratio(vol * math.sqrt(periods)),
+        "sharpe": _ratio(sharpe),
+        "sortino": _ratio(sortino),
+        "max_drawdown": _ratio(mdd),
+        "calmar": _ratio(calmar),
+        "n_trades": len(closed),
+        "open_tranches": len(trades) - len(closed),
+        "win_rate": _ratio(len(wins) / len(closed)) if len(closed) else None,
+        "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
+        "exposure": _ratio(float((equity["shares"] > 0).mean())),
+        "exits_by_reason": {str(k): int(v) for k, v in sorted(exits.items())},
+        "fees_paid": {"total": _money(sum(fees_by_kind.values())), "by_kind": fees_by_kind},
+        "cap_breaches": int(closed["cap_breach"].sum()),
+        "benchmark_total_return": _ratio(float(bench.iloc[-1] / bench.iloc[0] - 1.0)),
+        "benchmark_max_drawdown": _ratio(max_drawdown(bench)),
+        "config_hash": cfg.config_hash(),
+    }
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+
+
+def _money(value: float) -> float:
+    return round(float(value), 2)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, date | datetime | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def new_run_dir(runs_root: Path, config_hash: str) -> Path:
+    """A fresh, unused run folder name under the runs directory."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = runs_root / f"{stamp}-{config_hash[:8]}"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = runs_root / f"{stamp}-{config_hash[:8]}-{n}"
+    return candidate
+
+
+def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Path:
+    """Write the whole run folder atomically; an existing run folder at `out` is replaced."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_run(out))):
+        raise ConfigError("--out", None, f"{out} exists and is not an xmtrade run folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
+    try:
+        _write_files(result, summary, staging)
+        if out.exists():
+            trash = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(trash)
+            staging.rename(out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "summary.json").is_file()
+
+
+def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) -> None:
+    (folder / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8"
+    )
+    (folder / "config.yaml").write_text(result.config.to_yaml(), encoding="utf-8")
+    result.trades.to_csv(folder / "trades.csv", index=False)
+    result.fills.to_csv(folder / "fills.csv", index=False)
+    equity = result.equity[["nav", "cash", "position_value", "shares", "weight", "drawdown"]]
+    equity.to_csv(folder / "equity.csv", index_label="date", float_format="%.6f")
+    with (folder / "decisions.jsonl").open("w", encoding="utf-8") as out:
+        for decision in result.decisions:
+            out.write(json.dumps(decision, default=_json_default) + "\n")
+    from xmtrade.chart import plot_run
+
+    plot_run(result, folder / "chart.png")
+
+
+def metrics_table(summary: dict[str, Any]) -> str:
+    """The short table printed after a backtest."""
+    def pct(key: str) -> str:
+        value = summary[key]
+        return "n/a" if value is None else f"{value * 100:.2f}%"
+
+    def num(key: str) -> str:
+        value = summary[key]
+        return "n/a" if value is None else f"{value:.2f}"
+
+    rows = [
+        ("period", f"{summary['start']} .. {summary['end']} ({summary['sessions']} sessions)"),
+        ("final NAV", f"HK${summary['final_nav']:,.2f} (from HK${summary['initial_nav']:,.0f})"),
+        ("total return", f"{pct('total_return')}  (buy & hold {pct('benchmark_total_return')})"),
+        ("CAGR", pct("cagr")),
+        ("max drawdown", f"{pct('max_drawdown')}  (buy & hold {pct('benchmark_max_drawdown')})"),
+        ("volatility", pct("annual_volatility")),
+        ("Sharpe / Sortino", f"{num('sharpe')} / {num('sortino')}"),
+        ("Calmar", num("calmar")),
+        ("trades", f"{summary['n_trades']} closed, {summary['open_tranches']} open; "
+                   f"win rate {pct('win_rate')}; profit factor {num('profit_factor')}"),
+        ("exposure", pct("exposure")),
+        ("fees paid", f"HK${summary['fees_paid']['total']:,.2f}"),
+        ("cap breaches", str(summary["cap_breaches"])),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
