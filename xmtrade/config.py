@@ -319,10 +319,12 @@ def load_config(
         _check_keys(nested, AppConfig, overrides_source, "")
         layers.append((overrides_source, nested))
     merged, origin = merge_layers(layers)
-    return validate_config(merged, origin)
+    return validate_config(merged, origin, [where for where, _ in layers])
 
 
-def validate_config(merged: Mapping[str, Any], origin: Mapping[str, str]) -> AppConfig:
+def validate_config(
+    merged: Mapping[str, Any], origin: Mapping[str, str], layer_order: Sequence[str]
+) -> AppConfig:
     """Build the model; turn the first validation error into a one-line `ConfigError`."""
     try:
         return AppConfig.model_validate(merged)
@@ -330,7 +332,7 @@ def validate_config(merged: Mapping[str, Any], origin: Mapping[str, str]) -> App
         err = exc.errors(include_url=False)[0]
         loc = [str(part) for part in err["loc"]]
         path = ".".join(loc)
-        where = _origin_of(loc, origin)
+        where = _origin_of(loc, origin, layer_order)
         got = err.get("input")
         got_text = "" if isinstance(got, Mapping) else f", got {got!r}"
         message = err["msg"]
@@ -339,11 +341,13 @@ def validate_config(merged: Mapping[str, Any], origin: Mapping[str, str]) -> App
         raise ConfigError(where, path or None, f"{_expected(err['type'], message)}{got_text}") from None
 
 
-def _origin_of(loc: Sequence[str], origin: Mapping[str, str]) -> str:
+def _origin_of(loc: Sequence[str], origin: Mapping[str, str], layers: Sequence[str]) -> str:
+    """The file that last set the failing key, or anything under the failing section."""
     for end in range(len(loc), 0, -1):
-        found = origin.get(".".join(loc[:end]))
-        if found:
-            return found
+        prefix = ".".join(loc[:end])
+        setters = [w for p, w in origin.items() if p == prefix or p.startswith(f"{prefix}.")]
+        if setters:
+            return max(setters, key=list(layers).index)
     return "config"
 
 
