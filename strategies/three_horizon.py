@@ -100,14 +100,14 @@ class RunRecords:
     tranches: list[Tranche] = field(default_factory=list)
 
 
-class BarsWithFlags(bt.feeds.PandasData):  # type: ignore[misc]
+class BarsWithFlags(bt.feeds.PandasData):
     """OHLCV plus the `no_trading` flag of placeholder bars."""
 
     lines = ("no_trading",)
     params = (("no_trading", "no_trading"), ("openinterest", None))
 
 
-class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
+class ThreeHorizonStrategy(bt.Strategy):
     """Stage-1 (tactical) trading of the three-horizon plan."""
 
     params = (("inputs", None),)
@@ -166,7 +166,9 @@ class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
     def _entry_reason(self, i: int) -> str | None:
         fired = []
         if self._oversold[i]:
-            fired.append(f"rsi_oversold (RSI {self._rsi[i]:.2f} < {self.cfg.signals.rsi.oversold:g})")
+            fired.append(
+                f"rsi_oversold (RSI {self._rsi[i]:.2f} < {self.cfg.signals.rsi.oversold:g})"
+            )
         if self._divergence[i]:
             row = self._signals.iloc[i]
             fired.append(
@@ -297,8 +299,12 @@ class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
                 "detail": detail,
                 "signals": self._signal_snapshot(i),
                 "close": float(self._close[i]),
-                "order": {"side": "sell", "type": "market", "shares": tranche.shares,
-                          "fills_on": tomorrow},
+                "order": {
+                    "side": "sell",
+                    "type": "market",
+                    "shares": tranche.shares,
+                    "fills_on": tomorrow,
+                },
             }
         )
 
@@ -343,8 +349,12 @@ class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
         record = {
             **base,
             "nav": nav,
-            "stop": {"price": stop.price, "basis": stop.basis, "lowest_low": stop.lowest_low,
-                     "exit_estimate_with_slippage": exit_at_stop},
+            "stop": {
+                "price": stop.price,
+                "basis": stop.basis,
+                "lowest_low": stop.lowest_low,
+                "exit_estimate_with_slippage": exit_at_stop,
+            },
             "entry_estimate": {"close": close, "with_slippage": entry_price},
             "sizing": sizing.as_dict(),
         }
@@ -372,8 +382,12 @@ class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
                 **record,
                 "action": "enter",
                 "tranche": tranche.id,
-                "order": {"side": "buy", "type": "market", "shares": sizing.shares,
-                          "fills_on": tomorrow},
+                "order": {
+                    "side": "buy",
+                    "type": "market",
+                    "shares": sizing.shares,
+                    "fills_on": tomorrow,
+                },
             }
         )
 
@@ -387,9 +401,15 @@ class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
         if order.status == order.Completed:
             self._on_fill(order, tranche, kind)
         elif order.status in (order.Margin, order.Rejected):
-            self._decide({"date": self._dates[self._i()], "action": "order_rejected",
-                          "tranche": tranche.id, "order": kind,
-                          "status": order.getstatusname()})
+            self._decide(
+                {
+                    "date": self._dates[self._i()],
+                    "action": "order_rejected",
+                    "tranche": tranche.id,
+                    "order": kind,
+                    "status": order.getstatusname(),
+                }
+            )
             if kind == "entry":
                 tranche.entry_order = None
                 self.records.tranches.remove(tranche)
@@ -429,7 +449,10 @@ class ThreeHorizonStrategy(bt.Strategy):  # type: ignore[misc]
         tranche.exit_price = price
         tranche.exit_fees = charges.total
         if kind == "stop":
-            raised = tranche.initial_stop is not None and (tranche.stop_price or 0) > tranche.initial_stop
+            raised = (
+                tranche.initial_stop is not None
+                and (tranche.stop_price or 0) > tranche.initial_stop
+            )
             tranche.exit_reason = "trailing_stop" if raised else "stop"
         else:
             tranche.exit_reason = tranche.pending_exit_reason

@@ -45,7 +45,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own empty data directory through XMTRADE_HOME."""
     home = tmp_path_factory.mktemp("xmtrade_home")
     monkeypatch.setenv("XMTRADE_HOME", str(home))

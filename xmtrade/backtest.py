@@ -84,7 +84,7 @@ def run_backtest(
         signals = signals.loc[: pd.Timestamp(last)]
         if not signals.index.equals(history.index):
             raise ValueError("precomputed signals do not cover the same sessions as the bars")
-    first_index = int(history.index.get_loc(pd.Timestamp(first)))
+    first_index = int(history.index.searchsorted(pd.Timestamp(first)))
     traded = history.iloc[first_index:]
     ticks = TickRules(cfg.market.tick_tables)
     costs = HkCostModel(cfg.market, cfg.costs)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from xmtrade.costs import HkCostModel
 
 
-class HkCommission(bt.CommInfoBase):  # type: ignore[misc]
+class HkCommission(bt.CommInfoBase):
     """Charges every HK fee and the commission on each fill, at the rates of the fill date."""
 
     params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED))
@@ -35,7 +35,7 @@ class HkCommission(bt.CommInfoBase):  # type: ignore[misc]
         return self.cost_model.charges(on, abs(size) * price).total
 
 
-class HkBroker(bt.brokers.BackBroker):  # type: ignore[misc]
+class HkBroker(bt.brokers.BackBroker):
     """A BackBroker whose slippage is whole ticks of the HKEX spread table in force that day."""
 
     params = (("slip_open", True), ("slip_match", True), ("slip_out", False))

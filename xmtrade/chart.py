@@ -21,9 +21,9 @@ def stop_levels(result: BacktestResult) -> pd.Series:
     for d in result.decisions:
         if d.get("action") in ("place_stop", "raise_stop"):
             # a stop decided after the close of `date` rests from the next session
-            changes.setdefault(pd.Timestamp(d["stop"]["rests_from"]), {})[d["tranche"]] = d[
-                "stop"
-            ]["to"]
+            changes.setdefault(pd.Timestamp(d["stop"]["rests_from"]), {})[d["tranche"]] = d["stop"][
+                "to"
+            ]
     exits = {}
     for _, trade in result.trades.iterrows():
         if pd.notna(trade["exit_date"]):
@@ -54,19 +54,33 @@ def plot_run(result: BacktestResult, path: Path) -> None:
     symbol = result.config.instrument.symbol
     ax_price.plot(close.index, close.to_numpy(), color="#333333", lw=0.9, label=f"{symbol} close")
     ax_price.plot(
-        equity.index, stop_levels(result).to_numpy(), color="#d62728", lw=1.0,
-        drawstyle="steps-post", label="protective stop",
+        equity.index,
+        stop_levels(result).to_numpy(),
+        color="#d62728",
+        lw=1.0,
+        drawstyle="steps-post",
+        label="protective stop",
     )
     trades = result.trades
     if not trades.empty:
         ax_price.scatter(
-            pd.to_datetime(trades["entry_date"]), trades["entry_price"], marker="^",
-            color="#2ca02c", s=50, zorder=3, label="entry",
+            pd.to_datetime(trades["entry_date"]),
+            trades["entry_price"],
+            marker="^",
+            color="#2ca02c",
+            s=50,
+            zorder=3,
+            label="entry",
         )
         closed = trades[trades["exit_date"].notna()]
         ax_price.scatter(
-            pd.to_datetime(closed["exit_date"]), closed["exit_price"], marker="v",
-            color="#d62728", s=50, zorder=3, label="exit",
+            pd.to_datetime(closed["exit_date"]),
+            closed["exit_price"],
+            marker="v",
+            color="#d62728",
+            s=50,
+            zorder=3,
+            label="exit",
         )
     ax_price.set_ylabel("HK$")
     ax_price.set_title(
@@ -77,19 +91,28 @@ def plot_run(result: BacktestResult, path: Path) -> None:
 
     initial = result.config.backtest.initial_nav
     bench = result.benchmark / result.benchmark.iloc[0] * initial
-    ax_equity.plot(equity.index, equity["nav"].to_numpy(), color="#1f77b4", lw=1.0,
-                   label="strategy NAV")
-    ax_equity.plot(bench.index, bench.to_numpy(), color="#7f7f7f", lw=0.8,
-                   label="buy and hold (same capital)")
+    ax_equity.plot(
+        equity.index, equity["nav"].to_numpy(), color="#1f77b4", lw=1.0, label="strategy NAV"
+    )
+    ax_equity.plot(
+        bench.index, bench.to_numpy(), color="#7f7f7f", lw=0.8, label="buy and hold (same capital)"
+    )
     ax_equity.set_ylabel("HK$")
     ax_equity.legend(loc="upper left", fontsize=8)
     ax_equity.grid(alpha=0.3)
 
     bench_dd = bench / bench.cummax() - 1
-    ax_dd.fill_between(equity.index, equity["drawdown"].to_numpy() * 100, 0, color="#1f77b4",
-                       alpha=0.4, label="strategy")
-    ax_dd.plot(bench_dd.index, bench_dd.to_numpy() * 100, color="#7f7f7f", lw=0.6,
-               label="buy and hold")
+    ax_dd.fill_between(
+        equity.index,
+        equity["drawdown"].to_numpy() * 100,
+        0,
+        color="#1f77b4",
+        alpha=0.4,
+        label="strategy",
+    )
+    ax_dd.plot(
+        bench_dd.index, bench_dd.to_numpy() * 100, color="#7f7f7f", lw=0.6, label="buy and hold"
+    )
     ax_dd.set_ylabel("drawdown %")
     ax_dd.legend(loc="lower left", fontsize=8)
     ax_dd.grid(alpha=0.3)

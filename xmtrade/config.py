@@ -272,7 +272,9 @@ def merge_layers(
     return merged, origin
 
 
-def _record_origin(data: Mapping[str, Any], where: str, prefix: str, origin: dict[str, str]) -> None:
+def _record_origin(
+    data: Mapping[str, Any], where: str, prefix: str, origin: dict[str, str]
+) -> None:
     for key, value in data.items():
         origin[f"{prefix}{key}"] = where
         if isinstance(value, Mapping):
@@ -338,7 +340,9 @@ def validate_config(
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        raise ConfigError(where, path or None, f"{_expected(err['type'], message)}{got_text}") from None
+        raise ConfigError(
+            where, path or None, f"{_expected(err['type'], message)}{got_text}"
+        ) from None
 
 
 def _origin_of(loc: Sequence[str], origin: Mapping[str, str], layers: Sequence[str]) -> str:

@@ -165,6 +165,7 @@ def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) 
 
 def metrics_table(summary: dict[str, Any]) -> str:
     """The short table printed after a backtest."""
+
     def pct(key: str) -> str:
         value = summary[key]
         return "n/a" if value is None else f"{value * 100:.2f}%"
@@ -182,8 +183,11 @@ def metrics_table(summary: dict[str, Any]) -> str:
         ("volatility", pct("annual_volatility")),
         ("Sharpe / Sortino", f"{num('sharpe')} / {num('sortino')}"),
         ("Calmar", num("calmar")),
-        ("trades", f"{summary['n_trades']} closed, {summary['open_tranches']} open; "
-                   f"win rate {pct('win_rate')}; profit factor {num('profit_factor')}"),
+        (
+            "trades",
+            f"{summary['n_trades']} closed, {summary['open_tranches']} open; "
+            f"win rate {pct('win_rate')}; profit factor {num('profit_factor')}",
+        ),
         ("exposure", pct("exposure")),
         ("fees paid", f"HK${summary['fees_paid']['total']:,.2f}"),
         ("cap breaches", str(summary["cap_breaches"])),

@@ -35,7 +35,11 @@ def test_defaults_are_the_strategy_spec() -> None:
     assert [str(d) for d in cfg.market.adhoc_closures] == ["2023-09-01", "2023-09-08"]
     assert [str(t.effective) for t in cfg.market.tick_tables] == ["1990-01-01", "2025-08-04"]
     assert set(cfg.market.charges) == {
-        "stamp_duty", "sfc_levy", "afrc_levy", "trading_fee", "settlement_fee"
+        "stamp_duty",
+        "sfc_levy",
+        "afrc_levy",
+        "trading_fee",
+        "settlement_fee",
     }
 
 

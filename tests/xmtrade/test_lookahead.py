@@ -70,6 +70,6 @@ def test_later_start_keeps_indicators_of_the_full_history(
     cfg = load_config()
     full = run_backtest(cfg, real_bars, hkex.next_session)
     late = run_backtest(cfg, real_bars, hkex.next_session, start=date(2022, 1, 3))
-    first_late = [d for d in late.decisions if "signals" in d][0]
+    first_late = next(d for d in late.decisions if "signals" in d)
     same_day = [d for d in full.decisions if d["date"] == first_late["date"] and "signals" in d]
     assert same_day and same_day[0]["signals"] == first_late["signals"]

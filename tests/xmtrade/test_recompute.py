@@ -52,8 +52,12 @@ def hk_charges(on: date, value: float) -> dict[str, Decimal]:
 def tick(price: float, on: date) -> float:
     """The HKEX minimum spread at a price (the bands 1810.HK has traded in)."""
     new = on >= date(2025, 8, 4)
-    for upper, old_tick, new_tick in ((10, 0.01, 0.01), (20, 0.02, 0.01), (50, 0.05, 0.02),
-                                      (100, 0.05, 0.05)):
+    for upper, old_tick, new_tick in (
+        (10, 0.01, 0.01),
+        (20, 0.02, 0.01),
+        (50, 0.05, 0.02),
+        (100, 0.05, 0.05),
+    ):
         if price < upper:
             return new_tick if new else old_tick
     raise AssertionError(f"price {price} outside the bands 1810.HK trades in")

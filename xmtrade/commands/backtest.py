@@ -34,7 +34,9 @@ def parse_day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ConfigError("command line", option, f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise ConfigError(
+            "command line", option, f"expected a date YYYY-MM-DD, got {value!r}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
