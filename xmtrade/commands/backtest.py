@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("command line", "--end", f"{end} is before --start {start}")
 
     from data_feeds.calendar import SessionCalendar
-    from data_feeds.prices import PriceCache
+    from data_feeds.cache import PriceCache
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
