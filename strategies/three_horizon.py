@@ -2,16 +2,23 @@
 
 Every decision is made after the close of session *t* on data up to *t*; market orders fill at
 the next open, protective stops rest in the market from the session after the entry fill.
-This module trades stage 1 (tactical): an entry on an RSI-oversold or MACD-divergence signal,
-sized by the target weight and the 2% rule, protected by a stop, closed by the stop, RSI
-overbought, or the holding-period limit. Every decision leaves a record with its numbers.
+
+- Stage 1 (tactical) opens on an RSI-oversold or MACD-divergence signal when no risk line is in
+  alarm. While the position is at stage 1 it ends on its stop (trailing, if configured), RSI
+  overbought, or the holding-period limit.
+- Stage 2 (core) and stage 3 (full) are added once the fundamental gate has passed in enough
+  consecutive quarterly reports, on the next signal or at the report (`stages.add_on`).
+  From stage 2 on, every tranche is held on its protective stop and managed by the lines.
+- The risk lines, the P/S ceiling and the drawdown breaker trim back to stage 1 or exit.
+
+Every decision leaves a record with the numbers behind it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +27,16 @@ import numpy as np
 import pandas as pd
 
 from risk.sizing import size_tranche
-from risk.stops import protective_stop
+from risk.stops import StopLevel, protective_stop
+from strategies.tranches import STAGE_NAMES, RunRecords, Tranche
 
 if TYPE_CHECKING:
     from risk.ticks import TickRules
+    from strategies.fundamental_state import FundamentalState, FundamentalTimeline
     from xmtrade.config import AppConfig
     from xmtrade.costs import HkCostModel
 
-TACTICAL = 1
+TACTICAL, CORE, FULL = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -41,63 +50,17 @@ class StrategyInputs:
     next_session: Callable[[date], date]
     ticks: TickRules
     costs: HkCostModel
+    fundamentals: FundamentalTimeline
+    hkd_per_rmb: Callable[[date], float]
 
 
-@dataclass
-class Tranche:
-    """One trade of one stage: its own entry, stop and reason."""
+@dataclass(frozen=True)
+class Demand:
+    """A portfolio-level order of the day: trim back to stage 1, or exit everything."""
 
-    id: int
-    stage: int
-    decided: date
-    entry_reason: str
-    planned_stop: float
-    planned_shares: int
-    planned_risk_pct_nav: float
-    risk_cap_pct: float
-    nav_at_entry: float
-    entry_date: date | None = None
-    entry_price: float | None = None
-    shares: int = 0
-    stop_price: float | None = None
-    initial_stop: float | None = None
-    entry_fees: float = 0.0
-    sessions_held: int = 0
-    exit_date: date | None = None
-    exit_price: float | None = None
-    exit_reason: str | None = None
-    exit_fees: float = 0.0
-    pending_exit_reason: str | None = None
-    entry_order: Any = None
-    stop_order: Any = None
-    exit_order: Any = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.entry_date is not None and self.exit_date is None
-
-    @property
-    def cap_breach(self) -> bool:
-        """True when the realised loss exceeded the per-trade cap (a gap through the stop)."""
-        pnl = self.pnl
-        return pnl is not None and pnl < -self.risk_cap_pct / 100 * self.nav_at_entry
-
-    @property
-    def pnl(self) -> float | None:
-        if self.exit_price is None or self.entry_price is None:
-            return None
-        gross = (self.exit_price - self.entry_price) * self.shares
-        return round(gross - self.entry_fees - self.exit_fees, 2)
-
-
-@dataclass
-class RunRecords:
-    """What a run leaves behind, in plain Python, for the engine to write out."""
-
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    fills: list[dict[str, Any]] = field(default_factory=list)
-    equity: list[dict[str, Any]] = field(default_factory=list)
-    tranches: list[Tranche] = field(default_factory=list)
+    action: str  # "trim" or "exit"
+    reason: str  # the exit reason code written on each tranche sold
+    detail: dict[str, Any]
 
 
 class BarsWithFlags(bt.feeds.PandasData):
@@ -108,7 +71,7 @@ class BarsWithFlags(bt.feeds.PandasData):
 
 
 class ThreeHorizonStrategy(bt.Strategy):
-    """Stage-1 (tactical) trading of the three-horizon plan."""
+    """The three-horizon plan: tactical entries, staged adds on the gate, three risk lines."""
 
     params = (("inputs", None),)
 
@@ -131,8 +94,11 @@ class ThreeHorizonStrategy(bt.Strategy):
         self._signals = sig
         self._order_role: dict[int, tuple[Tranche, str]] = {}
         self._next_id = 1
+        self._peak_nav = self.cfg.backtest.initial_nav
+        self._cooldown_until = -1
+        self._seen_state: date | None = None
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ state helpers
 
     def _i(self) -> int:
         return self.inputs.first_index + len(self) - 1
@@ -140,8 +106,26 @@ class ThreeHorizonStrategy(bt.Strategy):
     def _open_tranches(self) -> list[Tranche]:
         return [t for t in self.records.tranches if t.is_open]
 
+    def _held(self) -> list[Tranche]:
+        """Open tranches not already on their way out."""
+        return [t for t in self._open_tranches() if t.pending_exit_reason is None]
+
+    def _stage(self) -> int:
+        return max((t.stage for t in self._held()), default=0)
+
     def _pending_entries(self) -> list[Tranche]:
-        return [t for t in self.records.tranches if t.entry_date is None and t.entry_order]
+        return [t for t in self.records.tranches if t.is_pending_entry]
+
+    def _decide(self, record: dict[str, Any]) -> None:
+        self.records.decisions.append(record)
+
+    def _ps_ratio(self, i: int, today: date, state: FundamentalState) -> float | None:
+        per_share = state.revenue_per_share_rmb
+        if per_share is None or per_share <= 0:
+            return None
+        return float(self._close[i]) / (per_share * self.inputs.hkd_per_rmb(today))
+
+    # ------------------------------------------------------------------ signals
 
     def _signal_snapshot(self, i: int) -> dict[str, Any]:
         snap: dict[str, Any] = {
@@ -163,12 +147,12 @@ class ThreeHorizonStrategy(bt.Strategy):
             }
         return snap
 
-    def _entry_reason(self, i: int) -> str | None:
+    def _entry_signal(self, i: int) -> str | None:
+        """The entry signal of session i in words, or None when there is none."""
         fired = []
         if self._oversold[i]:
-            fired.append(
-                f"rsi_oversold (RSI {self._rsi[i]:.2f} < {self.cfg.signals.rsi.oversold:g})"
-            )
+            oversold = self.cfg.signals.rsi.oversold
+            fired.append(f"rsi_oversold (RSI {self._rsi[i]:.2f} < {oversold:g})")
         if self._divergence[i]:
             row = self._signals.iloc[i]
             fired.append(
@@ -181,13 +165,11 @@ class ThreeHorizonStrategy(bt.Strategy):
                     row["div_low2_macd"],
                 )
             )
-        if not fired:
-            return None
-        if self.cfg.entry.require == "all" and len(fired) < 2:
+        if not fired or (self.cfg.entry.require == "all" and len(fired) < 2):
             return None
         return " + ".join(fired)
 
-    def _stop_level(self, i: int, on: date) -> Any:
+    def _stop_level(self, i: int, on: date) -> StopLevel:
         stop_cfg = self.cfg.stop
         first = max(0, i - stop_cfg.lookback + 1)
         return protective_stop(
@@ -199,43 +181,136 @@ class ThreeHorizonStrategy(bt.Strategy):
             ticks=self.inputs.ticks,
         )
 
-    def _decide(self, record: dict[str, Any]) -> None:
-        self.records.decisions.append(record)
-
     # ------------------------------------------------------------------ the session loop
 
     def next(self) -> None:
         i = self._i()
         today = self._dates[i]
-        self._record_equity(today)
+        state = self.inputs.fundamentals.at(today)
+        self._note_new_reports(today, state)
+        self._record_equity(i, today, state)
         if self._no_trading[i]:
             return
         tomorrow = self.inputs.next_session(today)
         for tranche in self._open_tranches():
             tranche.sessions_held += 1
-            self._manage_open(tranche, i, today, tomorrow)
-        self._consider_entry(i, today, tomorrow)
+        demand = self._portfolio_demand(i, today, state)
+        if demand is not None:
+            self._carry_out(demand, i, today, tomorrow, state)
+        self._manage_held(i, today, tomorrow)
+        self._consider_opening(i, today, tomorrow, state)
 
-    def _record_equity(self, today: date) -> None:
-        nav = float(self.broker.getvalue())
-        cash = float(self.broker.getcash())
-        position_value = nav - cash
-        self.records.equity.append(
+    def _note_new_reports(self, today: date, state: FundamentalState) -> None:
+        if state.as_of == self._seen_state:
+            return
+        self._seen_state = state.as_of
+        newest = state.newest
+        self._decide(
             {
                 "date": today,
-                "nav": nav,
-                "cash": cash,
-                "position_value": position_value,
-                "shares": int(self.position.size),
-                "weight": position_value / nav if nav else 0.0,
+                "action": "fundamentals",
+                "newest_report": None if newest is None else newest.as_dict(),
+                "consecutive_passes": state.streak,
+                "passing_reports": state.streak_reports(),
+                "lines": {f"line{n}": s.as_dict() for n, s in state.lines.items()},
+                "lines_action": state.action,
+                "revenue_per_share_rmb": _num(state.revenue_per_share_rmb),
+                "revenue_detail": state.revenue_detail,
             }
         )
 
-    def _manage_open(self, tranche: Tranche, i: int, today: date, tomorrow: date) -> None:
-        if tranche.pending_exit_reason:
+    def _record_equity(self, i: int, today: date, state: FundamentalState) -> None:
+        nav = float(self.broker.getvalue())
+        cash = float(self.broker.getcash())
+        position_value = nav - cash
+        row: dict[str, Any] = {
+            "date": today,
+            "nav": nav,
+            "cash": cash,
+            "position_value": position_value,
+            "shares": int(self.position.size),
+            "weight": position_value / nav if nav else 0.0,
+            "stage": max((t.stage for t in self._open_tranches()), default=0),
+            "ps_ratio": _num(self._ps_ratio(i, today, state)),
+        }
+        for n, line in state.lines.items():
+            row[f"line{n}"] = line.status
+        self.records.equity.append(row)
+
+    # ------------------------------------------------------------------ portfolio demands
+
+    def _portfolio_demand(self, i: int, today: date, state: FundamentalState) -> Demand | None:
+        held = self._held()
+        if not held:
+            return None
+        nav = float(self.broker.getvalue())
+        self._peak_nav = max(self._peak_nav, nav)
+        breaker = self.cfg.risk.drawdown_breaker
+        if breaker is not None:
+            drawdown = nav / self._peak_nav - 1.0
+            if drawdown <= -breaker.max_drawdown_pct / 100:
+                self._cooldown_until = i + breaker.cooldown_sessions
+                detail = {"nav": nav, "peak_nav": self._peak_nav, "drawdown": round(drawdown, 6)}
+                self._peak_nav = nav
+                return Demand("exit", "drawdown_breaker", detail)
+        line_demand = self._line_demand(state)
+        if line_demand is not None and line_demand.action == "exit":
+            return line_demand
+        if self._stage() >= CORE:
+            if line_demand is not None:
+                return line_demand
+            ceiling = self.cfg.valuation.ps_ceiling
+            ps = self._ps_ratio(i, today, state)
+            if ceiling is not None and ps is not None and ps > ceiling:
+                detail = {
+                    "ps_ratio": round(ps, 4),
+                    "ps_ceiling": ceiling,
+                    "close": float(self._close[i]),
+                    **state.revenue_detail,
+                }
+                return Demand("trim", "take_profit_ps", detail)
+        return None
+
+    def _line_demand(self, state: FundamentalState) -> Demand | None:
+        for action in ("exit", "trim"):
+            for n, line in state.lines.items():
+                if line.status == "alarm" and line.action == action:
+                    return Demand(action, f"line{n}_{action}", {f"line{n}": line.as_dict()})
+        return None
+
+    def _carry_out(
+        self, demand: Demand, i: int, today: date, tomorrow: date, state: FundamentalState
+    ) -> None:
+        for pending in self._pending_entries():
+            self.cancel(pending.entry_order)
+        targets = [t for t in self._held() if demand.action == "exit" or t.stage >= CORE]
+        if not targets:
             return
+        self._decide(
+            {
+                "date": today,
+                "action": demand.action,
+                "reason": demand.reason,
+                "detail": demand.detail,
+                "tranches": [t.id for t in targets],
+                "close": float(self._close[i]),
+                "fundamentals": self._context(today, state),
+            }
+        )
+        for tranche in targets:
+            self._sell(tranche, demand.reason, tomorrow)
+
+    # ------------------------------------------------------------------ open tranches
+
+    def _manage_held(self, i: int, today: date, tomorrow: date) -> None:
+        tactical_only = self._stage() == TACTICAL
+        for tranche in self._held():
+            if tactical_only and self._tactical_exit(tranche, i, today, tomorrow):
+                continue
+            self._maintain_stop(tranche, i, today, tomorrow, trailing=tactical_only)
+
+    def _tactical_exit(self, tranche: Tranche, i: int, today: date, tomorrow: date) -> bool:
         exits = self.cfg.exits
-        reason = None
         if exits.rsi_overbought is not None and self._overbought[i]:
             reason = "rsi_overbought"
             detail = f"RSI {self._rsi[i]:.2f} > {exits.rsi_overbought:g}"
@@ -245,18 +320,47 @@ class ThreeHorizonStrategy(bt.Strategy):
         ):
             reason = "time_exit"
             detail = f"held {tranche.sessions_held} sessions >= {exits.max_holding_sessions}"
-        if reason:
-            self._exit(tranche, reason, detail, i, today, tomorrow)
-            return
-        self._maintain_stop(tranche, i, today, tomorrow)
+        else:
+            return False
+        self._decide(
+            {
+                "date": today,
+                "action": "exit",
+                "tranche": tranche.id,
+                "stage": tranche.stage,
+                "reason": reason,
+                "detail": detail,
+                "signals": self._signal_snapshot(i),
+                "close": float(self._close[i]),
+                "order": {
+                    "side": "sell",
+                    "type": "market",
+                    "shares": tranche.shares,
+                    "fills_on": tomorrow,
+                },
+            }
+        )
+        self._sell(tranche, reason, tomorrow)
+        return True
 
-    def _maintain_stop(self, tranche: Tranche, i: int, today: date, tomorrow: date) -> None:
-        ticks = self.inputs.ticks
+    def _sell(self, tranche: Tranche, reason: str, tomorrow: date) -> None:
+        if tranche.stop_order is not None:
+            self.cancel(tranche.stop_order)
+            tranche.stop_order = None
+        order = self.sell(size=tranche.shares, exectype=bt.Order.Market)
+        self._order_role[order.ref] = (tranche, "exit")
+        tranche.exit_order = order
+        tranche.pending_exit_reason = reason
+
+    def _maintain_stop(
+        self, tranche: Tranche, i: int, today: date, tomorrow: date, trailing: bool
+    ) -> None:
         current = tranche.stop_price
-        assert current is not None
-        wanted = ticks.round_down(current, tomorrow)
+        if current is None:
+            raise RuntimeError(f"tranche {tranche.id} is open without a stop")
+        wanted = self.inputs.ticks.round_down(current, tomorrow)
         basis = "initial stop"
-        if self.cfg.exits.trailing_stop and self.cfg.stop.fixed_price is None:
+        if trailing and self.cfg.exits.trailing_stop and self.cfg.stop.fixed_price is None:
             level = self._stop_level(i, tomorrow)
             if level.price > wanted:
                 wanted, basis = level.price, f"trailing: {level.basis}"
@@ -279,49 +383,92 @@ class ThreeHorizonStrategy(bt.Strategy):
         )
         tranche.stop_price = wanted
 
-    def _exit(
-        self, tranche: Tranche, reason: str, detail: str, i: int, today: date, tomorrow: date
+    # ------------------------------------------------------------------ opening tranches
+
+    def _context(self, today: date, state: FundamentalState) -> dict[str, Any]:
+        return state.context(today, self.cfg.fundamentals.stale_after_days)
+
+    def _consider_opening(
+        self, i: int, today: date, tomorrow: date, state: FundamentalState
     ) -> None:
-        if tranche.stop_order is not None:
-            self.cancel(tranche.stop_order)
-            tranche.stop_order = None
-        order = self.sell(size=tranche.shares, exectype=bt.Order.Market)
-        self._order_role[order.ref] = (tranche, "exit")
-        tranche.exit_order = order
-        tranche.pending_exit_reason = reason
+        signal = self._entry_signal(i)
+        stage = self._stage()
+        stages = self.cfg.stages
+        next_stage = stage + 1
+        add_trigger = stages.add_on == "announcement" or signal is not None
+        if next_stage == TACTICAL:
+            if signal is None:
+                return
+            why_not = None
+        elif next_stage > stages.max_stage or next_stage > FULL:
+            if signal is not None:
+                self._skip(i, today, state, signal, next_stage, "position is fully built")
+            return
+        else:
+            needed = stages.core_after_passes if next_stage == CORE else stages.full_after_passes
+            if state.streak < needed or not add_trigger:
+                if signal is not None:
+                    why = (
+                        f"stage {next_stage} needs {needed} consecutive passing reports, "
+                        f"have {state.streak}"
+                    )
+                    self._skip(i, today, state, signal, next_stage, why)
+                return
+            why_not = self._ps_blocks(i, today, state)
+        why_not = why_not or self._opening_blocked(i, state)
+        if why_not is not None:
+            self._skip(i, today, state, signal, next_stage, why_not)
+            return
+        self._open(i, today, tomorrow, state, next_stage, signal)
+
+    def _opening_blocked(self, i: int, state: FundamentalState) -> str | None:
+        if self._pending_entries() or any(t.pending_exit_reason for t in self._open_tranches()):
+            return "an order of the position is still pending"
+        if i <= self._cooldown_until:
+            return "drawdown breaker cooling down"
+        if state.action is not None:
+            alarms = [f"line{n} {s.status}" for n, s in state.lines.items() if s.status != "ok"]
+            return f"risk lines say {state.action} ({', '.join(alarms)})"
+        return None
+
+    def _ps_blocks(self, i: int, today: date, state: FundamentalState) -> str | None:
+        ceiling = self.cfg.valuation.ps_ceiling
+        ps = self._ps_ratio(i, today, state)
+        if ceiling is not None and ps is not None and ps > ceiling:
+            return f"P/S {ps:.2f} above the ceiling {ceiling:g}"
+        return None
+
+    def _skip(
+        self,
+        i: int,
+        today: date,
+        state: FundamentalState,
+        signal: str | None,
+        stage: int,
+        why: str,
+    ) -> None:
         self._decide(
             {
                 "date": today,
-                "action": "exit",
-                "tranche": tranche.id,
-                "stage": tranche.stage,
-                "reason": reason,
-                "detail": detail,
+                "action": "skip",
+                "stage": stage,
+                "why": why,
+                "signal": signal,
                 "signals": self._signal_snapshot(i),
                 "close": float(self._close[i]),
-                "order": {
-                    "side": "sell",
-                    "type": "market",
-                    "shares": tranche.shares,
-                    "fills_on": tomorrow,
-                },
+                "fundamentals": self._context(today, state),
             }
         )
 
-    def _consider_entry(self, i: int, today: date, tomorrow: date) -> None:
-        reason = self._entry_reason(i)
-        if reason is None:
-            return
-        base = {
-            "date": today,
-            "stage": TACTICAL,
-            "reason": reason,
-            "signals": self._signal_snapshot(i),
-            "close": float(self._close[i]),
-        }
-        if self._open_tranches() or self._pending_entries():
-            self._decide({**base, "action": "skip", "why": "stage 1 already held or pending"})
-            return
+    def _open(
+        self,
+        i: int,
+        today: date,
+        tomorrow: date,
+        state: FundamentalState,
+        stage: int,
+        signal: str | None,
+    ) -> None:
         cfg = self.cfg
         ticks = self.inputs.ticks
         nav = float(self.broker.getvalue())
@@ -329,41 +476,44 @@ class ThreeHorizonStrategy(bt.Strategy):
         slip = cfg.costs.slippage_ticks
         entry_price = ticks.shift(ticks.round_up(close, tomorrow), tomorrow, slip)
         stop = self._stop_level(i, tomorrow)
-        exit_at_stop = ticks.shift(stop.price, tomorrow, -slip) if stop.price > 0 else stop.price
+        exit_at_stop = ticks.shift(stop.price, tomorrow, -slip)
 
         def round_trip(entry_value: float, exit_value: float) -> float:
             return self.inputs.costs.round_trip(tomorrow, entry_value, exit_value)
 
+        targets = cfg.sizing.target_weight_pct
+        target = {TACTICAL: targets.tactical, CORE: targets.core, FULL: targets.full}[stage]
         sizing = size_tranche(
             nav=nav,
             position_shares=int(self.position.size),
             price=close,
             entry_price=entry_price,
             stop_price=exit_at_stop,
-            target_weight_pct=cfg.sizing.target_weight_pct.tactical,
+            target_weight_pct=target,
             max_weight_pct=cfg.sizing.max_weight_pct,
             risk_per_trade_pct=cfg.sizing.risk_per_trade_pct,
             board_lot=cfg.instrument.board_lot,
             round_trip_cost=round_trip,
         )
+        reason = self._opening_reason(stage, state, signal)
         record = {
-            **base,
+            "date": today,
+            "stage": stage,
+            "reason": reason,
+            "signals": self._signal_snapshot(i),
+            "close": close,
             "nav": nav,
-            "stop": {
-                "price": stop.price,
-                "basis": stop.basis,
-                "lowest_low": stop.lowest_low,
-                "exit_estimate_with_slippage": exit_at_stop,
-            },
+            "stop": {**stop.as_dict(), "exit_estimate_with_slippage": exit_at_stop},
             "entry_estimate": {"close": close, "with_slippage": entry_price},
             "sizing": sizing.as_dict(),
+            "fundamentals": self._context(today, state),
         }
         if sizing.shares <= 0:
             self._decide({**record, "action": "skip", "why": sizing.reason})
             return
         tranche = Tranche(
             id=self._next_id,
-            stage=TACTICAL,
+            stage=stage,
             decided=today,
             entry_reason=reason,
             planned_stop=stop.price,
@@ -380,7 +530,7 @@ class ThreeHorizonStrategy(bt.Strategy):
         self._decide(
             {
                 **record,
-                "action": "enter",
+                "action": "enter" if stage == TACTICAL else "add",
                 "tranche": tranche.id,
                 "order": {
                     "side": "buy",
@@ -389,6 +539,16 @@ class ThreeHorizonStrategy(bt.Strategy):
                     "fills_on": tomorrow,
                 },
             }
+        )
+
+    def _opening_reason(self, stage: int, state: FundamentalState, signal: str | None) -> str:
+        if stage == TACTICAL:
+            return signal or ""
+        passing = ", ".join(state.streak_reports())
+        trigger = f"signal {signal}" if signal else "at the report"
+        return (
+            f"stage {stage} ({STAGE_NAMES[stage]}): gate passed in {state.streak} consecutive "
+            f"reports ({passing}); {trigger}"
         )
 
     # ------------------------------------------------------------------ fills
@@ -400,11 +560,13 @@ class ThreeHorizonStrategy(bt.Strategy):
         tranche, kind = role
         if order.status == order.Completed:
             self._on_fill(order, tranche, kind)
-        elif order.status in (order.Margin, order.Rejected):
+        elif order.status in (order.Margin, order.Rejected) or (
+            kind == "entry" and order.status == order.Canceled
+        ):
             self._decide(
                 {
                     "date": self._dates[self._i()],
-                    "action": "order_rejected",
+                    "action": "order_not_filled",
                     "tranche": tranche.id,
                     "order": kind,
                     "status": order.getstatusname(),
@@ -431,9 +593,9 @@ class ThreeHorizonStrategy(bt.Strategy):
                 "shares": shares,
                 "price": price,
                 "value": round(price * shares, 2),
-                **{name: amount for name, amount in charges.by_kind.items()},
-                "commission": charges.commission,
+                **charges.by_kind,
                 "fees": charges.total,
+                "reason": tranche.entry_reason if kind == "entry" else None,
             }
         )
         if kind == "entry":
@@ -449,13 +611,12 @@ class ThreeHorizonStrategy(bt.Strategy):
         tranche.exit_price = price
         tranche.exit_fees = charges.total
         if kind == "stop":
-            raised = (
-                tranche.initial_stop is not None
-                and (tranche.stop_price or 0) > tranche.initial_stop
-            )
+            initial = tranche.initial_stop
+            raised = initial is not None and (tranche.stop_price or 0) > initial
             tranche.exit_reason = "trailing_stop" if raised else "stop"
         else:
             tranche.exit_reason = tranche.pending_exit_reason
+        self.records.fills[-1]["reason"] = tranche.exit_reason
         tranche.stop_order = None
         tranche.exit_order = None
 

@@ -10,16 +10,14 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
+from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import DataError
+from data_feeds.fundamentals import PointInTimeFacts, read_facts
 from risk.ticks import TickRules
+from strategies.fundamental_state import FundamentalTimeline
 from strategies.signals import compute_signals
-from strategies.three_horizon import (
-    BarsWithFlags,
-    RunRecords,
-    StrategyInputs,
-    ThreeHorizonStrategy,
-    Tranche,
-)
+from strategies.three_horizon import BarsWithFlags, StrategyInputs, ThreeHorizonStrategy
+from strategies.tranches import RunRecords, Tranche
 from xmtrade.broker import HkBroker, HkCommission
 from xmtrade.config import AppConfig
 from xmtrade.costs import HkCostModel
@@ -63,18 +61,37 @@ def resolve_window(
     return in_range.index[0].date(), in_range.index[-1].date()
 
 
+def load_fundamentals(cfg: AppConfig, calendar: SessionCalendar) -> FundamentalTimeline:
+    """The point-in-time fundamentals of the config's facts file."""
+    facts = read_facts(cfg.fundamentals.file)
+    pit = PointInTimeFacts(facts, calendar, cfg.fundamentals.decision_time)
+    return FundamentalTimeline(pit, cfg)
+
+
+def fx_rate(cfg: AppConfig) -> Callable[[date], float]:
+    """HKD per RMB on a date, from the config's dated rates."""
+    periods = sorted(cfg.valuation.hkd_per_rmb, key=lambda p: p.start)
+
+    def rate(on: date) -> float:
+        in_force = [p.rate for p in periods if p.start <= on]
+        return in_force[-1] if in_force else periods[0].rate
+
+    return rate
+
+
 def run_backtest(
     cfg: AppConfig,
     bars: pd.DataFrame,
-    next_session: Callable[[date], date],
+    calendar: SessionCalendar,
     start: date | None = None,
     end: date | None = None,
     signals: pd.DataFrame | None = None,
+    fundamentals: FundamentalTimeline | None = None,
 ) -> BacktestResult:
     """Run the strategy over [start, end] with indicators warmed up on every earlier bar.
 
-    `signals` may be given precomputed (as `signals_for` makes them, on the same bars) so that
-    sweeps compute each indicator setting once; by default they are computed here.
+    `signals` and `fundamentals` may be given precomputed (as `signals_for` and
+    `load_fundamentals` make them) so that sweeps compute each setting once.
     """
     first, last = resolve_window(cfg, bars, start, end)
     history = bars.loc[: pd.Timestamp(last)]
@@ -101,9 +118,11 @@ def run_backtest(
         bars=history,
         signals=signals,
         first_index=first_index,
-        next_session=next_session,
+        next_session=calendar.next_session,
         ticks=ticks,
         costs=costs,
+        fundamentals=fundamentals or load_fundamentals(cfg, calendar),
+        hkd_per_rmb=fx_rate(cfg),
     )
     cerebro.addstrategy(ThreeHorizonStrategy, inputs=inputs)
     strategy = cerebro.run()[0]
@@ -186,6 +205,7 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
                 "stop_price": t.stop_price,
                 "initial_stop": t.initial_stop,
                 "planned_risk_pct_nav": round(t.planned_risk_pct_nav, 4),
+                "nav_at_entry": round(t.nav_at_entry, 2),
                 "exit_date": t.exit_date,
                 "exit_price": t.exit_price,
                 "exit_reason": t.exit_reason or "open",
@@ -214,5 +234,6 @@ def _fills_frame(records: RunRecords, fee_kinds: list[str]) -> pd.DataFrame:
         "value",
         *fee_kinds,
         "fees",
+        "reason",
     ]
     return pd.DataFrame.from_records(records.fills, columns=columns)

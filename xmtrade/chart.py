@@ -4,7 +4,7 @@ drawdown. Drawn with matplotlib's Agg backend (backtrader's own plotting needs a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -48,9 +48,11 @@ def plot_run(result: BacktestResult, path: Path) -> None:
 
     equity = result.equity
     close = result.bars["close"]
-    fig, (ax_price, ax_equity, ax_dd) = plt.subplots(
-        3, 1, figsize=(13, 10), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
+    fig, (ax_price, ax_lines, ax_equity, ax_dd) = plt.subplots(
+        4, 1, figsize=(13, 12), sharex=True, gridspec_kw={"height_ratios": [3, 0.7, 2, 1]}
     )
+    _shade_stages(ax_price, equity)
+    _mark_reports(ax_price, result)
     symbol = result.config.instrument.symbol
     ax_price.plot(close.index, close.to_numpy(), color="#333333", lw=0.9, label=f"{symbol} close")
     ax_price.plot(
@@ -88,17 +90,29 @@ def plot_run(result: BacktestResult, path: Path) -> None:
     )
     ax_price.legend(loc="upper left", fontsize=8)
     ax_price.grid(alpha=0.3)
+    _line_strip(ax_lines, equity)
 
     initial = result.config.backtest.initial_nav
     bench = result.benchmark / result.benchmark.iloc[0] * initial
     ax_equity.plot(
-        equity.index, equity["nav"].to_numpy(), color="#1f77b4", lw=1.0, label="strategy NAV"
+        equity.index,
+        equity["nav"].to_numpy(),
+        color="#1f77b4",
+        lw=1.0,
+        label="strategy NAV (left axis)",
     )
-    ax_equity.plot(
-        bench.index, bench.to_numpy(), color="#7f7f7f", lw=0.8, label="buy and hold (same capital)"
+    ax_equity.set_ylabel("strategy NAV, HK$", color="#1f77b4")
+    ax_bench = ax_equity.twinx()
+    ax_bench.plot(
+        bench.index,
+        bench.to_numpy(),
+        color="#7f7f7f",
+        lw=0.8,
+        label="buy and hold, same capital (right axis)",
     )
-    ax_equity.set_ylabel("HK$")
-    ax_equity.legend(loc="upper left", fontsize=8)
+    ax_bench.set_ylabel("buy and hold, HK$", color="#7f7f7f")
+    handles = ax_equity.get_legend_handles_labels()[0] + ax_bench.get_legend_handles_labels()[0]
+    ax_equity.legend(handles=handles, loc="upper left", fontsize=8)
     ax_equity.grid(alpha=0.3)
 
     bench_dd = bench / bench.cummax() - 1
@@ -119,3 +133,73 @@ def plot_run(result: BacktestResult, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+STAGE_COLOURS = {1: "#c7e9c0", 2: "#74c476", 3: "#238b45"}
+STATUS_COLOURS = {"ok": "#a1d99b", "alarm": "#de2d26", "unknown": "#d9d9d9"}
+
+
+def _runs(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
+    """(first, last, value) of each run of equal values."""
+    runs: list[tuple[pd.Timestamp, pd.Timestamp, object]] = []
+    start: pd.Timestamp | None = None
+    prev: object = None
+    index = [pd.Timestamp(ts) for ts in values.index]
+    for n, value in enumerate(values.to_numpy()):
+        ts = index[n]
+        if start is None or value != prev:
+            if start is not None:
+                runs.append((start, index[n], prev))
+            start, prev = ts, value
+    if start is not None:
+        runs.append((start, index[-1], prev))
+    return runs
+
+
+def _shade_stages(ax: Any, equity: pd.DataFrame) -> None:
+    for first, last, stage in _runs(equity["stage"]):
+        if stage in STAGE_COLOURS:
+            ax.axvspan(first, last, color=STAGE_COLOURS[int(stage)], alpha=0.45, lw=0)
+    for stage, colour in STAGE_COLOURS.items():
+        ax.fill_between([], [], color=colour, alpha=0.45, label=f"stage {stage} held")
+
+
+def _mark_reports(ax: Any, result: BacktestResult) -> None:
+    first = True
+    for decision in result.decisions:
+        if decision.get("action") != "fundamentals" or not decision.get("newest_report"):
+            continue
+        ax.axvline(
+            pd.Timestamp(decision["date"]),
+            color="#6a51a3",
+            lw=0.6,
+            ls=":",
+            label="report usable" if first else None,
+        )
+        first = False
+
+
+def _line_strip(ax: Any, equity: pd.DataFrame) -> None:
+    columns = sorted(c for c in equity.columns if c.startswith("line"))
+    for row, column in enumerate(columns):
+        for first, last, status in _runs(equity[column].fillna("unknown")):
+            ax.barh(
+                row,
+                (last - first).days or 1,
+                left=first,
+                height=0.8,
+                color=STATUS_COLOURS.get(str(status), "#d9d9d9"),
+                lw=0,
+            )
+    ax.set_yticks(range(len(columns)), [c.replace("line", "line ") for c in columns], fontsize=8)
+    ax.set_ylim(-0.5, len(columns) - 0.5)
+    ax.invert_yaxis()
+    handles = [plt_patch(colour, status) for status, colour in STATUS_COLOURS.items()]
+    ax.legend(handles=handles, loc="upper left", fontsize=7, ncol=3)
+    ax.set_title("risk lines", fontsize=9, loc="left")
+
+
+def plt_patch(colour: str, label: str) -> Any:
+    from matplotlib.patches import Patch
+
+    return Patch(color=colour, label=label)

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -136,12 +136,138 @@ class EntryConfig(Frozen):
 
 class TargetWeights(Frozen):
     tactical: float = Field(gt=0, le=100)
+    core: float = Field(gt=0, le=100)
+    full: float = Field(gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> TargetWeights:
+        if not self.tactical <= self.core <= self.full:
+            raise ValueError("weights must not fall from tactical to core to full")
+        return self
 
 
 class SizingConfig(Frozen):
     target_weight_pct: TargetWeights
     max_weight_pct: float = Field(gt=0, le=100)
     risk_per_trade_pct: float = Field(gt=0, le=100)
+
+
+class StagesConfig(Frozen):
+    max_stage: Literal[1, 2, 3]
+    core_after_passes: int = Field(ge=1)
+    full_after_passes: int = Field(ge=1)
+    add_on: Literal["signal", "announcement"]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StagesConfig:
+        if self.full_after_passes < self.core_after_passes:
+            raise ValueError("full_after_passes must not be below core_after_passes")
+        return self
+
+
+class FundamentalsConfig(Frozen):
+    file: Path
+    decision_time: time
+    stale_after_days: int = Field(ge=1)
+
+
+class EvScaleConfig(Frozen):
+    enabled: bool
+    min_annualised_deliveries: float = Field(ge=0)
+
+
+class CapmConfig(Frozen):
+    risk_free_pct: float
+    beta: float
+    equity_risk_premium_pct: float
+    cost_of_debt_pct: float
+    tax_rate_pct: float = Field(ge=0, le=100)
+    debt_weight_pct: float = Field(ge=0, le=100)
+
+
+class WaccConfig(Frozen):
+    method: Literal["fixed", "capm"]
+    fixed_pct: float
+    capm: CapmConfig
+
+
+class GateConfig(Frozen):
+    ev_gross_margin_min_pct: float
+    ev_scale: EvScaleConfig
+    roic_wacc_spread_min_pp: float
+    invested_capital: Literal["operating", "total"]
+    wacc: WaccConfig
+    on_unknown: Literal["fail", "pass"]
+
+
+class FxPeriod(Frozen):
+    start: date
+    rate: float = Field(gt=0)
+
+
+class ValuationConfig(Frozen):
+    ps_ceiling: float | None = Field(gt=0)
+    hkd_per_rmb: tuple[FxPeriod, ...] = Field(min_length=1)
+
+
+DERIVED_METRICS = (
+    "roic_pct",
+    "roic_minus_wacc_pp",
+    "gross_margin_yoy_pp",
+    "ev_segment_result_best",
+)
+QUARTERLY_METRICS = (
+    "revenue",
+    "adjusted_net_profit",
+    "gross_margin",
+    "smartphone_shipments",
+    "smartphone_rank",
+    "ev_revenue",
+    "ev_deliveries",
+    "ev_gross_margin",
+    "ev_segment_result",
+)
+
+
+class RiskRule(Frozen):
+    name: str = Field(min_length=1)
+    line: int = Field(ge=1)
+    metric: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    threshold: float
+    action: Literal["block", "trim", "exit"]
+    reports_in_a_row: int = Field(ge=1)
+    active_from: date | None
+
+    @model_validator(mode="after")
+    def _known_metric(self) -> RiskRule:
+        known = (*QUARTERLY_METRICS, *DERIVED_METRICS)
+        if self.metric not in known:
+            close = difflib.get_close_matches(self.metric, known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(
+                f"unknown metric '{self.metric}' (expected one of: {', '.join(known)}){hint}"
+            )
+        return self
+
+
+class DrawdownBreakerConfig(Frozen):
+    max_drawdown_pct: float = Field(gt=0, lt=100)
+    cooldown_sessions: int = Field(ge=0)
+
+
+class RiskConfig(Frozen):
+    on_unknown: Literal["ignore", "block"]
+    rules: tuple[RiskRule, ...]
+    drawdown_breaker: DrawdownBreakerConfig | None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RiskConfig:
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique: {', '.join(dupes)}")
+        return self
 
 
 class StopConfig(Frozen):
@@ -179,6 +305,11 @@ class AppConfig(Frozen):
     signals: SignalsConfig
     entry: EntryConfig
     sizing: SizingConfig
+    stages: StagesConfig
+    fundamentals: FundamentalsConfig
+    gate: GateConfig
+    valuation: ValuationConfig
+    risk: RiskConfig
     stop: StopConfig
     exits: ExitsConfig
     backtest: BacktestConfig
@@ -321,7 +452,27 @@ def load_config(
         _check_keys(nested, AppConfig, overrides_source, "")
         layers.append((overrides_source, nested))
     merged, origin = merge_layers(layers)
+    _resolve_paths(merged, origin)
     return validate_config(merged, origin, [where for where, _ in layers])
+
+
+PATH_KEYS = ("fundamentals.file",)
+
+
+def _resolve_paths(merged: dict[str, Any], origin: Mapping[str, str]) -> None:
+    """Relative paths in a config file are relative to that file's folder."""
+    for dotted in PATH_KEYS:
+        node: Any = merged
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or not isinstance(node.get(parts[-1]), str):
+            continue
+        raw = Path(node[parts[-1]]).expanduser()
+        source = origin.get(dotted, "")
+        if not raw.is_absolute() and source.endswith((".yaml", ".yml")):
+            raw = Path(source).parent / raw
+        node[parts[-1]] = str(raw)
 
 
 def validate_config(

@@ -62,6 +62,22 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
     bench = result.benchmark
     exits = closed["exit_reason"].value_counts().to_dict()
 
+    decisions = result.decisions
+    stale = sum(1 for d in decisions if d.get("fundamentals", {}).get("stale"))
+    line_columns = sorted(c for c in equity.columns if c.startswith("line"))
+    alarms: dict[str, dict[str, int]] = {}
+    for column in line_columns:
+        status = equity[column].fillna("unknown")
+        in_alarm = status == "alarm"
+        alarms[column] = {
+            "alarms": int((in_alarm & ~in_alarm.shift(1, fill_value=False)).sum()),
+            "sessions_in_alarm": int(in_alarm.sum()),
+            "sessions_unknown": int((status == "unknown").sum()),
+        }
+    stages = equity["stage"].value_counts().to_dict()
+    newest = [d for d in decisions if d.get("action") == "fundamentals"]
+    last_report = newest[-1]["newest_report"] if newest else None
+
     return {
         "xmtrade_version": __version__,
         "symbol": cfg.instrument.symbol,
@@ -85,10 +101,27 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "exits_by_reason": {str(k): int(v) for k, v in sorted(exits.items())},
         "fees_paid": {"total": _money(sum(fees_by_kind.values())), "by_kind": fees_by_kind},
         "cap_breaches": int(closed["cap_breach"].sum()),
+        "tranches_by_stage": {
+            str(k): int(v) for k, v in sorted(trades["stage"].value_counts().to_dict().items())
+        },
+        "sessions_by_stage": {str(s): int(stages.get(s, 0)) for s in range(4)},
+        "line_alarms": alarms,
+        "stale_decisions": stale,
+        "last_report": None
+        if last_report is None
+        else {
+            "period": last_report["period"],
+            "announced": last_report["announced"],
+            "age_days_at_end": (result.end - _as_date(last_report["announced"])).days,
+        },
         "benchmark_total_return": _ratio(float(bench.iloc[-1] / bench.iloc[0] - 1.0)),
         "benchmark_max_drawdown": _ratio(max_drawdown(bench)),
         "config_hash": cfg.config_hash(),
     }
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _ratio(value: float | None) -> float | None:
@@ -153,7 +186,9 @@ def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) 
     (folder / "config.yaml").write_text(result.config.to_yaml(), encoding="utf-8")
     result.trades.to_csv(folder / "trades.csv", index=False)
     result.fills.to_csv(folder / "fills.csv", index=False)
-    equity = result.equity[["nav", "cash", "position_value", "shares", "weight", "drawdown"]]
+    columns = ["nav", "cash", "position_value", "shares", "weight", "drawdown", "stage", "ps_ratio"]
+    columns += sorted(c for c in result.equity.columns if c.startswith("line"))
+    equity = result.equity[columns]
     equity.to_csv(folder / "equity.csv", index_label="date", float_format="%.6f")
     with (folder / "decisions.jsonl").open("w", encoding="utf-8") as out:
         for decision in result.decisions:
@@ -191,6 +226,15 @@ def metrics_table(summary: dict[str, Any]) -> str:
         ("exposure", pct("exposure")),
         ("fees paid", f"HK${summary['fees_paid']['total']:,.2f}"),
         ("cap breaches", str(summary["cap_breaches"])),
+        (
+            "sessions by stage",
+            "  ".join(f"{k}: {v}" for k, v in summary["sessions_by_stage"].items()),
+        ),
+        (
+            "line alarms",
+            "  ".join(f"{k}: {v['alarms']}" for k, v in summary["line_alarms"].items()),
+        ),
+        ("stale decisions", str(summary["stale_decisions"])),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -75,7 +75,7 @@ def set_bar(bars: pd.DataFrame, i: int, **values: float) -> None:
 def run(
     cfg: AppConfig, bars: pd.DataFrame, signals: pd.DataFrame, calendar: SessionCalendar
 ) -> BacktestResult:
-    return run_backtest(cfg, bars, calendar.next_session, signals=signals)
+    return run_backtest(cfg, bars, calendar, signals=signals)
 
 
 def config(**overrides: object) -> AppConfig:

@@ -55,8 +55,8 @@ def test_future_bars_do_not_change_past_decisions(
     real_bars: pd.DataFrame, hkex: SessionCalendar, cutoff: date
 ) -> None:
     cfg = load_config()
-    base = run_backtest(cfg, real_bars, hkex.next_session)
-    changed = run_backtest(cfg, scramble_after(real_bars, cutoff, seed=7), hkex.next_session)
+    base = run_backtest(cfg, real_bars, hkex)
+    changed = run_backtest(cfg, scramble_after(real_bars, cutoff, seed=7), hkex)
     assert decisions_upto(base, cutoff), "the cutoff should come after some decisions"
     assert_same_upto(base, changed, cutoff)
     # and the scrambled future really did change what came after
@@ -68,8 +68,8 @@ def test_later_start_keeps_indicators_of_the_full_history(
     real_bars: pd.DataFrame, hkex: SessionCalendar
 ) -> None:
     cfg = load_config()
-    full = run_backtest(cfg, real_bars, hkex.next_session)
-    late = run_backtest(cfg, real_bars, hkex.next_session, start=date(2022, 1, 3))
+    full = run_backtest(cfg, real_bars, hkex)
+    late = run_backtest(cfg, real_bars, hkex, start=date(2022, 1, 3))
     first_late = next(d for d in late.decisions if "signals" in d)
     same_day = [d for d in full.decisions if d["date"] == first_late["date"] and "signals" in d]
     assert same_day and same_day[0]["signals"] == first_late["signals"]

@@ -70,7 +70,7 @@ def tick_below(price: float, on: date) -> float:
 
 @pytest.fixture(scope="module")
 def reference(real_bars: pd.DataFrame, hkex: SessionCalendar) -> BacktestResult:
-    return run_backtest(load_config(), real_bars, hkex.next_session)
+    return run_backtest(load_config(), real_bars, hkex)
 
 
 @pytest.mark.slow

@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if start and end and end < start:
         raise ConfigError("command line", "--end", f"{end} is before --start {start}")
 
-    from data_feeds.calendar import SessionCalendar
     from data_feeds.cache import PriceCache
+    from data_feeds.calendar import SessionCalendar
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     bars = PriceCache(prices_dir(data_dir)).load(cfg.instrument.symbol)
     calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
-    result = run_backtest(cfg, bars, calendar.next_session, start=start, end=end)
+    result = run_backtest(cfg, bars, calendar, start=start, end=end)
     summary = summarize(result)
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
     folder = write_run(result, summary, out)
