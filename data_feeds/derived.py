@@ -39,7 +39,7 @@ def _quarterly(metric: str) -> MetricSpec:
     if spec is None:
         raise ValueError(f"unknown metric {metric!r}")
     if spec.kind != "quarterly":
-        raise ValueError(f"{metric} is a {spec.kind} metric, not a quarterly one")
+        raise ValueError(f"{metric} is {spec.kind}, not a quarterly metric")
     return spec
 
 

@@ -446,7 +446,7 @@ class QuarterlyReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Visible:
     """The winning fact per (metric, period) at one change point (shared by many sessions)."""
 
@@ -461,12 +461,12 @@ def _check_metric(metric: str) -> MetricSpec:
     return spec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FactsSnapshot:
     """The facts a decision after the close of `as_of_session` may use (latest revision wins)."""
 
     as_of_session: date
-    _visible: _Visible = field(repr=False, compare=False)
+    _visible: _Visible = field(repr=False)
 
     def fact(self, metric: str, period: str) -> Fact | None:
         """The visible fact for `metric` and `period`, or None when unknown at this decision."""
@@ -482,7 +482,7 @@ class FactsSnapshot:
         """The value of a quarterly metric for a quarter like 2024Q3, or None when unknown."""
         spec = _check_metric(metric)
         if spec.kind != "quarterly":
-            raise ValueError(f"{metric} is a {spec.kind} metric, not a quarterly one")
+            raise ValueError(f"{metric} is {spec.kind}, not a quarterly metric")
         quarter_of(period)
         return self.value(metric, period)
 
