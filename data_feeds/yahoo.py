@@ -23,11 +23,6 @@ from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import DataError
 from data_feeds.validation import Finding, raise_on_errors, validate_bars
 
-# First session fetched when the cache is empty and no start is given: 1810.HK's IPO.
-DEFAULT_HISTORY_START = date(2018, 7, 9)
-# Sessions before the last cached bar that are downloaded again, to catch Yahoo's revisions.
-DEFAULT_REFETCH_SESSIONS = 5
-
 # yfinance's error lines can be long (curl messages); the one-line error keeps this much.
 _REASON_CHARS = 300
 
@@ -138,15 +133,17 @@ def update_from_yahoo(
     start: date | None,
     end: date,
     calendar: SessionCalendar,
-    refetch_sessions: int = DEFAULT_REFETCH_SESSIONS,
+    *,
+    history_start: date,
+    refetch_sessions: int,
     fetch: FetchFunction = fetch_yahoo,
 ) -> FetchReport:
     """Download what the cache lacks up to `end`, merge, validate and save atomically.
 
     With a cache, downloads from `refetch_sessions` sessions before its last bar (to catch
     revisions), or from `start` when that is before the first cached bar. Without one, from
-    `start` (default: the IPO). Validation errors stop the update with the cache untouched.
-    When the cache already holds the latest session on or before `end`, nothing is
+    `start`, else from `history_start` (the listing date). Validation errors stop the update
+    with the cache untouched. When the cache already holds the latest session on or before `end`, nothing is
     downloaded and the report says "no new data".
     """
     where = f"yfinance {symbol}"
@@ -163,7 +160,7 @@ def update_from_yahoo(
         return FetchReport(symbol, path, replace(report, path=path), None, None, 0, (), note)
 
     if old.empty:
-        fetch_from = start or DEFAULT_HISTORY_START
+        fetch_from = start or history_start
     else:
         first = pd.Timestamp(old.index[0]).date()
         last = pd.Timestamp(old.index[-1]).date()

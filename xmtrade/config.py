@@ -36,6 +36,11 @@ class InstrumentConfig(Frozen):
     board_lot: int = Field(gt=0)
 
 
+class DataConfig(Frozen):
+    history_start: date
+    refetch_sessions: int = Field(ge=0)
+
+
 class TickBand(Frozen):
     lower: float = Field(ge=0)
     upper: float
@@ -300,6 +305,7 @@ class AppConfig(Frozen):
     """The whole merged configuration."""
 
     instrument: InstrumentConfig
+    data: DataConfig
     market: MarketConfig
     costs: CostsConfig
     signals: SignalsConfig

@@ -18,6 +18,9 @@ from data_feeds.prices import PriceCache
 from data_feeds.validation import ValidationFailed
 from data_feeds.yahoo import fetch_yahoo, update_from_yahoo
 
+# the listing date and refetch window of configs/default.yaml
+HISTORY = {"history_start": date(2018, 7, 9), "refetch_sessions": 5}
+
 
 def test_fetch_calls_yfinance_with_raw_close_and_exclusive_end(
     monkeypatch: pytest.MonkeyPatch, hkex: SessionCalendar
@@ -110,7 +113,7 @@ def test_empty_cache_downloads_from_start(
     cache = PriceCache(tmp_path)
     fake = FakeYahoo(history)
     report = update_from_yahoo(
-        cache, "1810.HK", date(2024, 3, 1), date(2024, 3, 28), hkex, fetch=fake
+        cache, "1810.HK", date(2024, 3, 1), date(2024, 3, 28), hkex, **HISTORY, fetch=fake
     )
     assert fake.calls == [(date(2024, 3, 1), date(2024, 3, 28))]
     assert len(report.merge.added) == len(hkex.sessions("2024-03-01", "2024-03-28"))
@@ -122,7 +125,9 @@ def test_empty_cache_downloads_from_start(
 
 def test_empty_cache_without_start_begins_at_the_ipo(tmp_path: Path, hkex: SessionCalendar) -> None:
     fake = FakeYahoo(steady_bars("2018-07-09", "2018-07-31", hkex))
-    update_from_yahoo(PriceCache(tmp_path), "1810.HK", None, date(2018, 7, 31), hkex, fetch=fake)
+    update_from_yahoo(
+        PriceCache(tmp_path), "1810.HK", None, date(2018, 7, 31), hkex, **HISTORY, fetch=fake
+    )
     assert fake.calls == [(date(2018, 7, 9), date(2018, 7, 31))]
 
 
@@ -136,7 +141,9 @@ def test_only_the_missing_range_plus_refetch_window_is_downloaded(
     close[revised.index.get_loc(pd.Timestamp("2024-03-13"))] += 0.05  # Yahoo revised it
     revised["close"] = close
     fake = FakeYahoo(revised)
-    report = update_from_yahoo(cache, "1810.HK", None, date(2024, 3, 28), hkex, fetch=fake)
+    report = update_from_yahoo(
+        cache, "1810.HK", None, date(2024, 3, 28), hkex, **HISTORY, fetch=fake
+    )
     # 5 sessions before the last cached bar (2024-03-15) is 2024-03-08
     assert fake.calls == [(date(2024, 3, 8), date(2024, 3, 28))]
     assert report.merge.added[0] == date(2024, 3, 18)
@@ -153,7 +160,9 @@ def test_up_to_date_cache_says_no_new_data_without_downloading(
     cache = PriceCache(tmp_path)
     cache.save("1810.HK", history.loc[:"2024-03-28"])
     # 2024-03-29 .. 04-01 is Easter: the latest session on or before 04-01 is 03-28
-    report = update_from_yahoo(cache, "1810.HK", None, date(2024, 4, 1), hkex, fetch=never)
+    report = update_from_yahoo(
+        cache, "1810.HK", None, date(2024, 4, 1), hkex, **HISTORY, fetch=never
+    )
     assert report.no_new_data
     assert report.note == (
         "the cache already holds the latest session on or before 2024-04-01 (2024-03-28)"
@@ -168,7 +177,9 @@ def test_download_with_nothing_new_says_so(
     cache.save("1810.HK", history.loc[:"2024-03-15"])
     before = (tmp_path / "1810.HK.csv").read_bytes()
     fake = FakeYahoo(history.loc[:"2024-03-15"])  # Yahoo has not published more yet
-    report = update_from_yahoo(cache, "1810.HK", None, date(2024, 3, 18), hkex, fetch=fake)
+    report = update_from_yahoo(
+        cache, "1810.HK", None, date(2024, 3, 18), hkex, **HISTORY, fetch=fake
+    )
     assert report.no_new_data
     assert report.note == "yfinance has nothing newer than 2024-03-15 up to 2024-03-18"
     assert (tmp_path / "1810.HK.csv").read_bytes() == before
@@ -183,7 +194,9 @@ def test_validation_errors_leave_the_cache_untouched(
     bad = history.loc[:"2024-03-22"].copy()
     bad.loc["2024-03-20", "high"] = 1.0  # high below low
     with pytest.raises(ValidationFailed) as err:
-        update_from_yahoo(cache, "1810.HK", None, date(2024, 3, 22), hkex, fetch=FakeYahoo(bad))
+        update_from_yahoo(
+            cache, "1810.HK", None, date(2024, 3, 22), hkex, **HISTORY, fetch=FakeYahoo(bad)
+        )
     assert err.value.line().startswith(
         "yfinance 1810.HK: 1 error; cache untouched; first: 2024-03-20 error ohlc_inconsistent: "
         "high 1 below low"
@@ -198,7 +211,7 @@ def test_start_before_the_cache_backfills(
     cache.save("1810.HK", history.loc["2024-03-11":"2024-03-15"])
     fake = FakeYahoo(history)
     report = update_from_yahoo(
-        cache, "1810.HK", date(2024, 3, 1), date(2024, 3, 15), hkex, fetch=fake
+        cache, "1810.HK", date(2024, 3, 1), date(2024, 3, 15), hkex, **HISTORY, fetch=fake
     )
     assert fake.calls == [(date(2024, 3, 1), date(2024, 3, 15))]
     assert report.merge.added == tuple(d.date() for d in hkex.sessions("2024-03-01", "2024-03-08"))
@@ -207,9 +220,11 @@ def test_start_before_the_cache_backfills(
 def test_bad_ranges(tmp_path: Path, hkex: SessionCalendar) -> None:
     cache = PriceCache(tmp_path)
     with pytest.raises(DataError, match="2024-03-10 is after the end 2024-03-01"):
-        update_from_yahoo(cache, "1810.HK", date(2024, 3, 10), date(2024, 3, 1), hkex, fetch=never)
+        update_from_yahoo(
+            cache, "1810.HK", date(2024, 3, 10), date(2024, 3, 1), hkex, **HISTORY, fetch=never
+        )
     weekend = update_from_yahoo(
-        cache, "1810.HK", date(2024, 3, 9), date(2024, 3, 10), hkex, fetch=never
+        cache, "1810.HK", date(2024, 3, 9), date(2024, 3, 10), hkex, **HISTORY, fetch=never
     )
     assert weekend.no_new_data
     assert weekend.note == "no XHKG session from 2024-03-09 to 2024-03-10"
@@ -227,5 +242,6 @@ def test_empty_fetch_result_in_range_is_an_error(
             None,
             date(2024, 3, 28),
             hkex,
+            **HISTORY,
             fetch=FakeYahoo(history.loc["2024-04-01":]),
         )

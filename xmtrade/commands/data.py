@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from data_feeds.cache import MergeReport, PriceCache
     from data_feeds.calendar import SessionCalendar
     from data_feeds.validation import Finding
+    from xmtrade.config import AppConfig
 
 # At most this many dates are listed one by one; longer lists are shown as a range.
 _LIST_AT_MOST = 10
@@ -89,6 +90,7 @@ def parse_day(value: str | None, option: str) -> date | None:
 
 @dataclass(frozen=True)
 class _Context:
+    config: AppConfig
     symbol: str
     calendar: SessionCalendar
     cache: PriceCache
@@ -105,7 +107,7 @@ def _context(args: argparse.Namespace) -> _Context:
     calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
     cache = PriceCache(prices_dir(resolve_data_dir(args.data_dir)))
     cache.path_for(symbol)  # reject a malformed symbol before any work
-    return _Context(symbol, calendar, cache)
+    return _Context(cfg, symbol, calendar, cache)
 
 
 def _dates(days: Sequence[date]) -> str:
@@ -153,7 +155,15 @@ def run_fetch(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "command line", "--start", f"{start} is after the latest closed session {end}"
             )
-    report = update_from_yahoo(ctx.cache, ctx.symbol, start, end, ctx.calendar)
+    report = update_from_yahoo(
+        ctx.cache,
+        ctx.symbol,
+        start,
+        end,
+        ctx.calendar,
+        history_start=ctx.config.data.history_start,
+        refetch_sessions=ctx.config.data.refetch_sessions,
+    )
     if report.fetched_from is not None:
         print(
             f"{ctx.symbol}: downloaded {report.fetched_from} .. {report.fetched_to} from "
