@@ -143,8 +143,8 @@ def update_from_yahoo(
     With a cache, downloads from `refetch_sessions` sessions before its last bar (to catch
     revisions), or from `start` when that is before the first cached bar. Without one, from
     `start`, else from `history_start` (the listing date). Validation errors stop the update
-    with the cache untouched. When the cache already holds the latest session on or before `end`, nothing is
-    downloaded and the report says "no new data".
+    with the cache untouched. When the cache already holds the latest session on or before
+    `end`, nothing is downloaded and the report says "no new data".
     """
     where = f"yfinance {symbol}"
     if start is not None and start > end:
