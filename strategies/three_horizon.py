@@ -385,7 +385,18 @@ class ThreeHorizonStrategy(bt.Strategy):
 
     # ------------------------------------------------------------------ opening tranches
 
-    def _context(self, today: date, state: FundamentalState) -> dict[str, Any]:
+    def _uses_fundamentals(self) -> bool:
+        cfg = self.cfg
+        return (
+            bool(cfg.risk.rules)
+            or cfg.stages.max_stage > TACTICAL
+            or (cfg.valuation.ps_ceiling is not None)
+        )
+
+    def _context(self, today: date, state: FundamentalState) -> dict[str, Any] | None:
+        """What the decision knew of the fundamentals; None when the config uses none."""
+        if not self._uses_fundamentals():
+            return None
         return state.context(today, self.cfg.fundamentals.stale_after_days)
 
     def _consider_opening(

@@ -47,8 +47,15 @@ def resolve_window(
     if bars.empty:
         raise DataError("prices", None, "no bars to backtest")
     first_bar, last_bar = bars.index[0].date(), bars.index[-1].date()
-    start = start or cfg.backtest.start or first_bar
-    end = end or cfg.backtest.end or last_bar
+    start = start or cfg.backtest.start
+    end = end or cfg.backtest.end
+    covers = f"the data covers {first_bar} to {last_bar}"
+    if start and start > last_bar:
+        raise DataError("backtest window", "start", f"no bars on or after {start}; {covers}")
+    if end and end < first_bar:
+        raise DataError("backtest window", "end", f"no bars on or before {end}; {covers}")
+    start = start or first_bar
+    end = end or last_bar
     if end < start:
         raise ConfigError("backtest window", "end", f"{end} is before start {start}")
     in_range = bars.loc[pd.Timestamp(start) : pd.Timestamp(end)]
@@ -56,7 +63,7 @@ def resolve_window(
         raise DataError(
             "backtest window",
             None,
-            f"no bars between {start} and {end}; the data covers {first_bar} to {last_bar}",
+            f"no bars between {start} and {end}; {covers}",
         )
     return in_range.index[0].date(), in_range.index[-1].date()
 

@@ -181,6 +181,10 @@ def _mark_reports(ax: Any, result: BacktestResult) -> None:
 
 def _line_strip(ax: Any, equity: pd.DataFrame) -> None:
     columns = sorted(c for c in equity.columns if c.startswith("line"))
+    if not columns:
+        ax.set_yticks([])
+        ax.set_title("risk lines: none configured", fontsize=9, loc="left")
+        return
     for row, column in enumerate(columns):
         for first, last, status in _runs(equity[column].fillna("unknown")):
             ax.barh(

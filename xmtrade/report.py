@@ -63,7 +63,7 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
     exits = closed["exit_reason"].value_counts().to_dict()
 
     decisions = result.decisions
-    stale = sum(1 for d in decisions if d.get("fundamentals", {}).get("stale"))
+    stale = sum(1 for d in decisions if (d.get("fundamentals") or {}).get("stale"))
     line_columns = sorted(c for c in equity.columns if c.startswith("line"))
     alarms: dict[str, dict[str, int]] = {}
     for column in line_columns:
@@ -230,11 +230,15 @@ def metrics_table(summary: dict[str, Any]) -> str:
             "sessions by stage",
             "  ".join(f"{k}: {v}" for k, v in summary["sessions_by_stage"].items()),
         ),
-        (
-            "line alarms",
-            "  ".join(f"{k}: {v['alarms']}" for k, v in summary["line_alarms"].items()),
-        ),
+        ("line alarms", _alarms(summary)),
         ("stale decisions", str(summary["stale_decisions"])),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _alarms(summary: dict[str, Any]) -> str:
+    lines = summary["line_alarms"]
+    if not lines:
+        return "no risk lines configured"
+    return "  ".join(f"{name}: {counts['alarms']}" for name, counts in lines.items())
