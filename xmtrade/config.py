@@ -321,13 +321,25 @@ class AppConfig(Frozen):
     backtest: BacktestConfig
 
     def config_hash(self) -> str:
-        """A short stable hash of every value: two runs with equal hashes used equal configs."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """A short stable hash of every value: two runs with equal hashes used equal configs.
+
+        A file the config names counts by its content, not its path, so the hash is the same
+        on every machine and changes when the file does."""
+        values = self.model_dump(mode="json")
+        values["fundamentals"]["file"] = _content_digest(self.fundamentals.file)
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
         """The merged configuration as YAML (what `xmtrade config show` prints)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _content_digest(path: Path) -> str:
+    try:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return f"unreadable:{path}"
 
 
 # ---------------------------------------------------------------- loading and merging

@@ -150,3 +150,14 @@ def test_error_names_the_layer_that_broke_a_cross_field_rule(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as err:
         load_config([first, second])
     assert err.value.line().startswith(f"{second}: signals.macd: fast (30) must be below slow")
+
+
+def test_hash_counts_the_facts_file_by_content(tmp_path: Path) -> None:
+    shipped = load_config()
+    copy = tmp_path / "facts.csv"
+    copy.write_bytes(shipped.fundamentals.file.read_bytes())
+    moved = write(tmp_path, "m.yaml", "fundamentals:\n  file: facts.csv\n")
+    assert load_config([moved]).fundamentals.file == copy
+    assert load_config([moved]).config_hash() == shipped.config_hash()
+    copy.write_bytes(copy.read_bytes() + b"revenue,2025Q4,2025-12-31,2026-03-20,,1,RMB_m,x,H\n")
+    assert load_config([moved]).config_hash() != shipped.config_hash()

@@ -58,7 +58,7 @@ FULL_STRATEGY: dict[str, Any] = {
     "last_report": {"period": "2025Q3", "announced": "2025-11-18", "age_days_at_end": 128},
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "12d0d5f85fc3fe03",
+    "config_hash": "bea1d1190816c450",
 }
 
 STAGE_ONE_ONLY: dict[str, Any] = {
@@ -100,7 +100,7 @@ STAGE_ONE_ONLY: dict[str, Any] = {
     "last_report": {"period": "2025Q3", "announced": "2025-11-18", "age_days_at_end": 128},
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "51d9fa9487216099",
+    "config_hash": "a75b45565e1d28fd",
 }
 
 
