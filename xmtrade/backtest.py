@@ -38,6 +38,7 @@ class BacktestResult:
     benchmark: pd.Series  # buy-and-hold close over the same sessions
     bars: pd.DataFrame  # the traded sessions
     fee_kinds: list[str]
+    open_orders: list[dict[str, Any]]  # orders still working after the last session
 
 
 def resolve_window(
@@ -146,6 +147,7 @@ def run_backtest(
         benchmark=traded["close"].astype(float),
         bars=traded,
         fee_kinds=fee_kinds,
+        open_orders=_open_orders(records.tranches),
     )
 
 
@@ -225,6 +227,50 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+
+def _open_orders(tranches: list[Tranche]) -> list[dict[str, Any]]:
+    """The orders working at the end of the run: pending entries and exits, resting stops."""
+    orders: list[dict[str, Any]] = []
+    for t in tranches:
+        base = {"tranche": t.id, "stage": t.stage}
+        if t.is_pending_entry:
+            orders.append(
+                {
+                    **base,
+                    "kind": "entry",
+                    "side": "buy",
+                    "type": "market",
+                    "shares": t.planned_shares,
+                    "price": None,
+                    "reason": t.entry_reason,
+                }
+            )
+        elif t.is_open and t.exit_order is not None:
+            orders.append(
+                {
+                    **base,
+                    "kind": "exit",
+                    "side": "sell",
+                    "type": "market",
+                    "shares": t.shares,
+                    "price": None,
+                    "reason": t.pending_exit_reason,
+                }
+            )
+        elif t.is_open and t.stop_order is not None:
+            orders.append(
+                {
+                    **base,
+                    "kind": "stop",
+                    "side": "sell",
+                    "type": "stop",
+                    "shares": t.shares,
+                    "price": t.stop_price,
+                    "reason": "protective stop",
+                }
+            )
+    return orders
 
 
 def _fills_frame(records: RunRecords, fee_kinds: list[str]) -> pd.DataFrame:
