@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from xmtrade.errors import ConfigError
+from xmtrade.commands.dates import parse_window
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -27,24 +26,9 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def parse_day(value: str | None, option: str) -> date | None:
-    """A YYYY-MM-DD command-line date, or a one-line error naming the option."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            "command line", option, f"expected a date YYYY-MM-DD, got {value!r}"
-        ) from None
-
-
 def run(args: argparse.Namespace) -> int:
     """Load config and prices, run, write the folder, print the metrics table."""
-    start = parse_day(args.start, "--start")
-    end = parse_day(args.end, "--end")
-    if start and end and end < start:
-        raise ConfigError("command line", "--end", f"{end} is before --start {start}")
+    start, end = parse_window(args.start, args.end)
 
     from data_feeds.cache import PriceCache
     from data_feeds.calendar import SessionCalendar

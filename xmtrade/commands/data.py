@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xmtrade.commands.dates import parse_window
 from xmtrade.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -76,18 +77,6 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     check.set_defaults(handler=run_check)
 
 
-def parse_day(value: str | None, option: str) -> date | None:
-    """A YYYY-MM-DD command-line date, or a one-line error naming the option."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(
-            "command line", option, f"expected a date YYYY-MM-DD, got {value!r}"
-        ) from None
-
-
 @dataclass(frozen=True)
 class _Context:
     config: AppConfig
@@ -141,10 +130,7 @@ def _print_findings(findings: Sequence[Finding], file: Any = None) -> None:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Download what the cache lacks and report what was added, revised, or that nothing was."""
-    start = parse_day(args.start, "--start")
-    end = parse_day(args.end, "--end")
-    if start and end and end < start:
-        raise ConfigError("command line", "--end", f"{end} is before --start {start}")
+    start, end = parse_window(args.start, args.end)
     ctx = _context(args)
     from data_feeds.validation import summary_line
     from data_feeds.yahoo import update_from_yahoo
