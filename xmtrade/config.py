@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, time
 from importlib import resources
@@ -17,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from xmtrade.errors import ConfigError
 
@@ -301,6 +309,92 @@ class BacktestConfig(Frozen):
         return self
 
 
+_WEEKDAY = "(mon|tue|wed|thu|fri|sat|sun)"
+_DAYS = re.compile(rf"^{_WEEKDAY}(-{_WEEKDAY})?(,{_WEEKDAY}(-{_WEEKDAY})?)*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _clock_time(value: Any) -> Any:
+    """YAML reads an unquoted 17:15 as a number (sexagesimal): ask for quotes instead."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError('expected a time in quotes, e.g. "17:15" (unquoted, YAML reads a number)')
+    return value
+
+
+class PaperScheduleConfig(Frozen):
+    timezone: str
+    day_of_week: str
+    hour: int = Field(ge=0, le=23)
+    minute: int = Field(ge=0, le=59)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone (expected e.g. Asia/Hong_Kong)") from None
+        return value
+
+    @field_validator("day_of_week")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        if not _DAYS.match(value):
+            raise ValueError("expected weekdays like mon-fri or mon,wed,fri")
+        return value
+
+
+class PaperRetryConfig(Frozen):
+    initial_delay_seconds: float = Field(gt=0)
+    max_delay_seconds: float = Field(gt=0)
+    cutoff: time
+
+    _quoted = field_validator("cutoff", mode="before")(_clock_time)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PaperRetryConfig:
+        if self.max_delay_seconds < self.initial_delay_seconds:
+            raise ValueError(
+                f"max_delay_seconds ({self.max_delay_seconds:g}) is below "
+                f"initial_delay_seconds ({self.initial_delay_seconds:g})"
+            )
+        return self
+
+
+class PaperNotifyConfig(Frozen):
+    webhook_url_env: str | None
+    command: tuple[str, ...] | None = Field(min_length=1)
+    timeout_seconds: float = Field(gt=0)
+
+    @field_validator("webhook_url_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(
+                "expected the NAME of an environment variable holding the webhook URL "
+                "(secrets never go in config files)"
+            )
+        return value
+
+
+class PaperConfig(Frozen):
+    schedule: PaperScheduleConfig
+    retry: PaperRetryConfig
+    notify: PaperNotifyConfig
+
+    @model_validator(mode="after")
+    def _cutoff_after_run(self) -> PaperConfig:
+        run_at = time(self.schedule.hour, self.schedule.minute)
+        if self.retry.cutoff <= run_at:
+            raise ValueError(
+                f"retry.cutoff ({self.retry.cutoff:%H:%M}) must be after the scheduled run "
+                f"({run_at:%H:%M})"
+            )
+        return self
+
+
 class AppConfig(Frozen):
     """The whole merged configuration."""
 
@@ -319,14 +413,20 @@ class AppConfig(Frozen):
     stop: StopConfig
     exits: ExitsConfig
     backtest: BacktestConfig
+    paper: PaperConfig
 
-    def config_hash(self) -> str:
+    def config_hash(self, include_files: bool = True) -> str:
         """A short stable hash of every value: two runs with equal hashes used equal configs.
 
         A file the config names counts by its content, not its path, so the hash is the same
-        on every machine and changes when the file does."""
+        on every machine and changes when the file does; with `include_files=False` the file
+        does not count at all (a paper account checks its facts file by replaying history).
+        The `paper` section (when to run, whom to tell) changes no decision and never counts."""
         values = self.model_dump(mode="json")
-        values["fundamentals"]["file"] = _content_digest(self.fundamentals.file)
+        del values["paper"]
+        values["fundamentals"]["file"] = (
+            _content_digest(self.fundamentals.file) if include_files else "<not counted>"
+        )
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
