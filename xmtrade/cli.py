@@ -41,7 +41,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every verb."""
-    from xmtrade.commands import backtest, config, data
+    from xmtrade.commands import backtest, config, data, paper
 
     parser = _Parser(
         prog="xmtrade",
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(verbs, common)
     config.register(verbs, common)
     backtest.register(verbs, common)
+    paper.register(verbs, common)
     return parser
 
 

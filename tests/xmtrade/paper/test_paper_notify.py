@@ -1,0 +1,149 @@
+"""Notifications: the summary goes to a webhook whose URL comes from the environment (a local
+HTTP server here) or to a command; a failed notification is a warning, never a failed step."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from paper_support import ok, one_line_error, run
+
+from xmtrade.config import load_config
+from xmtrade.paper.notify import notify
+
+PROXIES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+@pytest.fixture
+def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A webhook receiver on 127.0.0.1; yields its URL and what it received."""
+    for name in PROXIES:
+        monkeypatch.delenv(name, raising=False)
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            status = 500 if self.path == "/broken" else 204
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def config_layer(tmp_path: Path, notify_yaml: str) -> Path:
+    layer = tmp_path / "notify.yaml"
+    layer.write_text(f"paper:\n  notify:\n{notify_yaml}")
+    return layer
+
+
+def test_step_posts_its_summary_to_the_webhook_named_by_env(
+    home: Path,
+    tmp_path: Path,
+    hook: tuple[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, received = hook
+    monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/hook")
+    layer = config_layer(tmp_path, "    webhook_url_env: XMTRADE_TEST_HOOK\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    out = ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
+    summary = out.strip().splitlines()[-1].removeprefix("summary: ")
+    assert len(received) == 1
+    assert received[0]["text"] == summary
+    assert summary.startswith("xmtrade paper default (1810.HK): 10 sessions")
+    assert "fills: buy 1,000 @ 47 (t1), sell 1,000 @ 45.7 (t1)" in summary
+    assert received[0]["account"] == "default" and received[0]["fills"] == 2
+
+    # a broken receiver is a warning on stderr; the step is done all the same
+    monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/broken")
+    code, out, err = run(
+        capsys, "paper", "step", "--asof", "2025-10-28", "--offline", "-c", str(layer)
+    )
+    assert code == 0 and "processed 2 sessions" in out
+    assert err.strip() == "warning: webhook ($XMTRADE_TEST_HOOK) answered HTTP 500"
+    assert url not in err
+
+
+def test_a_failed_step_is_notified_too(
+    home: Path,
+    tmp_path: Path,
+    hook: tuple[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, received = hook
+    monkeypatch.setenv("XMTRADE_TEST_HOOK", url)
+    layer = config_layer(tmp_path, "    webhook_url_env: XMTRADE_TEST_HOOK\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline")
+    # the paper section is not part of the config hash: this config is the account's
+    ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
+    assert len(received) == 1 and received[0]["text"].startswith(
+        "xmtrade paper default (1810.HK): 5 sessions"
+    )
+    stop = tmp_path / "stop.yaml"
+    stop.write_text(layer.read_text() + "stop:\n  lookback: 10\n")
+    line = one_line_error(capsys, "paper", "step", "--offline", "-c", str(stop))
+    assert "this config (hash" in line
+    assert received[-1]["text"] == f"xmtrade paper default: step failed: {line}"
+    assert received[-1]["outcome"] == "failed"
+
+
+def test_the_command_hook_gets_the_summary(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "said.txt"
+    script = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
+    command = json.dumps([sys.executable, "-c", script, str(target)])
+    layer = config_layer(tmp_path, f"    command: {command}\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    out = ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
+    assert target.read_text() == out.strip().splitlines()[-1].removeprefix("summary: ")
+
+
+def test_notification_failures_are_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config().paper.notify
+    monkeypatch.delenv("XMTRADE_NO_SUCH_HOOK", raising=False)
+    quiet = cfg.model_copy(update={"webhook_url_env": "XMTRADE_NO_SUCH_HOOK"})
+    assert notify("hello", {}, quiet) == [
+        "notify.webhook_url_env names XMTRADE_NO_SUCH_HOOK, which is not set: no webhook sent"
+    ]
+    monkeypatch.setenv("XMTRADE_NO_SUCH_HOOK", "file:///etc/passwd")
+    assert notify("hello", {}, quiet) == [
+        "$XMTRADE_NO_SUCH_HOOK does not hold an http(s) URL: no webhook sent"
+    ]
+    failing = cfg.model_copy(
+        update={"command": (sys.executable, "-c", "import sys; sys.exit('no route')")}
+    )
+    assert notify("hello", {}, failing) == [
+        f"notify command {sys.executable} exited with 1: no route"
+    ]
+    assert notify("hello", {}, cfg) == []
+
+
+def test_a_secret_in_the_config_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layer = config_layer(tmp_path, "    webhook_url_env: https://hooks.example/T0/B0/secret\n")
+    line = one_line_error(capsys, "config", "validate", "-c", str(layer))
+    assert line.startswith(
+        f"{layer}: paper.notify.webhook_url_env: expected the NAME of an environment variable"
+    )

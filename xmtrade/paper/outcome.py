@@ -1,0 +1,165 @@
+"""What one paper step did, in words: the lines `paper step` prints and the one-line summary
+the log and the notifications get."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from xmtrade.paper.records import describe_fill, describe_order
+
+
+@dataclass
+class StepReport:
+    """What one step did, for the terminal, the log and the notification."""
+
+    account: str
+    symbol: str
+    outcome: str  # processed | no new bar
+    asof: date
+    expected: date | None  # the latest session up to asof: what a complete price record holds
+    sessions: list[date]
+    last_session: date | None
+    initial_cash: float
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    equity: dict[str, Any] | None = None
+    stale: bool = False
+    revisions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fetch_lines: list[str] = field(default_factory=list)
+    reset: bool = False
+    run_id: int | None = None
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when the ledger holds the latest session up to asof."""
+        if self.expected is None:
+            return True
+        return self.last_session is not None and self.last_session >= self.expected
+
+    def alarms(self) -> list[str]:
+        """Risk lines in alarm, forced exits and trims, data warnings."""
+        found: list[str] = []
+        if self.equity is not None:
+            found += [f"{n} alarm" for n, v in sorted(self.equity["lines"].items()) if v == "alarm"]
+        for d in self.decisions:
+            if d.get("action") in ("exit", "trim") and "tranches" in d:
+                found.append(f"{d['action']} {d['reason']} on {d['date']}")
+        if self.stale:
+            found.append("stale data")
+        if self.revisions:
+            found.append(f"{len(self.revisions)} price revision(s) kept out of the ledger")
+        return found
+
+    def summary(self) -> str:
+        """The one-line summary: sessions, fills, working orders, NAV, alarms."""
+        head = f"xmtrade paper {self.account} ({self.symbol})"
+        if self.sessions:
+            span = (
+                f"{self.sessions[0]}"
+                if len(self.sessions) == 1
+                else f"{self.sessions[0]} .. {self.sessions[-1]}"
+            )
+            what = f"{len(self.sessions)} session{'s' if len(self.sessions) > 1 else ''} ({span})"
+            if self.reset:
+                what = f"reset, {what}"
+        else:
+            through = self.last_session or "none yet"
+            what = f"no new bar (processed through {through})"
+        parts = [f"{head}: {what}"]
+        if self.fills:
+            parts.append("fills: " + ", ".join(_short_fill(f) for f in self.fills))
+        elif self.sessions:
+            parts.append("no fills")
+        parts.append(
+            "working: " + ", ".join(_short_order(o) for o in self.orders)
+            if self.orders
+            else "no working orders"
+        )
+        if self.equity is not None:
+            nav = self.equity["nav"]
+            change = nav / self.initial_cash - 1.0
+            parts.append(f"NAV HK${nav:,.2f} ({change:+.2%}), stage {self.equity['stage']}")
+        alarms = self.alarms()
+        parts.append("alarms: " + (", ".join(alarms) if alarms else "none"))
+        return "; ".join(parts)
+
+    def lines(self) -> list[str]:
+        """What `paper step` prints."""
+        out = list(self.fetch_lines)
+        if self.sessions:
+            reset = " after --reset" if self.reset else ""
+            out.append(
+                f"paper account {self.account}: processed {len(self.sessions)} "
+                f"session{'s' if len(self.sessions) > 1 else ''}{reset}, "
+                f"{self.sessions[0]} .. {self.sessions[-1]}"
+            )
+            out += _session_lines(self.sessions, self.fills, self.decisions)
+        else:
+            out.append(
+                f"no new bar: paper account {self.account} is processed through "
+                f"{self.last_session or '(nothing yet)'}; nothing changed"
+            )
+        if self.orders:
+            out.append("working orders: " + "; ".join(describe_order(o) for o in self.orders))
+        out += [f"warning: {r}" for r in self.revisions]
+        out += self.notes
+        out.append(f"summary: {self.summary()}")
+        return out
+
+
+def _short_fill(fill: dict[str, Any]) -> str:
+    return f"{fill['side']} {int(fill['shares']):,} @ {fill['price']:g} (t{fill['tranche']})"
+
+
+def _short_order(order: dict[str, Any]) -> str:
+    price = order.get("price")
+    where = f"@ {price:g}" if price is not None else "at open"
+    return f"{order['kind']} {order['side']} {int(order['shares']):,} {where} (t{order['tranche']})"
+
+
+def _session_lines(
+    sessions: Sequence[date], fills: Sequence[dict[str, Any]], decisions: Sequence[dict[str, Any]]
+) -> list[str]:
+    """One line per session that had a fill or a decision worth reading."""
+    by_day: dict[date, list[str]] = {}
+    for f in fills:
+        by_day.setdefault(f["date"], []).append("fill " + describe_fill(f))
+    for d in decisions:
+        text = _describe_decision(d)
+        if text:
+            by_day.setdefault(d["date"], []).append(text)
+    return [f"  {day}  " + "; ".join(by_day[day]) for day in sessions if day in by_day]
+
+
+def _describe_decision(d: dict[str, Any]) -> str | None:
+    action = d.get("action")
+    if action in ("enter", "add"):
+        order = d.get("order", {})
+        stop = (d.get("stop") or {}).get("price")
+        return (
+            f"{action} stage {d['stage']} (tranche {d['tranche']}): buy "
+            f"{int(order.get('shares', 0)):,} at the next open, stop {stop}"
+        )
+    if action in ("exit", "trim") and "tranches" in d:
+        return f"{action} tranches {d['tranches']}: {d['reason']}"
+    if action == "exit":
+        return f"exit tranche {d['tranche']}: {d['reason']} ({d.get('detail')})"
+    if action in ("place_stop", "raise_stop"):
+        stop = d["stop"]
+        return f"{action.replace('_', ' ')} tranche {d['tranche']}: {stop['to']} ({stop['basis']})"
+    if action == "skip":
+        return f"skip stage {d['stage']}: {d['why']}"
+    if action == "order_not_filled":
+        return f"order not filled: tranche {d['tranche']} {d['order']} ({d['status']})"
+    if action == "fundamentals" and d.get("newest_report"):
+        report = d["newest_report"]
+        return (
+            f"fundamentals updated (newest report {report.get('period')}, announced "
+            f"{report.get('announced')}; {d.get('consecutive_passes')} passing in a row)"
+        )
+    return None
