@@ -331,6 +331,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # yfinance's own error lines reach the log inside the step's one-line reason
+    logging.getLogger("yfinance").propagate = False
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     layers = _layers(args)
 
     def step(record_idle: bool) -> StepReport:
