@@ -11,7 +11,7 @@ Every number of the arithmetic is kept in the `SizingDecision`, for the decision
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
@@ -51,8 +51,12 @@ class SizingDecision:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form for the decision log."""
-        return asdict(self)
+        """JSON-serialisable form for the decision log (`dataclasses.asdict`, flat and fast:
+        every field is a number or a string)."""
+        return {name: getattr(self, name) for name in _DECISION_FIELDS}
+
+
+_DECISION_FIELDS = tuple(f.name for f in fields(SizingDecision))
 
 
 def _num(d: Decimal) -> str:
@@ -65,6 +69,36 @@ def _lots_down(shares: Decimal, board_lot: int) -> int:
     if shares <= 0:
         return 0
     return int((shares / board_lot).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _most_lots(upper: int, fits: Callable[[int], bool]) -> int:
+    """The largest lot count in [0, upper] that `fits` (0 is taken to fit), for a `fits` that
+    holds up to some count and fails above it (the loss grows with the lots).
+
+    The answer is usually `upper` or just below it (costs are small next to the risk), so the
+    search gallops down from `upper` to bracket it, then bisects the bracket.
+    """
+    if upper <= 0:
+        return 0
+    if fits(upper):
+        return upper
+    bad, step = upper, 1  # bad: a count known not to fit
+    while True:
+        probe = upper - step
+        if probe <= 0:
+            good = 0
+            break
+        if fits(probe):
+            good = probe
+            break
+        bad, step = probe, step * 2
+    while bad - good > 1:  # good fits, bad does not
+        mid = (good + bad) // 2
+        if fits(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
 
 
 def size_tranche(
@@ -186,14 +220,13 @@ def size_tranche(
         )
 
     # Without costs the loss is linear, so this many lots is an upper bound.
-    lo, hi = 0, _lots_down(budget / risk_per_share, board_lot)
-    while lo < hi:  # largest lots with loss <= budget; loss grows with lots
-        mid = (lo + hi + 1) // 2
-        if loss_of(mid * board_lot) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    by_risk = lo * board_lot  # lo is only ever raised to a lot count that met the budget
+    by_risk = (
+        _most_lots(
+            _lots_down(budget / risk_per_share, board_lot),
+            lambda lots: loss_of(lots * board_lot) <= budget,
+        )
+        * board_lot
+    )
 
     shares = min(by_weight, by_risk)
     limited_by: LimitedBy = (

@@ -24,8 +24,27 @@ _NOISE_QUANTUM = Decimal("0.000001")
 Side = Literal["buy", "sell"]
 
 
+# Memo of float -> Decimal conversions (a backtest converts the same prices and values again
+# and again). Zero is never stored, so -0.0 and 0.0 keep their own signs; bounded in size.
+_FLOAT_DECIMALS: dict[float, Decimal] = {}
+_FLOAT_DECIMALS_MAX = 200_000
+_MEMO_MAX = 200_000  # per TickRules: memoised float results of round_down, round_up, shift
+
+
 def to_decimal(x: float | int | Decimal) -> Decimal:
     """A float as the Decimal it was meant to be (its shortest repr, noise below 1e-6 dropped)."""
+    if type(x) is float and x:
+        cached = _FLOAT_DECIMALS.get(x)
+        if cached is not None:
+            return cached
+        converted = _to_decimal(x)
+        if len(_FLOAT_DECIMALS) < _FLOAT_DECIMALS_MAX:
+            _FLOAT_DECIMALS[x] = converted
+        return converted
+    return _to_decimal(x)
+
+
+def _to_decimal(x: float | int | Decimal) -> Decimal:
     if isinstance(x, Decimal):
         d = x
     elif isinstance(x, int):
@@ -133,14 +152,28 @@ class TickRules:
         if len({t.effective for t in built}) != len(built):
             raise ValueError("two spread tables share an effective date")
         self._tables = tuple(built)
+        self._by_date: dict[date, int] = {}  # memo: trade date -> index of the table in force
+        self._memo: dict[tuple[str, float, int, int], float] = {}  # float API results
 
-    def _table(self, on: date) -> _Table:
-        in_force = [t for t in self._tables if t.effective <= on]
+    def _table_index(self, on: date) -> int:
+        index = self._by_date.get(on)
+        if index is not None:
+            return index
+        in_force = [n for n, t in enumerate(self._tables) if t.effective <= on]
         if not in_force:
             raise ValueError(
                 f"no spread table in force on {on} (first: {self._tables[0].effective})"
             )
+        self._by_date[on] = in_force[-1]
         return in_force[-1]
+
+    def _table(self, on: date) -> _Table:
+        return self._tables[self._table_index(on)]
+
+    def _remember(self, key: tuple[str, float, int, int], value: float) -> float:
+        if len(self._memo) < _MEMO_MAX:
+            self._memo[key] = value
+        return value
 
     def effective_date(self, on: date) -> date:
         """The effective date of the table in force on `on`."""
@@ -195,11 +228,19 @@ class TickRules:
 
     def round_down(self, price: float, on: date) -> float:
         """The highest valid price <= `price` (sell-stops round this way)."""
-        return float(self.round_down_d(to_decimal(price), on))
+        key = ("down", price, self._table_index(on), 0)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        return self._remember(key, float(self.round_down_d(to_decimal(price), on)))
 
     def round_up(self, price: float, on: date) -> float:
         """The lowest valid price >= `price` (buy-stops round this way)."""
-        return float(self.round_up_d(to_decimal(price), on))
+        key = ("up", price, self._table_index(on), 0)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        return self._remember(key, float(self.round_up_d(to_decimal(price), on)))
 
     def is_valid(self, price: float, on: date) -> bool:
         """Whether `price` is on the spread table's grid on `on`."""
@@ -207,7 +248,11 @@ class TickRules:
 
     def shift(self, price: float, on: date, ticks: int) -> float:
         """Move a valid price `ticks` ticks up (>0) or down (<0), across band edges."""
-        return float(self.shift_d(to_decimal(price), on, ticks))
+        key = ("shift", price, self._table_index(on), ticks)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        return self._remember(key, float(self.shift_d(to_decimal(price), on, ticks)))
 
 
 def fill_price_with_slippage(

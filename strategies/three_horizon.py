@@ -37,6 +37,14 @@ if TYPE_CHECKING:
     from xmtrade.costs import HkCostModel
 
 TACTICAL, CORE, FULL = 1, 2, 3
+DIVERGENCE_DETAIL_COLUMNS = (
+    "div_low1_date",
+    "div_low1_price",
+    "div_low1_macd",
+    "div_low2_date",
+    "div_low2_price",
+    "div_low2_macd",
+)
 
 
 @dataclass(frozen=True)
@@ -64,10 +72,62 @@ class Demand:
 
 
 class BarsWithFlags(bt.feeds.PandasData):
-    """OHLCV plus the `no_trading` flag of placeholder bars."""
+    """OHLCV plus the `no_trading` flag of placeholder bars.
+
+    Preloading fills each line's buffer from the frame's columns in one step instead of one
+    `.iloc` per value and bar, and stepping through the preloaded bars only moves the line
+    buffers: the same values as `PandasData`, much faster. The `tick_*` attributes stay None,
+    so the broker reads each bar's prices from the lines (backtrader's `tick_*` copies of
+    them exist for bars built from ticks, which a daily feed never is).
+    """
 
     lines = ("no_trading",)
     params = (("no_trading", "no_trading"), ("openinterest", None))
+    _fast_lines: tuple[Any, ...] = ()  # every line buffer, set by a plain preload
+
+    def advance(self, size: int = 1, datamaster: Any = None, ticks: bool = True) -> None:
+        if datamaster is not None or not self._fast_lines:
+            super().advance(size=size, datamaster=datamaster, ticks=ticks)
+            return
+        for line in self._fast_lines:  # LineBuffer.advance on unbounded buffers
+            line._idx += size
+            line.lencount += size
+
+    def preload(self) -> None:
+        plain = (
+            not self._filters
+            and not self._ffilters
+            and not self._tzinput
+            and self.p.fromdate is None
+            and self.p.todate is None
+            and self._colmapping.get("datetime") is None
+            and len(self) == 0
+        )
+        if not plain:
+            super().preload()
+            return
+        frame: pd.DataFrame = self.p.dataname
+        count = len(frame)
+        for alias in self.getlinealiases():
+            line = getattr(self.lines, alias)
+            if alias == "datetime":
+                values = _date_numbers(frame.index)
+            else:
+                column = self._colmapping[alias]
+                if column is None:  # a field missing from the frame stays NaN, as in PandasData
+                    values = [math.nan] * count
+                else:
+                    values = [float(v) for v in frame.iloc[:, column].tolist()]
+            line.array.extend(values)
+            line.idx += count
+            line.lencount += count
+        self._idx = count
+        self._last()
+        self.home()
+        buffers = tuple(self.lines.lines)  # type: ignore[attr-defined]
+        if all(b.mode == b.UnBounded for b in buffers):
+            self._tick_nullify()
+            self._fast_lines = buffers
 
 
 class ThreeHorizonStrategy(bt.Strategy):
@@ -81,22 +141,31 @@ class ThreeHorizonStrategy(bt.Strategy):
         self.cfg = inputs.config
         self.records = RunRecords()
         sig = inputs.signals
-        self._dates: list[date] = [ts.date() for ts in inputs.bars.index]
-        self._close = inputs.bars["close"].to_numpy(dtype=float)
+        # Per-session values as Python lists: indexing a list is cheaper than a numpy array,
+        # and every use converts or formats the value the same way either way.
+        self._dates: list[date] = _session_dates(inputs.bars.index)
+        self._close: list[float] = inputs.bars["close"].to_numpy(dtype=float).tolist()
         self._low = inputs.bars["low"].to_numpy(dtype=float)
-        self._no_trading = inputs.bars["no_trading"].to_numpy(dtype=bool)
-        self._rsi = sig["rsi"].to_numpy(dtype=float)
-        self._macd = sig["macd"].to_numpy(dtype=float)
-        self._macd_signal = sig["macd_signal"].to_numpy(dtype=float)
-        self._oversold = sig["rsi_oversold"].to_numpy(dtype=bool)
-        self._overbought = sig["rsi_overbought"].to_numpy(dtype=bool)
-        self._divergence = sig["divergence"].to_numpy(dtype=bool)
+        self._low_values: list[float] = self._low.tolist()
+        self._no_trading: list[bool] = inputs.bars["no_trading"].to_numpy(dtype=bool).tolist()
+        self._rsi: list[float] = sig["rsi"].to_numpy(dtype=float).tolist()
+        self._macd: list[float] = sig["macd"].to_numpy(dtype=float).tolist()
+        self._macd_signal: list[float] = sig["macd_signal"].to_numpy(dtype=float).tolist()
+        self._oversold: list[bool] = sig["rsi_oversold"].to_numpy(dtype=bool).tolist()
+        self._overbought: list[bool] = sig["rsi_overbought"].to_numpy(dtype=bool).tolist()
+        self._divergence: list[bool] = sig["divergence"].to_numpy(dtype=bool).tolist()
         self._signals = sig
+        self._divergence_columns: dict[str, list[Any]] | None = None
         self._order_role: dict[int, tuple[Tranche, str]] = {}
+        # the tranches pending entry or open, in order of creation (a subset of
+        # records.tranches kept so that each session does not scan every tranche ever made)
+        self._live: list[Tranche] = []
         self._next_id = 1
         self._peak_nav = self.cfg.backtest.initial_nav
         self._cooldown_until = -1
         self._seen_state: date | None = None
+        self._cells_of: FundamentalState | None = None  # the state _line_cells were made of
+        self._line_cells: dict[str, str] = {}
 
     # ------------------------------------------------------------------ state helpers
 
@@ -104,17 +173,21 @@ class ThreeHorizonStrategy(bt.Strategy):
         return self.inputs.first_index + len(self) - 1
 
     def _open_tranches(self) -> list[Tranche]:
-        return [t for t in self.records.tranches if t.is_open]
+        return [t for t in self._live if t.is_open] if self._live else []
 
     def _held(self) -> list[Tranche]:
         """Open tranches not already on their way out."""
-        return [t for t in self._open_tranches() if t.pending_exit_reason is None]
+        if not self._live:
+            return []
+        return [t for t in self._live if t.is_open and t.pending_exit_reason is None]
 
     def _stage(self) -> int:
+        if not self._live:
+            return 0
         return max((t.stage for t in self._held()), default=0)
 
     def _pending_entries(self) -> list[Tranche]:
-        return [t for t in self.records.tranches if t.is_pending_entry]
+        return [t for t in self._live if t.is_pending_entry] if self._live else []
 
     def _decide(self, record: dict[str, Any]) -> None:
         self.records.decisions.append(record)
@@ -136,7 +209,7 @@ class ThreeHorizonStrategy(bt.Strategy):
             "macd_divergence": bool(self._divergence[i]),
         }
         if self._divergence[i]:
-            row = self._signals.iloc[i]
+            row = self._divergence_row(i)
             snap["divergence"] = {
                 "low1_date": _day(row["div_low1_date"]),
                 "low1_price": _num(row["div_low1_price"]),
@@ -147,6 +220,14 @@ class ThreeHorizonStrategy(bt.Strategy):
             }
         return snap
 
+    def _divergence_row(self, i: int) -> dict[str, Any]:
+        """The divergence detail columns of session i (read without a pandas row lookup)."""
+        if self._divergence_columns is None:
+            self._divergence_columns = {
+                c: self._signals[c].tolist() for c in DIVERGENCE_DETAIL_COLUMNS
+            }
+        return {c: values[i] for c, values in self._divergence_columns.items()}
+
     def _entry_signal(self, i: int) -> str | None:
         """The entry signal of session i in words, or None when there is none."""
         fired = []
@@ -154,7 +235,7 @@ class ThreeHorizonStrategy(bt.Strategy):
             oversold = self.cfg.signals.rsi.oversold
             fired.append(f"rsi_oversold (RSI {self._rsi[i]:.2f} < {oversold:g})")
         if self._divergence[i]:
-            row = self._signals.iloc[i]
+            row = self._divergence_row(i)
             fired.append(
                 "macd_divergence (lows {} {:.2f} / {} {:.2f}; MACD {:.3f} / {:.3f})".format(
                     _day(row["div_low1_date"]),
@@ -173,7 +254,7 @@ class ThreeHorizonStrategy(bt.Strategy):
         stop_cfg = self.cfg.stop
         first = max(0, i - stop_cfg.lookback + 1)
         return protective_stop(
-            lows=list(self._low[first : i + 1]),
+            lows=self._low_values[first : i + 1],
             lookback=stop_cfg.lookback,
             buffer_ticks=stop_cfg.buffer_ticks,
             fixed_price=stop_cfg.fixed_price,
@@ -181,23 +262,63 @@ class ThreeHorizonStrategy(bt.Strategy):
             ticks=self.inputs.ticks,
         )
 
+    def _stop_may_rise(self, i: int, on: date, wanted: float) -> bool:
+        """False when the stop rule's level cannot be above `wanted` (a cheap float check
+        of what `protective_stop` computes; the rule itself runs whenever this is True)."""
+        stop_cfg = self.cfg.stop
+        window = self._low_values[max(0, i - stop_cfg.lookback + 1) : i + 1]
+        if not window or not all(map(math.isfinite, window)):
+            return True
+        lowest = min(window)
+        ticks = self.inputs.ticks
+        try:
+            price = ticks.shift(ticks.round_down(lowest, on), on, -stop_cfg.buffer_ticks)
+        except ValueError:
+            return True  # let the rule itself report the problem
+        return price > wanted
+
     # ------------------------------------------------------------------ the session loop
+
+    def _oncepost(self, dt: float) -> None:
+        """backtrader's per-bar step of a strategy without indicators, observers or
+        analyzers (what the engine runs): the same calls, without walking the empty lists."""
+        if (
+            self._oldsync
+            or self._lineiterators[bt.LineIterator.IndType]
+            or self._lineiterators[bt.LineIterator.ObsType]
+            or self.analyzers
+        ):
+            super()._oncepost(dt)
+            return
+        self.forward()
+        self.lines.datetime[0] = dt
+        self._notify()
+        minperstatus = self._getminperstatus()
+        if minperstatus < 0:
+            self.next()
+        elif minperstatus == 0:
+            self.nextstart()
+        else:
+            self.prenext()
+        self.clear()
 
     def next(self) -> None:
         i = self._i()
         today = self._dates[i]
         state = self.inputs.fundamentals.at(today)
-        self._note_new_reports(today, state)
+        if state.as_of != self._seen_state:
+            self._note_new_reports(today, state)
         self._record_equity(i, today, state)
         if self._no_trading[i]:
             return
         tomorrow = self.inputs.next_session(today)
-        for tranche in self._open_tranches():
-            tranche.sessions_held += 1
-        demand = self._portfolio_demand(i, today, state)
-        if demand is not None:
-            self._carry_out(demand, i, today, tomorrow, state)
-        self._manage_held(i, today, tomorrow)
+        if self._live:  # with no tranche open or pending, nothing to hold, exit or stop out
+            for tranche in self._open_tranches():
+                tranche.sessions_held += 1
+            demand = self._portfolio_demand(i, today, state)
+            if demand is not None:
+                self._carry_out(demand, i, today, tomorrow, state)
+            self._manage_held(i, today, tomorrow)
         self._consider_opening(i, today, tomorrow, state)
 
     def _note_new_reports(self, today: date, state: FundamentalState) -> None:
@@ -220,21 +341,25 @@ class ThreeHorizonStrategy(bt.Strategy):
         )
 
     def _record_equity(self, i: int, today: date, state: FundamentalState) -> None:
-        nav = float(self.broker.getvalue())
-        cash = float(self.broker.getcash())
+        broker = self.broker
+        nav = float(broker.getvalue())
+        cash = float(broker.getcash())
         position_value = nav - cash
+        live = self._live
         row: dict[str, Any] = {
             "date": today,
             "nav": nav,
             "cash": cash,
             "position_value": position_value,
-            "shares": int(self.position.size),
+            "shares": int(broker.getposition(self.data).size),
             "weight": position_value / nav if nav else 0.0,
-            "stage": max((t.stage for t in self._open_tranches()), default=0),
+            "stage": max((t.stage for t in live if t.is_open), default=0) if live else 0,
             "ps_ratio": _num(self._ps_ratio(i, today, state)),
         }
-        for n, line in state.lines.items():
-            row[f"line{n}"] = line.status
+        if state is not self._cells_of:
+            self._cells_of = state
+            self._line_cells = {f"line{n}": line.status for n, line in state.lines.items()}
+        row.update(self._line_cells)
         self.records.equity.append(row)
 
     # ------------------------------------------------------------------ portfolio demands
@@ -360,7 +485,12 @@ class ThreeHorizonStrategy(bt.Strategy):
             raise RuntimeError(f"tranche {tranche.id} is open without a stop")
         wanted = self.inputs.ticks.round_down(current, tomorrow)
         basis = "initial stop"
-        if trailing and self.cfg.exits.trailing_stop and self.cfg.stop.fixed_price is None:
+        if (
+            trailing
+            and self.cfg.exits.trailing_stop
+            and self.cfg.stop.fixed_price is None
+            and self._stop_may_rise(i, tomorrow, wanted)
+        ):
             level = self._stop_level(i, tomorrow)
             if level.price > wanted:
                 wanted, basis = level.price, f"trailing: {level.basis}"
@@ -538,6 +668,7 @@ class ThreeHorizonStrategy(bt.Strategy):
         tranche.entry_order = order
         self._order_role[order.ref] = (tranche, "entry")
         self.records.tranches.append(tranche)
+        self._live.append(tranche)
         self._decide(
             {
                 **record,
@@ -586,6 +717,7 @@ class ThreeHorizonStrategy(bt.Strategy):
             if kind == "entry":
                 tranche.entry_order = None
                 self.records.tranches.remove(tranche)
+                self._live.remove(tranche)
 
     def _on_fill(self, order: bt.Order, tranche: Tranche, kind: str) -> None:
         on = self.data.datetime.date(0)
@@ -630,6 +762,30 @@ class ThreeHorizonStrategy(bt.Strategy):
         self.records.fills[-1]["reason"] = tranche.exit_reason
         tranche.stop_order = None
         tranche.exit_order = None
+        self._live.remove(tranche)
+
+
+def _session_dates(index: pd.Index) -> list[date]:
+    """`[ts.date() for ts in index]`, vectorised for a tz-naive DatetimeIndex."""
+    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
+        dates: list[date] = index.date.tolist()
+        return dates
+    return [ts.date() for ts in index]
+
+
+def _date_numbers(index: pd.Index) -> list[float]:
+    """backtrader's `date2num` of each timestamp: the proleptic ordinal for tz-naive midnights."""
+    if (
+        isinstance(index, pd.DatetimeIndex)
+        and index.tz is None
+        and bool((index == index.normalize()).all())
+    ):
+        days = index.to_numpy().astype("datetime64[D]").astype(np.int64)
+        return [float(d) for d in (days + _UNIX_EPOCH_ORDINAL).tolist()]
+    return [bt.date2num(ts.to_pydatetime()) for ts in index]
+
+
+_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _num(value: Any) -> float | None:

@@ -10,14 +10,37 @@ on it, orders wait for the next real bar.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import backtrader as bt
+from backtrader.utils.dateintern import num2date
 
 if TYPE_CHECKING:
     from risk.ticks import TickRules
     from xmtrade.costs import HkCostModel
+
+
+_DATETIMES: dict[float, datetime] = {}  # backtrader date numbers -> naive datetimes
+
+
+def bar_datetime(data: Any) -> datetime:
+    """`data.datetime.datetime(0)`, memoised: the current bar's naive datetime."""
+    line = data.lines.datetime
+    value = line.array[line.idx]
+    if line._tz is not None:
+        return num2date(value, tz=line._tz, naive=True)
+    known = _DATETIMES.get(value)
+    if known is None:
+        known = num2date(value, tz=None, naive=True)
+        if len(_DATETIMES) < 100_000:
+            _DATETIMES[value] = known
+    return known
+
+
+def bar_date(data: Any) -> date:
+    """`data.datetime.date(0)`, memoised: the current bar's date."""
+    return bar_datetime(data).date()
 
 
 class HkCommission(bt.CommInfoBase):
@@ -31,8 +54,7 @@ class HkCommission(bt.CommInfoBase):
         self.data = data
 
     def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
-        on: date = self.data.datetime.date(0)
-        return self.cost_model.charges(on, abs(size) * price).total
+        return self.cost_model.charges(bar_date(self.data), abs(size) * price).total
 
 
 class HkBroker(bt.brokers.BackBroker):
@@ -50,8 +72,53 @@ class HkBroker(bt.brokers.BackBroker):
         data = order.data
         if data.no_trading[0]:
             return
-        self._fill_date = data.datetime.date(0)
+        self._fill_date = bar_date(data)
         super()._try_exec(order)
+
+    def next(self) -> None:
+        """`BackBroker.next` with the steps that have nothing to do skipped (no submitted
+        orders to check, no order history) and bar dates read through a memo: the same
+        orders, fills, cash and value after every bar."""
+        while self._toactivate:
+            self._toactivate.popleft().activate()
+        if self.p.checksubmit and self.submitted:
+            self.check_submitted()
+        credit = 0.0
+        for data, pos in self.positions.items():
+            if pos:
+                comminfo = self.getcommissioninfo(data)
+                dt0 = bar_datetime(data)
+                dcredit = comminfo.get_credit_interest(data, pos, dt0)
+                self.d_credit[data] += dcredit
+                credit += dcredit
+                pos.datetime = dt0
+        self.cash -= credit
+        if self._userhist:
+            self._process_order_history()
+        pending = self.pending
+        pending.append(None)
+        while True:
+            order = pending.popleft()
+            if order is None:
+                break
+            if order.expire():
+                self.notify(order)
+                self._ococheck(order)
+                self._bracketize(order, cancel=True)
+            elif not order.active():
+                pending.append(order)
+            else:
+                self._try_exec(order)
+                if order.alive():
+                    pending.append(order)
+                elif order.status == bt.Order.Completed:
+                    self._bracketize(order)
+        for data, pos in self.positions.items():
+            if pos:
+                comminfo = self.getcommissioninfo(data)
+                self.cash += comminfo.cashadjust(pos.size, pos.adjbase, data.close[0])
+                pos.adjbase = data.close[0]
+        self._get_value()
 
     def _on(self) -> date:
         if self._fill_date is None:
