@@ -395,6 +395,51 @@ class PaperConfig(Frozen):
         return self
 
 
+SWEEP_METRICS = (
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "n_trades",
+    "open_tranches",
+    "win_rate",
+    "profit_factor",
+    "exposure",
+    "final_nav",
+    "cap_breaches",
+    "stale_decisions",
+    "fees_total",
+    "sessions",
+)
+
+
+class SweepConfig(Frozen):
+    metric: str
+    min_trades: int = Field(ge=0)
+    jobs: int = Field(ge=0)
+    max_combinations: int = Field(ge=1)
+    pbo_splits: int = Field(ge=2)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in SWEEP_METRICS:
+            close = difflib.get_close_matches(value, SWEEP_METRICS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unknown metric (expected one of: {', '.join(SWEEP_METRICS)}){hint}")
+        return value
+
+    @field_validator("pbo_splits")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("expected an even number of blocks")
+        return value
+
+
 class AppConfig(Frozen):
     """The whole merged configuration."""
 
@@ -414,6 +459,7 @@ class AppConfig(Frozen):
     exits: ExitsConfig
     backtest: BacktestConfig
     paper: PaperConfig
+    sweep: SweepConfig
 
     def config_hash(self, include_files: bool = True) -> str:
         """A short stable hash of every value: two runs with equal hashes used equal configs.
@@ -421,9 +467,11 @@ class AppConfig(Frozen):
         A file the config names counts by its content, not its path, so the hash is the same
         on every machine and changes when the file does; with `include_files=False` the file
         does not count at all (a paper account checks its facts file by replaying history).
-        The `paper` section (when to run, whom to tell) changes no decision and never counts."""
+        The `paper` section (when to run, whom to tell) and the `sweep` section (how to search
+        for a config) change no decision and never count."""
         values = self.model_dump(mode="json")
         del values["paper"]
+        del values["sweep"]  # how to search for a config changes none of its decisions
         values["fundamentals"]["file"] = (
             _content_digest(self.fundamentals.file) if include_files else "<not counted>"
         )
@@ -557,21 +605,41 @@ def load_config(
     overrides_source: str = "command line",
 ) -> AppConfig:
     """Load the packaged defaults, each file in order, then dotted-key overrides, and validate."""
-    default = default_config_path()
-    layers: list[tuple[str, Mapping[str, Any]]] = [(str(default), read_yaml_mapping(default))]
-    for path in files:
-        data = read_yaml_mapping(Path(path))
-        _check_keys(data, AppConfig, str(path), "")
-        layers.append((str(path), data))
-    if overrides:
-        nested: dict[str, Any] = {}
-        for dotted, value in overrides.items():
-            set_dotted(nested, dotted, value)
-        _check_keys(nested, AppConfig, overrides_source, "")
-        layers.append((overrides_source, nested))
-    merged, origin = merge_layers(layers)
-    _resolve_paths(merged, origin)
-    return validate_config(merged, origin, [where for where, _ in layers])
+    return ConfigLayers(files).build(overrides, overrides_source)
+
+
+class ConfigLayers:
+    """The packaged defaults and `files`, read and key-checked once, to build many configs
+    that differ only in their dotted-key overrides (a parameter sweep builds hundreds):
+    `build(overrides, source)` is `load_config(files, overrides, source)` without reading
+    the files again."""
+
+    def __init__(self, files: Sequence[Path] = ()) -> None:
+        default = default_config_path()
+        self.layers: list[tuple[str, Mapping[str, Any]]] = [
+            (str(default), read_yaml_mapping(default))
+        ]
+        for path in files:
+            data = read_yaml_mapping(Path(path))
+            _check_keys(data, AppConfig, str(path), "")
+            self.layers.append((str(path), data))
+
+    def build(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        overrides_source: str = "command line",
+    ) -> AppConfig:
+        """The config of these layers with `overrides` (dotted keys) on top, validated."""
+        layers = list(self.layers)
+        if overrides:
+            nested: dict[str, Any] = {}
+            for dotted, value in overrides.items():
+                set_dotted(nested, dotted, value)
+            _check_keys(nested, AppConfig, overrides_source, "")
+            layers.append((overrides_source, nested))
+        merged, origin = merge_layers(layers)
+        _resolve_paths(merged, origin)
+        return validate_config(merged, origin, [where for where, _ in layers])
 
 
 PATH_KEYS = ("fundamentals.file",)
