@@ -1,0 +1,120 @@
+"""The Dask distributed executor against a local cluster on 127.0.0.1: the same rows as the
+process pool. Skipped only when the `dask` extra is not installed (CI installs it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from xmtrade.config import ConfigLayers
+from xmtrade.sweep.executors import DaskExecutor, SerialExecutor, make_executor
+from xmtrade.sweep.grid import parse_grid
+from xmtrade.sweep.sweep import run_sweep
+from xmtrade.sweep.walkforward import Span, run_walkforward
+
+distributed = pytest.importorskip("distributed")
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A Dask cluster in this process (two worker threads), reached over TCP on loopback."""
+    cluster = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        host="127.0.0.1",
+        protocol="tcp",
+        dashboard_address=None,
+    )
+    try:
+        yield str(cluster.scheduler_address)
+    finally:
+        cluster.close()
+
+
+def rows(result: Any) -> list[tuple[Any, ...]]:
+    return [(r.index, r.metrics, r.config_hash, r.error, r.returns.tolist()) for r in result.ranked]
+
+
+@pytest.mark.slow
+def test_dask_gives_the_same_rows_as_the_local_executor(
+    scheduler: str, real_bars: pd.DataFrame, tmp_path: Path
+) -> None:
+    assert scheduler.startswith("tcp://127.0.0.1:")
+    layers = ConfigLayers([REPO / "configs" / "stage1_only.yaml"])
+    grid = parse_grid({"signals.rsi.oversold": [30, 40], "stop.lookback": [10, 20]}, "grid", 1000)
+    common: dict[str, Any] = {
+        "layers": layers,
+        "base_files": [],
+        "grid": grid,
+        "bars": real_bars,
+        "metric": "sharpe",
+        "min_trades": 0,
+        "pbo_splits": 4,
+        "show_progress": False,
+        "start": date(2022, 1, 3),
+        "end": date(2022, 12, 30),
+    }
+    local = run_sweep(out=tmp_path / "local", executor=SerialExecutor(), **common)
+    executor = make_executor("dask", 2, scheduler)
+    assert isinstance(executor, DaskExecutor)
+    remote = run_sweep(out=tmp_path / "dask", executor=executor, **common)
+    assert rows(remote) == rows(local)
+    assert remote.report == local.report
+    assert (tmp_path / "dask" / "best.yaml").read_text() == (
+        tmp_path / "local" / "best.yaml"
+    ).read_text()
+
+
+@pytest.mark.slow
+def test_walkforward_on_dask(scheduler: str, real_bars: pd.DataFrame, tmp_path: Path) -> None:
+    layers = ConfigLayers([REPO / "configs" / "stage1_only.yaml"])
+    grid = parse_grid({"signals.rsi.oversold": [30, 40]}, "grid", 1000)
+    common: dict[str, Any] = {
+        "layers": layers,
+        "base_files": [],
+        "grid": grid,
+        "bars": real_bars,
+        "train": Span(1, "y"),
+        "test": Span(6, "m"),
+        "anchored": False,
+        "metric": "sharpe",
+        "min_trades": 0,
+        "pbo_splits": 4,
+        "show_progress": False,
+        "start": date(2021, 1, 4),
+        "end": date(2022, 12, 30),
+    }
+    local = run_walkforward(out=tmp_path / "local", executor_factory=SerialExecutor, **common)
+    remote = run_walkforward(
+        out=tmp_path / "dask",
+        executor_factory=lambda: make_executor("dask", 2, scheduler),
+        **common,
+    )
+    assert remote.overall == local.overall
+    assert [r.index if r else None for r in remote.chosen] == [
+        r.index if r else None for r in local.chosen
+    ]
+    assert (tmp_path / "dask" / "oos_equity.csv").read_text() == (
+        tmp_path / "local" / "oos_equity.csv"
+    ).read_text()
+
+
+def test_an_unreachable_scheduler_is_one_line(real_bars: pd.DataFrame) -> None:
+    from xmtrade.errors import ConfigError
+    from xmtrade.sweep.work import SharedData
+
+    executor = DaskExecutor(scheduler="tcp://127.0.0.1:9", jobs=1)
+    executor.connect_timeout = "1s"
+    with pytest.raises(ConfigError) as caught:
+        next(iter(executor.run(SharedData(real_bars, {}), [], None)))
+    assert caught.value.line().startswith(
+        "--scheduler: cannot reach the Dask scheduler tcp://127.0.0.1:9"
+    )

@@ -1,0 +1,306 @@
+"""`xmtrade sweep` end to end: ranked results, the best combination as an overlay that
+reproduces its row exactly, the minimum-trades filter, failed runs kept in their rows, the
+same results with 1 job and with 2, Ctrl-C keeping the finished rows, and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from xmtrade.cli import main
+from xmtrade.config import ConfigLayers
+from xmtrade.sweep import work
+from xmtrade.sweep.executors import PoolExecutor, SerialExecutor, make_executor
+from xmtrade.sweep.grid import parse_grid
+from xmtrade.sweep.progress import Progress
+from xmtrade.sweep.sweep import run_sweep
+
+REPO = Path(__file__).resolve().parents[3]
+STAGE1 = str(REPO / "configs" / "stage1_only.yaml")  # a base layer that trades often
+WINDOW = ["--start", "2021-01-04", "--end", "2022-12-30"]
+GRID = "signals.rsi.oversold: [30, 35, 40]\nstop.lookback: [10, 20]\n"
+
+
+def sweep(home: Path, tmp_path: Path, grid_text: str, *extra: str) -> tuple[int, Path]:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(grid_text)
+    out = tmp_path / "sweep"
+    args = ["sweep", "--data-dir", str(home), "-c", STAGE1, "--grid", str(grid), "--out", str(out)]
+    return main([*args, "--no-progress", *WINDOW, *extra]), out
+
+
+def results(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "results.csv")
+
+
+@pytest.mark.slow
+def test_sweep_ranks_and_best_overlay_reproduces_its_row(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "20")
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "combinations tried: 6 (6 completed, 0 failed)" in printed
+    assert "deflated Sharpe ratio of the best" in printed
+    assert {p.name for p in out.iterdir()} == {
+        "results.csv",
+        "best.yaml",
+        "heatmap.png",
+        "sweep.json",
+    }
+    table = results(out)
+    assert len(table) == 6 and list(table["rank"]) == [1, 2, 3, 4, 5, 6]
+    eligible = table[table["status"] == "ok"]
+    assert list(eligible["sharpe"]) == sorted(eligible["sharpe"], reverse=True)
+    assert (eligible["n_trades"] >= 20).all()
+    best = table.iloc[0]
+    assert best["status"] == "ok"
+
+    # the overlay, layered with -c, reproduces the row exactly
+    run = tmp_path / "run"
+    overlay = str(out / "best.yaml")
+    args = ["backtest", "--data-dir", str(home), "-c", STAGE1, "-c", overlay, "--out", str(run)]
+    assert main([*args, *WINDOW]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["config_hash"] == best["config_hash"]
+    for metric in (
+        "total_return",
+        "sharpe",
+        "max_drawdown",
+        "final_nav",
+        "n_trades",
+        "cagr",
+        "profit_factor",
+        "win_rate",
+        "exposure",
+    ):
+        assert summary[metric] == pytest.approx(best[metric], abs=0), metric
+    assert summary["fees_paid"]["total"] == pytest.approx(best["fees_total"], abs=0)
+    assert (summary["start"], summary["end"]) == ("2021-01-04", "2022-12-30")
+    command = f"xmtrade backtest -c {STAGE1} -c best.yaml --start 2021-01-04 --end 2022-12-30"
+    assert command in (out / "best.yaml").read_text()
+
+    report = json.loads((out / "sweep.json").read_text())
+    assert report["status"] == "finished"
+    assert report["best"]["config_hash"] == best["config_hash"]
+    assert report["overfitting"]["combinations_tried"] == 6
+    assert 0 <= report["overfitting"]["deflated_sharpe"]["dsr"] <= 1
+    assert 0 <= report["overfitting"]["pbo"]["pbo"] <= 1
+
+
+@pytest.mark.slow
+def test_min_trades_keeps_lucky_runs_from_winning(home: Path, tmp_path: Path) -> None:
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0")
+    assert code == 0
+    table = results(out)
+    counts = sorted(set(table["n_trades"]))
+    assert len(counts) > 1  # the grid gives runs with different trade counts
+    threshold = counts[-1]  # only the busiest runs may win
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", str(threshold))
+    assert code == 0
+    table = results(out)
+    assert table.iloc[0]["n_trades"] >= threshold
+    too_few = table[table["n_trades"] < threshold]
+    assert not too_few.empty
+    assert all(s.startswith("too few trades") for s in too_few["status"])
+    assert too_few["rank"].min() > table[table["status"] == "ok"]["rank"].max()
+    # nobody eligible: no overlay, a clear line
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "10000")
+    assert code == 0
+    assert not (out / "best.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_failing_run_is_reported_in_its_row_and_the_sweep_goes_on(
+    home: Path, tmp_path: Path
+) -> None:
+    grid = "backtest.start: [2023-01-03, 2031-01-02]\nsignals.rsi.oversold: [30, 35]\n"
+    code, out = sweep_without_window(home, tmp_path, grid)
+    assert code == 0
+    table = results(out)
+    failed = table[table["status"] == "error"]
+    assert len(failed) == 2 and len(table) == 4
+    assert all("no bars on or after 2031-01-02" in e for e in failed["error"])
+    assert failed["sharpe"].isna().all()
+    assert (table.iloc[:2]["status"] != "error").all()  # failures rank last
+    report = json.loads((out / "sweep.json").read_text())
+    assert report["overfitting"]["failed"] == 2
+
+
+def sweep_without_window(home: Path, tmp_path: Path, grid_text: str) -> tuple[int, Path]:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(grid_text)
+    out = tmp_path / "sweep"
+    args = ["sweep", "--data-dir", str(home), "--grid", str(grid), "--out", str(out)]
+    return main([*args, "--no-progress", "--jobs", "1", "--min-trades", "0"]), out
+
+
+def outcome_table(rows: list[Any]) -> dict[Any, tuple[Any, ...]]:
+    return {
+        tuple(sorted(r.params.items())): (r.metrics, r.config_hash, r.returns.tolist())
+        for r in rows
+    }
+
+
+@pytest.mark.slow
+def test_one_job_and_two_jobs_give_identical_results(
+    real_bars: pd.DataFrame, tmp_path: Path
+) -> None:
+    layers = ConfigLayers()
+    grid = parse_grid(
+        {
+            "signals.rsi.oversold": [30, 40],
+            "exits.rsi_overbought": [65, 75],
+            "stop.lookback": [10, 20],
+        },
+        "grid",
+        1000,
+    )
+    common: dict[str, Any] = {
+        "layers": layers,
+        "base_files": [],
+        "grid": grid,
+        "bars": real_bars,
+        "metric": "sharpe",
+        "min_trades": 0,
+        "pbo_splits": 4,
+        "show_progress": False,
+        "start": pd.Timestamp("2022-01-03").date(),
+        "end": pd.Timestamp("2023-06-30").date(),
+    }
+    one = run_sweep(out=tmp_path / "one", executor=SerialExecutor(), **common)
+    two = run_sweep(out=tmp_path / "two", executor=PoolExecutor(2), **common)
+    assert len(one.ranked) == len(two.ranked) == 8
+    assert outcome_table(one.ranked) == outcome_table(two.ranked)
+    assert [r.index for r in one.ranked] == [r.index for r in two.ranked]
+    assert one.report == two.report
+    assert (tmp_path / "one" / "results.csv").read_text().replace(",", " ").split("\n")[0] == (
+        tmp_path / "two" / "results.csv"
+    ).read_text().replace(",", " ").split("\n")[0]
+
+
+class Interrupt:
+    """A run function that finishes `rows` runs, then acts like Ctrl-C."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.calls = 0
+
+    def __call__(self, shared: work.SharedData, task: work.Task) -> work.Outcome:
+        self.calls += 1
+        if self.calls > self.rows:
+            raise KeyboardInterrupt
+        return REAL_RUN(shared, task)
+
+
+REAL_RUN = work.run_one
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_finished_rows(
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    interrupt = Interrupt(rows=4)
+    monkeypatch.setattr(work, "run_one", interrupt)
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0")
+    assert code == 130
+    err = capsys.readouterr().err
+    assert f"interrupted after 4 of 6 runs; the finished rows are in {out / 'results.csv'}" in err
+    table = results(out)
+    assert len(table) == 4 and table["error"].isna().all()
+    assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
+    assert (out / "best.yaml").exists()  # the best of the finished rows
+
+
+@pytest.mark.slow
+def test_heatmap_only_when_exactly_two_fields_vary(home: Path, tmp_path: Path) -> None:
+    code, out = sweep(
+        home, tmp_path, "signals.rsi.oversold: [30, 40]\nstop.lookback: 20\n", "--jobs", "1"
+    )
+    assert code == 0
+    assert not (out / "heatmap.png").exists()
+    three = GRID + "exits.rsi_overbought: [65, 75]\n"
+    code, out = sweep(home, tmp_path, three, "--jobs", "1")
+    assert code == 0
+    assert not (out / "heatmap.png").exists()
+
+
+def test_bad_sweeps_are_one_line_and_write_nothing(
+    home: Path, tmp_path: Path, fails: Callable[[list[str]], str]
+) -> None:
+    out = tmp_path / "out"
+
+    def bad(grid_text: str, *extra: str) -> str:
+        grid = tmp_path / "grid.yaml"
+        grid.write_text(grid_text)
+        args = ["sweep", "--data-dir", str(home), "--grid", str(grid), "--out", str(out)]
+        line = fails([*args, *extra])
+        assert not out.exists()
+        return line
+
+    grid = tmp_path / "grid.yaml"
+    assert bad("") == f"{grid}: empty grid: name at least one config field to vary"
+    assert bad("signals.rsi.oversld: [25]\n").endswith("did you mean 'signals.rsi.oversold'?")
+    assert bad("signals.rsi.period: [14, 2.5]\n").startswith(f"{grid}: signals.rsi.period:")
+    assert bad(GRID, "--metric", "sharp").startswith("--metric: unknown metric 'sharp'")
+    assert bad(GRID, "--start", "2030-01-02").startswith("backtest window: start: no bars")
+    assert bad(GRID, "--executor", "dask") == (
+        "--scheduler: --executor dask needs the scheduler's address (tcp://…)"
+    )
+    assert bad(GRID, "--jobs", "-1").startswith("command line: --jobs: expected 0")
+    missing = tmp_path / "nope.yaml"
+    line = fails(["sweep", "--data-dir", str(home), "--grid", str(missing)])
+    assert line == f"{missing}: file not found"
+
+
+def test_an_unrelated_output_folder_is_refused(
+    home: Path, tmp_path: Path, fails: Callable[[list[str]], str]
+) -> None:
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "thesis.txt").write_text("mine")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(GRID)
+    line = fails(["sweep", "--data-dir", str(home), "--grid", str(grid), "--out", str(out)])
+    assert line == f"--out: {out} exists and is not an xmtrade sweep"
+    assert (out / "thesis.txt").read_text() == "mine"
+
+
+def test_make_executor_choices() -> None:
+    assert isinstance(make_executor("local", 1), SerialExecutor)
+    assert isinstance(make_executor("local", 3), PoolExecutor)
+    assert make_executor("local", 3).workers == 3
+
+
+def test_progress_plain_lines_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = Progress(20, stream=stream, tty=False)
+    for _ in range(20):
+        progress.advance(note="best sharpe 0.5")
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    assert 1 <= len(lines) <= 11  # about one line per tenth
+    assert lines[-1].startswith("20/20 runs (100%)")
+    assert "ETA 0:00" in lines[-1] and "best sharpe 0.5" in lines[-1]
+    assert "\r" not in stream.getvalue()
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = Progress(4, stream=stream, tty=True)
+    progress.advance(2, failed=1)
+    text = progress.line()
+    assert text.startswith("[" + "#" * 14 + "." * 14 + "] 2/4 runs (50%)")
+    assert "1 failed" in text and "ETA" in text
+    progress.advance(2)
+    progress.finish()
+    assert stream.getvalue().startswith("\r[") and stream.getvalue().endswith("\n")

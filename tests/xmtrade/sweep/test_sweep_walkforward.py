@@ -1,0 +1,175 @@
+"""Walk-forward windows on the real HKEX sessions: a test span starts the session after its
+training span ends and never touches it; spans are contiguous; bad lengths are one line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from xmtrade.cli import main
+from xmtrade.errors import ConfigError
+from xmtrade.sweep.walkforward import Span, make_windows, parse_span
+
+
+@pytest.fixture(scope="module")
+def sessions(real_bars: pd.DataFrame) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(real_bars.index)
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+@pytest.mark.parametrize(("train", "test"), [("3y", "1y"), ("2y", "6m"), ("18m", "26w")])
+def test_test_spans_never_touch_their_training_spans(
+    sessions: pd.DatetimeIndex, train: str, test: str, anchored: bool
+) -> None:
+    windows = make_windows(
+        sessions, parse_span(train, "--train"), parse_span(test, "--test"), anchored
+    )
+    assert len(windows) >= 2
+    position = {ts.date(): n for n, ts in enumerate(sessions)}
+    for w in windows:
+        assert w.train_start <= w.train_end < w.test_start <= w.test_end
+        # the test span starts at the very next session after the training span
+        assert position[w.test_start] == position[w.train_end] + 1
+        train_days = set(
+            sessions[
+                (sessions >= pd.Timestamp(w.train_start)) & (sessions <= pd.Timestamp(w.train_end))
+            ]
+        )
+        test_days = set(
+            sessions[
+                (sessions >= pd.Timestamp(w.test_start)) & (sessions <= pd.Timestamp(w.test_end))
+            ]
+        )
+        assert train_days and test_days and not train_days & test_days
+        if anchored:
+            assert w.train_start == sessions[0].date()
+    for before, after in itertools.pairwise(windows):
+        assert position[after.test_start] == position[before.test_end] + 1  # contiguous
+        assert not before.partial
+    assert windows[0].train_start == sessions[0].date()
+    assert windows[-1].test_end <= sessions[-1].date()
+    assert windows[-1].partial == (windows[-1].test_end == sessions[-1].date())
+
+
+def test_rolling_training_spans_move_by_the_test_length(sessions: pd.DatetimeIndex) -> None:
+    windows = make_windows(sessions, Span(3, "y"), Span(1, "y"), anchored=False)
+    assert [w.train_start.isoformat() for w in windows[:3]] == [
+        "2018-07-09",
+        "2019-07-09",
+        "2020-07-09",
+    ]
+    assert [w.test_start.isoformat() for w in windows[:2]] == ["2021-07-09", "2022-07-11"]
+
+
+def test_windows_longer_than_the_data_are_refused(sessions: pd.DatetimeIndex) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_windows(sessions, Span(7, "y"), Span(1, "y"), anchored=False)
+    assert caught.value.line() == (
+        "--train/--test: train 7y + test 1y is longer than the data; the data covers "
+        "2018-07-09 to 2026-03-26 (1900 sessions)"
+    )
+    with pytest.raises(ConfigError, match="longer than the data"):
+        make_windows(sessions, Span(9, "y"), Span(1, "y"), anchored=True)
+
+
+@pytest.mark.parametrize("text", ["3", "y", "0y", "3x", "-1y", "1.5y", ""])
+def test_bad_span_lengths(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_span(text, "--train")
+    assert caught.value.line().startswith("command line: --train: expected a length like 3y")
+
+
+def test_span_units() -> None:
+    assert [str(parse_span(t, "--test")) for t in ("3y", "18m", "26w", "90d", " 2Y ".lower())] == [
+        "3y",
+        "18m",
+        "26w",
+        "90d",
+        "2y",
+    ]
+
+
+@pytest.mark.slow
+def test_walkforward_end_to_end(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35]\nexits.rsi_overbought: [65, 75]\n")
+    out = tmp_path / "wf"
+    args = [
+        "walkforward",
+        "--data-dir",
+        str(home),
+        "--grid",
+        str(grid),
+        "--train",
+        "2y",
+        "--test",
+        "1y",
+        "--start",
+        "2019-01-02",
+        "--end",
+        "2022-12-30",
+        "--min-trades",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "out of sample 2021-01-04 .. 2022-12-30" in printed
+    assert {p.name for p in out.iterdir()} >= {
+        "walkforward.json",
+        "windows.csv",
+        "oos_equity.csv",
+        "walkforward.png",
+        "train",
+    }
+    windows = pd.read_csv(out / "windows.csv")
+    assert list(windows["test_start"]) == ["2021-01-04", "2022-01-03"]
+    assert list(windows["train_end"]) == ["2020-12-31", "2021-12-31"]
+    equity = pd.read_csv(out / "oos_equity.csv", parse_dates=["date"])
+    assert equity["date"].iloc[0] == pd.Timestamp("2021-01-04")
+    assert equity["date"].is_monotonic_increasing and equity["date"].is_unique
+    # the stitched curve compounds each test span's returns from the initial NAV
+    nav = 1_000_000 * (1 + equity["return"]).cumprod()
+    assert nav.iloc[-1] == pytest.approx(equity["nav"].iloc[-1], rel=1e-8)
+    report = json.loads((out / "walkforward.json").read_text())
+    assert report["status"] == "finished"
+    for window in report["per_window"]:
+        if window["chosen"] is not None:
+            assert window["in_sample"]["n_trades"] >= 1
+            assert window["out_of_sample"] is not None
+    assert len(list((out / "train").iterdir())) == 2
+
+
+def test_walkforward_too_long_for_the_data_is_one_line(
+    home: Path, tmp_path: Path, fails: Callable[[list[str]], str]
+) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35]\n")
+    line = fails(
+        [
+            "walkforward",
+            "--data-dir",
+            str(home),
+            "--grid",
+            str(grid),
+            "--train",
+            "6y",
+            "--test",
+            "2y",
+            "--out",
+            str(tmp_path / "wf"),
+        ]
+    )
+    assert line.startswith("--train/--test: train 6y + test 2y is longer than the data")
+    assert not (tmp_path / "wf").exists()

@@ -1,0 +1,321 @@
+"""`xmtrade sweep` and `xmtrade walkforward`: search a grid of config values, and check the
+search out of sample."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xmtrade.commands.dates import parse_window
+from xmtrade.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from xmtrade.config import AppConfig, ConfigLayers
+    from xmtrade.sweep.executors import Executor
+    from xmtrade.sweep.grid import Grid
+    from xmtrade.sweep.runner import Row
+
+INTERRUPTED = 130
+TOP_ROWS = 5
+
+
+def _shared_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--grid", required=True, metavar="GRID.yaml", help="the grid file (configs/sweeps/)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="worker processes (default: sweep.jobs; 0 = one per core); 1 runs in this process",
+    )
+    parser.add_argument(
+        "--metric", help="what the best combination maximises (default: sweep.metric)"
+    )
+    parser.add_argument(
+        "--min-trades",
+        type=int,
+        metavar="N",
+        help="fewest closed trades a winner needs (default: sweep.min_trades)",
+    )
+    parser.add_argument("--start", metavar="YYYY-MM-DD", help="first session of the sweep")
+    parser.add_argument("--end", metavar="YYYY-MM-DD", help="last session of the sweep")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask", "dask-local"),
+        default="local",
+        help="local: a process pool here (default); dask: a Dask scheduler (--scheduler); "
+        "dask-local: a Dask cluster started here (needs the dask extra)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `sweep` and `walkforward` verbs."""
+    sweep = verbs.add_parser(
+        "sweep",
+        parents=[common],
+        help="backtest every combination of a grid of config values and rank them",
+        description="Backtest every combination of a grid of config values (lists, ranges or "
+        "random samples of dotted config fields) and write results.csv (ranked by the metric), "
+        "best.yaml (the winner as a -c overlay), heatmap.png (two varying fields) and "
+        "sweep.json (with the deflated Sharpe ratio and the probability of backtest "
+        "overfitting). Ctrl-C stops and keeps the finished rows.",
+    )
+    _shared_options(sweep)
+    sweep.add_argument(
+        "--out", metavar="DIR", help="output folder (default: a new folder under DATA_DIR/sweeps)"
+    )
+    sweep.set_defaults(handler=run_sweep_command)
+
+    walk = verbs.add_parser(
+        "walkforward",
+        parents=[common],
+        help="choose the best combination on each training span, test it on the next span",
+        description="Walk forward: on each training span run the grid and pick the best "
+        "combination, then trade it on the test span that follows (starting the session after "
+        "the training span ends). The test spans are stitched into one out-of-sample equity "
+        "curve; in- and out-of-sample metrics are reported per window and overall.",
+    )
+    _shared_options(walk)
+    walk.add_argument("--train", required=True, metavar="LENGTH", help="training span: 3y, 18m…")
+    walk.add_argument("--test", required=True, metavar="LENGTH", help="test span: 1y, 6m…")
+    walk.add_argument(
+        "--anchored",
+        action="store_true",
+        help="training spans all start at the first session (default: they roll forward)",
+    )
+    walk.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: a new folder under DATA_DIR/walkforward)",
+    )
+    walk.set_defaults(handler=run_walkforward_command)
+
+
+def _settings(args: argparse.Namespace, base: AppConfig) -> tuple[str, int, int]:
+    """Metric, minimum trades and job count: flags over the config's `sweep` section."""
+    from xmtrade.sweep.executors import cpu_count
+    from xmtrade.sweep.runner import check_metric
+
+    metric = check_metric(args.metric or base.sweep.metric)
+    min_trades = base.sweep.min_trades if args.min_trades is None else args.min_trades
+    if min_trades < 0:
+        raise ConfigError("command line", "--min-trades", f"expected 0 or more, got {min_trades}")
+    jobs = base.sweep.jobs if args.jobs is None else args.jobs
+    if jobs < 0:
+        raise ConfigError("command line", "--jobs", f"expected 0 (every core) or more, got {jobs}")
+    return metric, min_trades, jobs or cpu_count()
+
+
+def _load(args: argparse.Namespace) -> tuple[ConfigLayers, AppConfig, Grid, pd.DataFrame, Path]:
+    from data_feeds.cache import PriceCache
+    from xmtrade.config import ConfigLayers
+    from xmtrade.home import prices_dir, resolve_data_dir
+    from xmtrade.sweep.grid import load_grid
+
+    layers = ConfigLayers([Path(p) for p in args.config])
+    base = layers.build()
+    grid = load_grid(Path(args.grid), base.sweep.max_combinations)
+    data_dir = resolve_data_dir(args.data_dir)
+    bars = PriceCache(prices_dir(data_dir)).load(base.instrument.symbol)
+    return layers, base, grid, bars, data_dir
+
+
+def _executor(args: argparse.Namespace, jobs: int) -> Executor:
+    from xmtrade.sweep.executors import make_executor
+
+    return make_executor(args.executor, jobs, args.scheduler)
+
+
+def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Path:
+    if args.out:
+        return Path(args.out)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = data_dir / kind / f"{stamp}-{Path(grid.source).stem}"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = data_dir / kind / f"{stamp}-{Path(grid.source).stem}-{n}"
+    return candidate
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Run the sweep, print the leaders and the overfitting guards."""
+    start, end = parse_window(args.start, args.end)
+    from xmtrade.sweep.output import check_folder
+    from xmtrade.sweep.sweep import check_sweep, run_sweep
+
+    layers, base, grid, bars, data_dir = _load(args)
+    metric, min_trades, jobs = _settings(args, base)
+    configs = check_sweep(layers, grid, bars, start, end)
+    executor = _executor(args, jobs)
+    out = _out(args, data_dir, "sweeps", grid)
+    check_folder(out)
+    print(
+        f"sweep: {len(grid.combinations)} combinations of {', '.join(grid.paths)} "
+        f"on {executor.description}; metric {metric}, at least {min_trades} trades",
+        file=sys.stderr,
+    )
+    result = run_sweep(
+        layers=layers,
+        base_files=list(args.config),
+        grid=grid,
+        bars=bars,
+        out=out,
+        executor=executor,
+        metric=metric,
+        min_trades=min_trades,
+        pbo_splits=base.sweep.pbo_splits,
+        start=start,
+        end=end,
+        show_progress=not args.no_progress,
+        configs=configs,
+    )
+    finished = len(result.ranked)
+    print(_leaders(result.ranked, grid.paths, metric, min_trades))
+    print(_guards(result.report, base.backtest.periods_per_year))
+    rate = finished / result.seconds if result.seconds > 0 else 0.0
+    print(f"{finished} runs in {result.seconds:.1f} s ({rate:.1f} runs/s)")
+    if result.best is None:
+        print(f"no combination has {metric} and at least {min_trades} closed trades: no best.yaml")
+    else:
+        print(f"best: {result.folder / 'best.yaml'}")
+    print(f"results: {result.results_csv}")
+    if result.interrupted:
+        print(
+            f"xmtrade: interrupted after {finished} of {result.total} runs; the finished rows "
+            f"are in {result.results_csv}",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    return 0
+
+
+def run_walkforward_command(args: argparse.Namespace) -> int:
+    """Walk forward and print each window's in- and out-of-sample figures."""
+    start, end = parse_window(args.start, args.end)
+    from xmtrade.sweep.walkforward import parse_span, run_walkforward
+
+    train = parse_span(args.train, "--train")
+    test = parse_span(args.test, "--test")
+    layers, base, grid, bars, data_dir = _load(args)
+    metric, min_trades, jobs = _settings(args, base)
+    _executor(args, jobs)  # check the executor options before anything runs
+    out = _out(args, data_dir, "walkforward", grid)
+    result = run_walkforward(
+        layers=layers,
+        base_files=list(args.config),
+        grid=grid,
+        bars=bars,
+        out=out,
+        executor_factory=lambda: _executor(args, jobs),
+        train=train,
+        test=test,
+        anchored=args.anchored,
+        metric=metric,
+        min_trades=min_trades,
+        pbo_splits=base.sweep.pbo_splits,
+        start=start,
+        end=end,
+        show_progress=not args.no_progress,
+    )
+    print(_windows_table(result, metric))
+    oos = result.overall["out_of_sample"]
+    ins = result.overall["in_sample"]
+    print(
+        f"out of sample {oos['start']} .. {oos['end']}: total return {_pct(oos['total_return'])}"
+        f", CAGR {_pct(oos['cagr'])}, Sharpe {_num(oos['sharpe'])}, max drawdown "
+        f"{_pct(oos['max_drawdown'])}, {oos['n_trades']} trades (buy and hold "
+        f"{_pct(oos['benchmark_total_return'])})"
+    )
+    print(
+        f"in sample: mean {metric} {_num(ins[f'mean_window_{metric}'])} against "
+        f"{_num(oos[f'mean_window_{metric}'])} out of sample; walk-forward efficiency "
+        f"{_num(result.overall['walk_forward_efficiency'])}"
+    )
+    print(f"folder: {result.folder}")
+    if result.interrupted:
+        print(
+            f"xmtrade: interrupted; the finished training rows are in {result.folder / 'train'}",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _leaders(ranked: list[Row], paths: list[str], metric: str, min_trades: int) -> str:
+    from xmtrade.sweep.runner import status
+
+    shown = ["total_return", "sharpe", "max_drawdown", "n_trades"]
+    columns = ["#", *paths, *dict.fromkeys([metric, *shown]), "status"]
+    lines = []
+    for n, row in enumerate(ranked[:TOP_ROWS], start=1):
+        cells = [str(n), *(str(row.params[p]) for p in paths)]
+        for m in dict.fromkeys([metric, *shown]):
+            value = row.value(m)
+            cells.append("n/a" if value is None else f"{value:.4g}")
+        cells.append(status(row, metric, min_trades))
+        lines.append(cells)
+    widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(columns)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    return "\n".join(out)
+
+
+def _guards(report: dict[str, Any], periods_per_year: int) -> str:
+    parts = [
+        f"combinations tried: {report['combinations_tried']} "
+        f"({report['completed']} completed, {report['failed']} failed)"
+    ]
+    dsr = report.get("deflated_sharpe")
+    if dsr:
+        parts.append(
+            f"deflated Sharpe ratio of the best: {_num(dsr['dsr'])} (Sharpe "
+            f"{dsr['sharpe_annualised']:.3f} against {dsr['expected_max_sharpe_annualised']:.3f}"
+            f" expected from the best of {dsr['trials']} skill-less trials; PSR(0) "
+            f"{_num(dsr['psr'])})"
+        )
+    pbo = report.get("pbo")
+    if pbo:
+        parts.append(
+            f"probability of backtest overfitting: {pbo['pbo']:.3f} "
+            f"(CSCV, {pbo['splits']} blocks, {pbo['combinations']} splits)"
+        )
+    return "\n".join(parts)
+
+
+def _windows_table(result: Any, metric: str) -> str:
+    lines = [
+        f"window  train                     test                      IS {metric:<8} "
+        f"OOS {metric:<8} chosen"
+    ]
+    for w, best, test in zip(result.windows, result.chosen, result.tests, strict=True):
+        chosen = (
+            "none eligible: cash"
+            if best is None
+            else ", ".join(f"{k}={v}" for k, v in best.params.items())
+        )
+        is_value = _num(best.value(metric)) if best else "n/a"
+        oos_value = _num(test.value(metric)) if test else "n/a"
+        lines.append(
+            f"{w.number:<7} {w.train_start} .. {w.train_end}  {w.test_start} .. {w.test_end}"
+            f"{'*' if w.partial else ' '} {is_value:<11} {oos_value:<12} {chosen}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,234 @@
+"""A sweep from its grid to ranked rows: one config per combination (each validated before
+anything runs), batches of tasks through an executor with a progress bar, the rows ranked
+by the metric with the minimum-trades filter, and the overfitting guards of the winner."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from xmtrade.errors import ConfigError
+from xmtrade.sweep.overfitting import deflated_sharpe, moments, pbo_cscv
+from xmtrade.sweep.work import (
+    LOWER_IS_BETTER,
+    METRICS,
+    Outcome,
+    RunFunction,
+    SharedData,
+    Task,
+    fundamentals_key,
+    is_number,
+    signals_key,
+)
+
+if TYPE_CHECKING:
+    from xmtrade.config import AppConfig, ConfigLayers
+    from xmtrade.sweep.executors import Executor
+    from xmtrade.sweep.grid import Grid
+    from xmtrade.sweep.progress import Progress
+
+MAX_BATCH = 8  # tasks per batch sent to a worker
+
+
+def check_metric(metric: str) -> str:
+    """The metric to rank by, or a one-line error listing the choices."""
+    if metric not in METRICS:
+        raise ConfigError(
+            "--metric", None, f"unknown metric '{metric}' (expected one of: {', '.join(METRICS)})"
+        )
+    return metric
+
+
+def build_configs(layers: ConfigLayers, grid: Grid) -> list[AppConfig]:
+    """Every combination's config, validated before anything runs: the first bad one is a
+    one-line error naming the grid file and the field."""
+    configs = [layers.build(combo, overrides_source=grid.source) for combo in grid.combinations]
+    symbols = {c.instrument.symbol for c in configs}
+    if len(symbols) > 1:
+        raise ConfigError(
+            grid.source, "instrument.symbol", "a sweep runs on one price series; do not vary it"
+        )
+    return configs
+
+
+def read_shared(bars: Any, configs: Iterable[AppConfig]) -> SharedData:
+    """The prices and each distinct facts file of the configs, read once for every worker."""
+    from data_feeds.fundamentals import read_facts
+
+    files = {str(c.fundamentals.file) for c in configs}
+    return SharedData(bars=bars, facts={f: read_facts(_path(f)) for f in sorted(files)})
+
+
+def _path(name: str) -> Any:
+    from pathlib import Path
+
+    return Path(name)
+
+
+def make_batches(tasks: Sequence[Task], workers: int) -> list[list[Task]]:
+    """Tasks in batches of the same indicator settings (so each worker computes a setting
+    once), small enough to keep every worker busy and the progress bar moving."""
+    groups: dict[tuple[str, str], list[Task]] = {}
+    for task in tasks:
+        key = (signals_key(task.config), fundamentals_key(task.config))
+        groups.setdefault(key, []).append(task)
+    size = max(1, min(MAX_BATCH, len(tasks) // max(1, workers * 4)))
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def execute(
+    tasks: Sequence[Task],
+    shared: SharedData,
+    executor: Executor,
+    progress: Progress,
+    run: RunFunction | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    note: Callable[[], str] | None = None,
+) -> tuple[list[Outcome], bool]:
+    """Run every task; return the outcomes (completion order) and whether Ctrl-C stopped it.
+
+    On Ctrl-C the executor is stopped at once; the outcomes finished so far are kept."""
+    outcomes: list[Outcome] = []
+    interrupted = False
+    try:
+        for batch in executor.run(shared, make_batches(tasks, executor.workers), run):
+            for outcome in batch:
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            failed = sum(1 for o in batch if o.error is not None)
+            progress.advance(len(batch), failed=failed, note=note() if note else "")
+    except KeyboardInterrupt:
+        interrupted = True
+        executor.close(cancel=True)
+    except BaseException:
+        executor.close(cancel=True)
+        raise
+    else:
+        executor.close()
+    finally:
+        progress.finish()
+    return outcomes, interrupted
+
+
+# ---------------------------------------------------------------------- rows and ranking
+
+
+@dataclass(frozen=True)
+class Row:
+    """One combination's run: its parameters and metrics, or the reason it failed."""
+
+    index: int  # position of the combination in the grid
+    params: dict[str, Any]
+    metrics: dict[str, Any] | None
+    returns: np.ndarray | None
+    config_hash: str | None
+    error: str | None
+    seconds: float
+
+    def value(self, metric: str) -> float | None:
+        if self.metrics is None:
+            return None
+        value: Any = self.metrics.get(metric)
+        return float(value) if is_number(value) else None
+
+
+def to_row(outcome: Outcome, params: Mapping[str, Any], index: int) -> Row:
+    """A row from a run's outcome and its combination."""
+    return Row(
+        index=index,
+        params=dict(params),
+        metrics=outcome.metrics,
+        returns=outcome.returns,
+        config_hash=outcome.config_hash,
+        error=outcome.error,
+        seconds=outcome.seconds,
+    )
+
+
+def status(row: Row, metric: str, min_trades: int) -> str:
+    """`ok` for a row that may win, else why it may not."""
+    if row.error is not None or row.metrics is None:
+        return "error"
+    if row.value(metric) is None:
+        return f"no {metric}"
+    trades = int(row.metrics.get("n_trades") or 0)
+    if trades < min_trades:
+        return f"too few trades ({trades} < {min_trades})"
+    return "ok"
+
+
+def rank(rows: Sequence[Row], metric: str, min_trades: int) -> list[Row]:
+    """Rows best first: eligible rows by the metric, then those with too few trades (by the
+    metric), then rows without the metric, then failed runs; ties keep grid order."""
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+
+    def key(row: Row) -> tuple[int, float, int]:
+        state = status(row, metric, min_trades)
+        value = row.value(metric)
+        if state == "ok":
+            group = 0
+        elif state.startswith("too few"):
+            group = 1
+        elif state == "error":
+            group = 3
+        else:
+            group = 2
+        return group, sign * value if value is not None else 0.0, row.index
+
+    return sorted(rows, key=key)
+
+
+def best_of(ranked: Sequence[Row], metric: str, min_trades: int) -> Row | None:
+    """The winner: the first eligible row, or None when no row may win."""
+    if ranked and status(ranked[0], metric, min_trades) == "ok":
+        return ranked[0]
+    return None
+
+
+def overfitting(
+    rows: Sequence[Row], best: Row | None, periods_per_year: int, pbo_splits: int
+) -> dict[str, Any]:
+    """How many combinations were tried, the winner's deflated Sharpe ratio and the PBO."""
+    rows = sorted(rows, key=lambda r: r.index)  # grid order: the same whatever finished first
+    completed = [r for r in rows if r.metrics is not None and r.returns is not None]
+    root = math.sqrt(periods_per_year)
+    report: dict[str, Any] = {
+        "combinations_tried": len(rows),
+        "completed": len(completed),
+        "failed": sum(1 for r in rows if r.error is not None),
+        "deflated_sharpe": None,
+        "pbo": None,
+    }
+    sharpes = [r.value("sharpe") for r in completed]
+    trial_sharpes = [s / root for s in sharpes if s is not None]
+    best_sharpe = best.value("sharpe") if best is not None else None
+    if best is not None and best.returns is not None and best_sharpe is not None:
+        skew, kurt = moments(best.returns)
+        dsr = deflated_sharpe(
+            sharpe=best_sharpe / root,
+            trial_sharpes=trial_sharpes,
+            trials=len(completed),
+            skewness=skew,
+            kurtosis=kurt,
+            observations=len(best.returns),
+        )
+        report["deflated_sharpe"] = dsr.as_dict(periods_per_year)
+    lengths = {len(r.returns) for r in completed if r.returns is not None}
+    if len(completed) >= 2 and len(lengths) == 1:
+        matrix = np.column_stack([r.returns for r in completed if r.returns is not None])
+        pbo = pbo_cscv(matrix, pbo_splits)
+        report["pbo"] = pbo.as_dict() if pbo is not None else None
+    return report
+
+
+def window_tasks(
+    configs: Sequence[AppConfig], start: date | None, end: date | None, tag: Any = None
+) -> list[Task]:
+    """One task per config over one window; keys are (tag, combination index)."""
+    return [Task((tag, i), cfg, start, end) for i, cfg in enumerate(configs)]

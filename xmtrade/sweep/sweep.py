@@ -1,0 +1,175 @@
+"""`run_sweep`: every combination of a grid over one window, ranked, with the winner written
+as a config overlay and the overfitting guards computed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xmtrade.sweep.output import (
+    ResultsLog,
+    overlay_text,
+    plot_heatmap,
+    prepare_folder,
+    write_json,
+)
+from xmtrade.sweep.progress import Progress
+from xmtrade.sweep.runner import (
+    Row,
+    best_of,
+    build_configs,
+    execute,
+    overfitting,
+    rank,
+    read_shared,
+    status,
+    to_row,
+)
+from xmtrade.sweep.work import LOWER_IS_BETTER, Outcome, RunFunction, Task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from xmtrade.config import AppConfig, ConfigLayers
+    from xmtrade.sweep.executors import Executor
+    from xmtrade.sweep.grid import Grid
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished (or interrupted) sweep."""
+
+    folder: Path
+    ranked: list[Row]
+    best: Row | None
+    total: int
+    interrupted: bool
+    report: dict[str, Any]
+    seconds: float
+
+    @property
+    def results_csv(self) -> Path:
+        return self.folder / "results.csv"
+
+
+def check_sweep(
+    layers: ConfigLayers,
+    grid: Grid,
+    bars: pd.DataFrame,
+    start: date | None,
+    end: date | None,
+) -> list[AppConfig]:
+    """Every combination's config, validated, and the window checked against the data: any
+    problem is a one-line error before anything runs."""
+    from xmtrade.backtest import resolve_window
+
+    configs = build_configs(layers, grid)
+    resolve_window(layers.build(), bars, start, end)
+    return configs
+
+
+def run_sweep(
+    *,
+    layers: ConfigLayers,
+    base_files: Sequence[str],
+    grid: Grid,
+    bars: pd.DataFrame,
+    out: Path,
+    executor: Executor,
+    metric: str,
+    min_trades: int,
+    pbo_splits: int,
+    start: date | None = None,
+    end: date | None = None,
+    show_progress: bool = True,
+    run: RunFunction | None = None,
+    configs: Sequence[AppConfig] | None = None,
+) -> SweepResult:
+    """Run every combination of `grid` (layered over `layers`) on `bars` over [start, end].
+
+    `configs` are the combinations' configs when `check_sweep` already built them."""
+    if configs is None:
+        configs = check_sweep(layers, grid, bars, start, end)
+    base = layers.build()
+    shared = read_shared(bars, configs)
+    folder = prepare_folder(out)
+    paths = grid.paths
+    meta: dict[str, Any] = {
+        "kind": "sweep",
+        "status": "running",
+        "grid": grid.source,
+        "config_layers": ["defaults", *base_files],
+        "parameters": paths,
+        "varying": grid.varying,
+        "combinations": len(configs),
+        "sampled": None
+        if grid.sample_count is None
+        else {"count": grid.sample_count, "seed": grid.seed, "distinct": len(configs)},
+        "metric": metric,
+        "min_trades": min_trades,
+        "window": {"start": start, "end": end},
+        "executor": executor.description,
+    }
+    write_json(folder / "sweep.json", meta)
+    log = ResultsLog(folder / "results.csv", paths, metric, min_trades)
+    rows: list[Row] = []
+    leader: list[float] = []  # the best eligible value so far, for the progress line
+
+    def collect(outcome: Outcome) -> None:
+        _, index = outcome.key
+        row = to_row(outcome, grid.combinations[index], index)
+        rows.append(row)
+        log.add(row)
+        value = row.value(metric)
+        if value is not None and status(row, metric, min_trades) == "ok":
+            lower = metric in LOWER_IS_BETTER
+            if not leader or (value < leader[0] if lower else value > leader[0]):
+                leader[:] = [value]
+
+    def note() -> str:
+        return f"best {metric} {leader[0]:.4g}" if leader else ""
+
+    tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
+    progress = Progress(len(tasks), enabled=show_progress)
+    began = time.monotonic()
+    try:
+        _, interrupted = execute(
+            tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
+        )
+    finally:
+        log.close()
+    seconds = time.monotonic() - began
+    ranked = rank(rows, metric, min_trades)
+    log.write_ranked(ranked)
+    best = best_of(ranked, metric, min_trades)
+    report = overfitting(rows, best, base.backtest.periods_per_year, pbo_splits)
+    if best is not None:
+        text = overlay_text(best, metric, base_files, grid.source, {"start": start, "end": end})
+        (folder / "best.yaml").write_text(text, encoding="utf-8")
+    varying = grid.varying
+    if len(varying) == 2 and rows:
+        plot_heatmap(folder / "heatmap.png", ranked, varying[0], varying[1], metric, min_trades)
+    meta.update(
+        {
+            "status": "interrupted" if interrupted else "finished",
+            "runs_finished": len(rows),
+            "runs_eligible": sum(1 for r in rows if status(r, metric, min_trades) == "ok"),
+            "seconds": round(seconds, 3),
+            "runs_per_second": round(len(rows) / seconds, 3) if seconds > 0 else None,
+            "best": None
+            if best is None
+            else {
+                "combination": best.index + 1,
+                "parameters": best.params,
+                "metrics": best.metrics,
+                "config_hash": best.config_hash,
+            },
+            "overfitting": report,
+        }
+    )
+    write_json(folder / "sweep.json", meta)
+    return SweepResult(folder, ranked, best, len(tasks), interrupted, report, seconds)

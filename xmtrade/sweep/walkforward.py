@@ -1,0 +1,501 @@
+"""Walk-forward validation: choose the best combination on each training span, trade it on
+the test span that follows, and stitch the test spans into one out-of-sample equity curve.
+
+Windows are cut on calendar boundaries from the first session: boundary k is
+first + train + k x test. Test span k holds the sessions in [boundary k, boundary k+1);
+its training span holds the sessions before boundary k, back to boundary k - train
+(rolling) or to the first session (`anchored`). So a test span starts at the session after
+its training span ends and never overlaps it. The last test span may be cut short by the end
+of the data (marked `partial`). Every run warms its indicators up on all the bars before its
+span (`run_backtest`'s start/end), so a span sees exactly what it would have seen live.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from xmtrade.errors import ConfigError
+from xmtrade.report import max_drawdown
+from xmtrade.sweep.output import cell, prepare_folder, write_json, write_table
+from xmtrade.sweep.progress import Progress
+from xmtrade.sweep.runner import (
+    Row,
+    best_of,
+    build_configs,
+    execute,
+    overfitting,
+    rank,
+    read_shared,
+    to_row,
+)
+from xmtrade.sweep.work import Outcome, RunFunction, Task
+
+if TYPE_CHECKING:
+    from xmtrade.config import AppConfig, ConfigLayers
+    from xmtrade.sweep.executors import Executor
+    from xmtrade.sweep.grid import Grid
+
+MARKER = "walkforward.json"
+_SPAN = re.compile(r"^\s*(\d+)\s*([ymwd])\s*$")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A length of calendar time: 3y, 18m, 26w, 90d."""
+
+    count: int
+    unit: str  # y, m, w, d
+
+    @property
+    def offset(self) -> pd.DateOffset:
+        return self.times(1)
+
+    def times(self, k: int) -> pd.DateOffset:
+        """This span k times over."""
+        n = self.count * k
+        if self.unit == "y":
+            return pd.DateOffset(years=n)
+        if self.unit == "m":
+            return pd.DateOffset(months=n)
+        if self.unit == "w":
+            return pd.DateOffset(weeks=n)
+        return pd.DateOffset(days=n)
+
+    def __str__(self) -> str:
+        return f"{self.count}{self.unit}"
+
+
+def parse_span(text: str, option: str) -> Span:
+    """`3y`, `18m`, `26w` or `90d` (years, months, weeks, calendar days)."""
+    match = _SPAN.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise ConfigError(
+            "command line", option, f"expected a length like 3y, 18m, 26w or 90d, got {text!r}"
+        )
+    return Span(int(match.group(1)), match.group(2))
+
+
+@dataclass(frozen=True)
+class Window:
+    """One training span and the test span right after it (sessions, both ends included)."""
+
+    number: int
+    train_start: date
+    train_end: date
+    test_start: date
+    test_end: date
+    partial: bool  # the test span was cut short by the end of the data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.number,
+            "train_start": self.train_start,
+            "train_end": self.train_end,
+            "test_start": self.test_start,
+            "test_end": self.test_end,
+            "partial": self.partial,
+        }
+
+
+def make_windows(
+    sessions: pd.DatetimeIndex, train: Span, test: Span, anchored: bool
+) -> list[Window]:
+    """The walk-forward windows over `sessions` (the traded range)."""
+    if len(sessions) == 0:
+        raise ConfigError("walk-forward", None, "no sessions to walk forward over")
+    first, last = sessions[0], sessions[-1]
+    covers = f"the data covers {first.date()} to {last.date()} ({len(sessions)} sessions)"
+    windows: list[Window] = []
+    k = 0
+    while True:
+        boundary = first + train.offset + test.times(k)
+        test_until = boundary + test.offset
+        train_from = first if anchored else boundary - train.offset
+        test_span = sessions[(sessions >= boundary) & (sessions < test_until)]
+        if len(test_span) == 0:
+            break
+        train_span = sessions[(sessions >= train_from) & (sessions < boundary)]
+        partial = test_until > last + pd.Timedelta(days=1)
+        if k == 0 and partial:
+            break
+        if len(train_span) == 0:
+            raise ConfigError("--train", None, f"window {k + 1} has no training sessions; {covers}")
+        windows.append(
+            Window(
+                number=k + 1,
+                train_start=train_span[0].date(),
+                train_end=train_span[-1].date(),
+                test_start=test_span[0].date(),
+                test_end=test_span[-1].date(),
+                partial=bool(partial),
+            )
+        )
+        k += 1
+    if not windows:
+        raise ConfigError(
+            "--train/--test",
+            None,
+            f"train {train} + test {test} is longer than the data; {covers}",
+        )
+    return windows
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    folder: Path
+    windows: list[Window]
+    chosen: list[Row | None]
+    tests: list[Row | None]
+    overall: dict[str, Any]
+    interrupted: bool
+    seconds: float
+
+
+def run_walkforward(
+    *,
+    layers: ConfigLayers,
+    base_files: Sequence[str],
+    grid: Grid,
+    bars: pd.DataFrame,
+    out: Path,
+    executor_factory: Any,
+    train: Span,
+    test: Span,
+    anchored: bool,
+    metric: str,
+    min_trades: int,
+    pbo_splits: int,
+    start: date | None = None,
+    end: date | None = None,
+    show_progress: bool = True,
+    run: RunFunction | None = None,
+) -> WalkForwardResult:
+    """Walk forward over the sessions of `bars` in [start, end] (default: all of them)."""
+    from xmtrade.backtest import resolve_window
+
+    configs = build_configs(layers, grid)
+    base = layers.build()
+    first, last = resolve_window(base, bars, start, end)
+    sessions = bars.loc[pd.Timestamp(first) : pd.Timestamp(last)].index
+    windows = make_windows(pd.DatetimeIndex(sessions), train, test, anchored)
+    shared = read_shared(bars, configs)
+    folder = prepare_folder(out, MARKER)
+    meta: dict[str, Any] = {
+        "kind": "walkforward",
+        "status": "running",
+        "grid": grid.source,
+        "config_layers": ["defaults", *base_files],
+        "parameters": grid.paths,
+        "combinations": len(configs),
+        "train": str(train),
+        "test": str(test),
+        "anchored": anchored,
+        "metric": metric,
+        "min_trades": min_trades,
+        "windows": [w.as_dict() for w in windows],
+    }
+    write_json(folder / MARKER, meta)
+    began = time.monotonic()
+
+    # 1. every combination on every training span
+    train_tasks = [
+        Task((w.number, i), cfg, w.train_start, w.train_end)
+        for w in windows
+        for i, cfg in enumerate(configs)
+    ]
+    outcomes, interrupted = _run(
+        train_tasks, shared, executor_factory(), "training runs", show_progress, run
+    )
+    by_window: dict[int, list[Row]] = {w.number: [] for w in windows}
+    for outcome in outcomes:
+        number, index = outcome.key
+        by_window[number].append(to_row(outcome, grid.combinations[index], index))
+    chosen: list[Row | None] = []
+    reports: list[dict[str, Any]] = []
+    (folder / "train").mkdir(exist_ok=True)
+    for w in windows:
+        ranked = rank(by_window[w.number], metric, min_trades)
+        write_table(
+            folder / "train" / f"window_{w.number:02d}.csv",
+            ranked,
+            grid.paths,
+            metric,
+            min_trades,
+        )
+        best = best_of(ranked, metric, min_trades)
+        chosen.append(best)
+        reports.append(overfitting(ranked, best, base.backtest.periods_per_year, pbo_splits))
+
+    # 2. each window's winner on its test span
+    tests: list[Row | None] = [None] * len(windows)
+    if not interrupted:
+        test_tasks = [
+            Task((w.number, best.index), configs[best.index], w.test_start, w.test_end)
+            for w, best in zip(windows, chosen, strict=True)
+            if best is not None
+        ]
+        test_outcomes, interrupted = _run(
+            test_tasks, shared, executor_factory(), "test runs", show_progress, run
+        )
+        for outcome in test_outcomes:
+            number, index = outcome.key
+            tests[number - 1] = to_row(outcome, grid.combinations[index], index)
+    seconds = time.monotonic() - began
+
+    overall = _stitch(folder, windows, chosen, tests, bars, configs, base, metric)
+    _write_windows(folder / "windows.csv", windows, chosen, tests, reports, grid.paths, metric)
+    if not interrupted:
+        _plot(
+            folder / "walkforward.png",
+            folder / "oos_equity.csv",
+            windows,
+            chosen,
+            tests,
+            bars,
+            base,
+            metric,
+        )
+    meta.update(
+        {
+            "status": "interrupted" if interrupted else "finished",
+            "seconds": round(seconds, 3),
+            "per_window": [
+                {
+                    **w.as_dict(),
+                    "chosen": None if best is None else best.params,
+                    "in_sample": None if best is None else best.metrics,
+                    "out_of_sample": None if t is None else t.metrics,
+                    "overfitting": report,
+                }
+                for w, best, t, report in zip(windows, chosen, tests, reports, strict=True)
+            ],
+            "overall": overall,
+        }
+    )
+    write_json(folder / MARKER, meta)
+    return WalkForwardResult(folder, windows, chosen, tests, overall, interrupted, seconds)
+
+
+def _run(
+    tasks: list[Task],
+    shared: Any,
+    executor: Executor,
+    label: str,
+    show_progress: bool,
+    run: RunFunction | None,
+) -> tuple[list[Outcome], bool]:
+    progress = Progress(len(tasks), label=label, enabled=show_progress)
+    return execute(tasks, shared, executor, progress, run=run)
+
+
+def _stitch(
+    folder: Path,
+    windows: Sequence[Window],
+    chosen: Sequence[Row | None],
+    tests: Sequence[Row | None],
+    bars: pd.DataFrame,
+    configs: Sequence[AppConfig],
+    base: AppConfig,
+    metric: str,
+) -> dict[str, Any]:
+    """The out-of-sample equity (test spans chained; a window without a winner stays in
+    cash), written to oos_equity.csv, and the overall in- and out-of-sample figures."""
+    frames = []
+    for w, best, result in zip(windows, chosen, tests, strict=True):
+        sessions = bars.loc[pd.Timestamp(w.test_start) : pd.Timestamp(w.test_end)].index
+        if best is not None and result is not None and result.returns is not None:
+            returns = result.returns
+        else:
+            returns = np.zeros(len(sessions))
+        frames.append(pd.DataFrame({"window": w.number, "return": returns}, index=sessions))
+    equity = pd.concat(frames)
+    initial = base.backtest.initial_nav
+    equity["nav"] = initial * np.cumprod(1.0 + equity["return"].to_numpy())
+    equity.index.name = "date"
+    equity.to_csv(folder / "oos_equity.csv", float_format="%.10f")
+
+    periods = base.backtest.periods_per_year
+    returns = equity["return"].to_numpy()
+    excess = returns - base.backtest.risk_free_rate_pct / 100 / periods
+    vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
+    first_day, last_day = equity.index[0].date(), equity.index[-1].date()
+    years = (last_day - first_day).days / 365.25
+    final = float(equity["nav"].iloc[-1])
+    cagr = (final / initial) ** (1 / years) - 1 if years > 0 and final > 0 else None
+    closes = bars.loc[equity.index, "close"].astype(float)
+    in_sample = [r.value(metric) for r in chosen if r is not None]
+    in_sample_cagr = [r.value("cagr") for r in chosen if r is not None]
+    out_of_sample = [r.value(metric) for r in tests if r is not None]
+
+    def mean(values: Sequence[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return float(np.mean(known)) if known else None
+
+    mean_is_cagr = mean(in_sample_cagr)
+    return {
+        "out_of_sample": {
+            "start": first_day,
+            "end": last_day,
+            "sessions": len(equity),
+            "final_nav": round(final, 2),
+            "total_return": _ratio(final / initial - 1),
+            "cagr": _ratio(cagr),
+            "annual_volatility": _ratio(vol * math.sqrt(periods)),
+            "sharpe": _ratio(float(excess.mean()) / vol * math.sqrt(periods) if vol > 0 else None),
+            "max_drawdown": _ratio(max_drawdown(equity["nav"])),
+            "n_trades": int(sum((r.metrics or {}).get("n_trades", 0) for r in tests if r)),
+            "benchmark_total_return": _ratio(float(closes.iloc[-1] / closes.iloc[0] - 1)),
+            f"mean_window_{metric}": _ratio(mean(out_of_sample)),
+        },
+        "in_sample": {
+            f"mean_window_{metric}": _ratio(mean(in_sample)),
+            "mean_window_cagr": _ratio(mean_is_cagr),
+        },
+        "walk_forward_efficiency": _ratio(cagr / mean_is_cagr)
+        if cagr is not None and mean_is_cagr
+        else None,
+        "windows_without_winner": sum(1 for r in chosen if r is None),
+    }
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+
+
+WINDOW_METRICS = ("total_return", "cagr", "sharpe", "max_drawdown", "n_trades")
+
+
+def _write_windows(
+    path: Path,
+    windows: Sequence[Window],
+    chosen: Sequence[Row | None],
+    tests: Sequence[Row | None],
+    reports: Sequence[dict[str, Any]],
+    paths: Sequence[str],
+    metric: str,
+) -> None:
+    import csv
+
+    metrics = list(dict.fromkeys([metric, *WINDOW_METRICS]))
+    header = [
+        "window",
+        "train_start",
+        "train_end",
+        "test_start",
+        "test_end",
+        "partial",
+        "chosen",
+        *paths,
+        *(f"is_{m}" for m in metrics),
+        *(f"oos_{m}" for m in metrics),
+        "combinations",
+        "deflated_sharpe",
+        "pbo",
+        "note",
+    ]
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        for w, best, result, report in zip(windows, chosen, tests, reports, strict=True):
+            dsr = (report.get("deflated_sharpe") or {}).get("dsr")
+            pbo = (report.get("pbo") or {}).get("pbo")
+            note = "" if best is not None else "no eligible combination: stayed in cash"
+            if best is not None and result is not None and result.error:
+                note = f"test run failed: {result.error}"
+            writer.writerow(
+                [
+                    w.number,
+                    w.train_start,
+                    w.train_end,
+                    w.test_start,
+                    w.test_end,
+                    w.partial,
+                    "" if best is None else best.index + 1,
+                    *(cell(best.params.get(p)) if best else "" for p in paths),
+                    *(cell(_metric(best, m)) for m in metrics),
+                    *(cell(_metric(result, m)) for m in metrics),
+                    report["combinations_tried"],
+                    cell(dsr),
+                    cell(pbo),
+                    note,
+                ]
+            )
+
+
+def _metric(row: Row | None, name: str) -> Any:
+    return None if row is None or row.metrics is None else row.metrics.get(name)
+
+
+def _plot(
+    path: Path,
+    equity_csv: Path,
+    windows: Sequence[Window],
+    chosen: Sequence[Row | None],
+    tests: Sequence[Row | None],
+    bars: pd.DataFrame,
+    base: AppConfig,
+    metric: str,
+) -> None:
+    """Stitched out-of-sample NAV against buy and hold, and each window's metric in and out
+    of sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    equity = pd.read_csv(equity_csv, index_col="date", parse_dates=["date"])
+    closes = bars.loc[equity.index, "close"].astype(float)
+    initial = base.backtest.initial_nav
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 7.5), dpi=110, gridspec_kw={"height_ratios": [3, 2]}
+    )
+    top.plot(equity.index, equity["nav"], color="tab:blue", lw=1.4, label="out-of-sample NAV")
+    for n, w in enumerate(windows):
+        if n % 2 == 0:
+            top.axvspan(pd.Timestamp(w.test_start), pd.Timestamp(w.test_end), color="0.93")
+    top.set_ylabel("out-of-sample NAV, HK$", color="tab:blue")
+    hold = top.twinx()
+    hold.plot(
+        closes.index,
+        initial * closes / closes.iloc[0],
+        color="0.55",
+        lw=0.9,
+        label="buy and hold, same sessions (right axis)",
+    )
+    hold.set_ylabel("buy and hold, HK$", color="0.45")
+    for w in windows:
+        top.annotate(
+            f"w{w.number}",
+            (pd.Timestamp(w.test_start), 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -12),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    top.set_title("Walk-forward: each test span traded with its training span's best combination")
+    lines = top.get_legend_handles_labels()
+    more = hold.get_legend_handles_labels()
+    top.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8)
+    labels = [f"w{w.number}" for w in windows]
+    x = np.arange(len(windows))
+    is_values = [r.value(metric) or 0.0 if r else 0.0 for r in chosen]
+    oos_values = [r.value(metric) or 0.0 if r else 0.0 for r in tests]
+    bottom.bar(x - 0.2, is_values, 0.4, label="in sample (training)", color="tab:orange")
+    bottom.bar(x + 0.2, oos_values, 0.4, label="out of sample (test)", color="tab:blue")
+    bottom.axhline(0, color="0.3", lw=0.8)
+    bottom.set_xticks(x, labels)
+    bottom.set_ylabel(metric)
+    bottom.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
