@@ -24,7 +24,7 @@ from xmtrade.sweep.sweep import run_sweep
 REPO = Path(__file__).resolve().parents[3]
 STAGE1 = str(REPO / "configs" / "stage1_only.yaml")  # a base layer that trades often
 WINDOW = ["--start", "2021-01-04", "--end", "2022-12-30"]
-GRID = "signals.rsi.oversold: [30, 35, 40]\nstop.lookback: [10, 20]\n"
+GRID = "signals.rsi.oversold: [32, 36, 40]\nstop.lookback: [10, 15]\n"  # no default values
 
 
 def sweep(home: Path, tmp_path: Path, grid_text: str, *extra: str) -> tuple[int, Path]:
@@ -43,7 +43,7 @@ def results(out: Path) -> pd.DataFrame:
 def test_sweep_ranks_and_best_overlay_reproduces_its_row(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "20")
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "40")
     assert code == 0
     printed = capsys.readouterr().out
     assert "combinations tried: 6 (6 completed, 0 failed)" in printed
@@ -58,7 +58,8 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
     assert len(table) == 6 and list(table["rank"]) == [1, 2, 3, 4, 5, 6]
     eligible = table[table["status"] == "ok"]
     assert list(eligible["sharpe"]) == sorted(eligible["sharpe"], reverse=True)
-    assert (eligible["n_trades"] >= 20).all()
+    assert len(eligible) == 4 and (eligible["n_trades"] >= 40).all()
+    assert set(table.iloc[4:]["status"]) == {"too few trades (30 < 40)"}
     best = table.iloc[0]
     assert best["status"] == "ok"
 
@@ -186,15 +187,19 @@ def test_one_job_and_two_jobs_give_identical_results(
 
 
 class Interrupt:
-    """A run function that finishes `rows` runs, then acts like Ctrl-C."""
+    """A run function that finishes `rows` runs, then acts like Ctrl-C; on the way it notes
+    how many rows results.csv already held on disk (written as runs finish)."""
 
-    def __init__(self, rows: int) -> None:
+    def __init__(self, rows: int, results: Path) -> None:
         self.rows = rows
+        self.results = results
         self.calls = 0
+        self.on_disk = -1
 
     def __call__(self, shared: work.SharedData, task: work.Task) -> work.Outcome:
         self.calls += 1
         if self.calls > self.rows:
+            self.on_disk = len(pd.read_csv(self.results))
             raise KeyboardInterrupt
         return REAL_RUN(shared, task)
 
@@ -209,12 +214,13 @@ def test_ctrl_c_keeps_the_finished_rows(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    interrupt = Interrupt(rows=4)
+    interrupt = Interrupt(rows=4, results=tmp_path / "sweep" / "results.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
     code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0")
     assert code == 130
     err = capsys.readouterr().err
     assert f"interrupted after 4 of 6 runs; the finished rows are in {out / 'results.csv'}" in err
+    assert interrupt.on_disk == 4  # written row by row: a hard kill would keep them too
     table = results(out)
     assert len(table) == 4 and table["error"].isna().all()
     assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
