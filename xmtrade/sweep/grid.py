@@ -57,13 +57,6 @@ class Axis:
     kind: str  # "values", "uniform", "randint" or "choice"
     values: tuple[Any, ...]  # the candidates ("values", "choice") or the two bounds
 
-    @property
-    def varies(self) -> bool:
-        """Whether the field takes more than one value."""
-        if self.kind in ("uniform", "randint"):
-            return self.values[0] != self.values[1]
-        return len(set(map(_hashable, self.values))) > 1
-
 
 @dataclass(frozen=True)
 class Grid:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,13 +62,7 @@ def read_shared(bars: Any, configs: Iterable[AppConfig]) -> SharedData:
     from data_feeds.fundamentals import read_facts
 
     files = {str(c.fundamentals.file) for c in configs}
-    return SharedData(bars=bars, facts={f: read_facts(_path(f)) for f in sorted(files)})
-
-
-def _path(name: str) -> Any:
-    from pathlib import Path
-
-    return Path(name)
+    return SharedData(bars=bars, facts={f: read_facts(Path(f)) for f in sorted(files)})
 
 
 def make_batches(tasks: Sequence[Task], workers: int) -> list[list[Task]]:

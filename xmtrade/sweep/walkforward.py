@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -168,7 +168,7 @@ def run_walkforward(
     grid: Grid,
     bars: pd.DataFrame,
     out: Path,
-    executor_factory: Any,
+    executor_factory: Callable[[], Executor],
     train: Span,
     test: Span,
     anchored: bool,
