@@ -276,6 +276,23 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
 
 
+FILL_FIELDS = (
+    "date",
+    "tranche",
+    "stage",
+    "side",
+    "kind",
+    "order_type",
+    "order_price",
+    "shares",
+    "price",
+    "value",
+    "fees",
+    "reason",
+)
+"""The columns of a fill besides its charges; fills.csv puts the charges before the last two."""
+
+
 def _open_orders(tranches: list[Tranche]) -> list[dict[str, Any]]:
     """The orders working at the end of the run: pending entries and exits, resting stops."""
     orders: list[dict[str, Any]] = []
@@ -321,19 +338,5 @@ def _open_orders(tranches: list[Tranche]) -> list[dict[str, Any]]:
 
 
 def _fills_frame(records: RunRecords, fee_kinds: list[str]) -> pd.DataFrame:
-    columns = [
-        "date",
-        "tranche",
-        "stage",
-        "side",
-        "kind",
-        "order_type",
-        "order_price",
-        "shares",
-        "price",
-        "value",
-        *fee_kinds,
-        "fees",
-        "reason",
-    ]
+    columns = [*FILL_FIELDS[:-2], *fee_kinds, *FILL_FIELDS[-2:]]
     return pd.DataFrame.from_records(records.fills, columns=columns)

@@ -17,22 +17,8 @@ import numpy as np
 import pandas as pd
 
 from data_feeds.bars import BAR_COLUMNS
+from xmtrade.backtest import FILL_FIELDS
 
-# The columns of a fill besides its charges (fills.csv puts the charges between value and fees).
-FILL_FIELDS = (
-    "date",
-    "tranche",
-    "stage",
-    "side",
-    "kind",
-    "order_type",
-    "order_price",
-    "shares",
-    "price",
-    "value",
-    "fees",
-    "reason",
-)
 EQUITY_FIELDS = (
     "nav",
     "cash",
