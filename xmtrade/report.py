@@ -113,6 +113,8 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
             "period": last_report["period"],
             "announced": last_report["announced"],
             "age_days_at_end": (result.end - _as_date(last_report["announced"])).days,
+            "stale": (result.end - _as_date(last_report["announced"])).days
+            > cfg.fundamentals.stale_after_days,
         },
         "benchmark_total_return": _ratio(float(bench.iloc[-1] / bench.iloc[0] - 1.0)),
         "benchmark_max_drawdown": _ratio(max_drawdown(bench)),
@@ -232,6 +234,7 @@ def metrics_table(summary: dict[str, Any]) -> str:
         ),
         ("line alarms", _alarms(summary)),
         ("stale decisions", str(summary["stale_decisions"])),
+        ("last report", _last_report(summary)),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -242,3 +245,14 @@ def _alarms(summary: dict[str, Any]) -> str:
     if not lines:
         return "no risk lines configured"
     return "  ".join(f"{name}: {counts['alarms']}" for name, counts in lines.items())
+
+
+def _last_report(summary: dict[str, Any]) -> str:
+    report = summary.get("last_report")
+    if not report:
+        return "none: no quarterly report was usable in the run (fundamentals unknown)"
+    text = (
+        f"{report['period']}, announced {report['announced']}, "
+        f"{report['age_days_at_end']} days before the end"
+    )
+    return f"{text}: STALE, add the newer results to the facts file" if report["stale"] else text
