@@ -6,7 +6,7 @@ computed from visible facts is unknown (None, with a note saying what is missing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from data_feeds.fundamentals import (
@@ -60,6 +60,7 @@ class RoicResult:
     definition: InvestedCapital
     note: str
     facts: tuple[Fact, ...]
+    incomplete: bool = False  # unknown because some of the year's statements are missing
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for a decision log."""
@@ -127,7 +128,36 @@ def roic(
 
     NOPAT = operating profit × (1 − income tax / profit before tax). Invested capital is averaged
     over the year's start (previous year end) and end when both are known, else the year end.
+    With `fiscal_year` None, a latest year whose statements are only partly entered falls back
+    to the latest complete earlier year, and the note says so.
     """
+    result = _roic_year(snapshot, fiscal_year=fiscal_year, invested_capital=invested_capital)
+    if fiscal_year is not None or result.year is None or not result.incomplete:
+        return result
+    for year in range(result.year - 1, _earliest_fiscal_year(snapshot) - 1, -1):
+        earlier = _roic_year(snapshot, fiscal_year=year, invested_capital=invested_capital)
+        if earlier.value_pct is not None:
+            note = f"{earlier.note}; FY{result.year} statements are incomplete ({result.note})"
+            return replace(earlier, note=note)
+    return result
+
+
+def _earliest_fiscal_year(snapshot: FactsSnapshot) -> int:
+    years = [
+        fiscal_year_of(period)
+        for metric, spec in METRICS.items()
+        if spec.kind == "annual"
+        for period in snapshot.periods(metric)
+    ]
+    return min(years) if years else 0
+
+
+def _roic_year(
+    snapshot: FactsSnapshot,
+    *,
+    fiscal_year: int | None,
+    invested_capital: InvestedCapital,
+) -> RoicResult:
     if invested_capital not in CAPITAL_METRICS:
         raise ValueError(f"invested_capital must be operating or total, got {invested_capital!r}")
     auto = fiscal_year is None
@@ -170,7 +200,7 @@ def roic(
                 f"{fiscal_year_period(q4_year)} statements"
             )
 
-    def unknown(reason: str, nopat: float | None = None) -> RoicResult:
+    def unknown(reason: str, nopat: float | None = None, incomplete: bool = False) -> RoicResult:
         return RoicResult(
             year=year,
             value_pct=None,
@@ -182,10 +212,11 @@ def roic(
             definition=invested_capital,
             note=f"FY{year} ROIC unknown: {reason}{stale}",
             facts=tuple(facts),
+            incomplete=incomplete,
         )
 
     if missing or end is None:
-        return unknown(f"missing {', '.join(missing)} for {period}")
+        return unknown(f"missing {', '.join(missing)} for {period}", incomplete=True)
     profit_before_tax = parts["profit_before_tax"]
     if profit_before_tax <= 0:
         return unknown(

@@ -419,6 +419,11 @@ def read_facts(path: Path) -> list[Fact]:
 # --- point in time ---------------------------------------------------------------------------
 
 
+THIRD_PARTY_METRICS = frozenset({"smartphone_rank"})
+"""Figures others publish (Canalys, IDC), often before Xiaomi's results: they are facts like any
+other, but never date a quarterly report, which is Xiaomi's own results announcement."""
+
+
 class SessionLookup(Protocol):
     """What the visibility rule needs from a trading calendar (`SessionCalendar` has it)."""
 
@@ -601,7 +606,7 @@ class PointInTimeFacts:
     def _build_reports(self) -> tuple[QuarterlyReport, ...]:
         quarters: dict[str, list[Fact]] = {}
         for fact in self._facts:
-            if fact.kind == "quarterly":
+            if fact.kind == "quarterly" and fact.metric not in THIRD_PARTY_METRICS:
                 quarters.setdefault(fact.period, []).append(fact)
         reports = [
             QuarterlyReport(

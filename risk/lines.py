@@ -128,12 +128,31 @@ def evaluate_rule(
 
 
 def evaluate_lines(
-    rules: Sequence[RuleLike], session: date, snapshots: Sequence[Any], read: Reader
+    rules: Sequence[RuleLike],
+    session: date,
+    snapshots: Sequence[Any],
+    read: Reader,
+    previous: dict[int, LineState] | None = None,
 ) -> dict[int, LineState]:
-    """Every line's state on `session`, keyed by line number."""
+    """Every line's state on `session`, keyed by line number.
+
+    A rule in alarm stays in alarm until a later report clears it: when its figure has become
+    unknown since the `previous` evaluation, the alarm is held, not dropped."""
+    held = {r.name: r for state in (previous or {}).values() for r in state.rules}
     by_line: dict[int, list[RuleState]] = {}
     for rule in rules:
-        by_line.setdefault(rule.line, []).append(evaluate_rule(rule, session, snapshots, read))
+        state = evaluate_rule(rule, session, snapshots, read)
+        before = held.get(rule.name)
+        if state.status == "unknown" and before is not None and before.status == "alarm":
+            state = RuleState(
+                state.name,
+                state.line,
+                state.action,
+                "alarm",
+                state.readings,
+                f"{state.condition} (alarm held: the figure is unknown now, no report cleared it)",
+            )
+        by_line.setdefault(rule.line, []).append(state)
     states: dict[int, LineState] = {}
     for line, rule_states in sorted(by_line.items()):
         alarms = [r for r in rule_states if r.status == "alarm"]

@@ -115,8 +115,9 @@ class FundamentalTimeline:
     def __init__(self, facts: PointInTimeFacts, config: AppConfig) -> None:
         self.facts = facts
         self.cfg = config
-        self._changes = facts.change_sessions()
-        self._states: dict[date | None, FundamentalState] = {}
+        in_force = {r.active_from for r in config.risk.rules if r.active_from is not None}
+        self._changes = sorted(set(facts.change_sessions()) | in_force)
+        self._states: dict[date, FundamentalState] = {}
         self._verdicts: dict[tuple[str, date], ReportVerdict] = {}
         gate = config.gate
         capm = gate.wacc.capm
@@ -130,24 +131,29 @@ class FundamentalTimeline:
             tax_rate_pct=capm.tax_rate_pct,
             debt_weight_pct=capm.debt_weight_pct,
         )
+        self._initial = self._build(date.min, None)  # before anything is known
+        self._build_all()
 
     def change_point(self, session: date) -> date | None:
-        """The last session on or before `session` at which what is known changed."""
+        """The last day on or before `session` at which what is known changed, or a rule came
+        into force."""
         at = bisect.bisect_right(self._changes, session)
         return self._changes[at - 1] if at else None
 
     def at(self, session: date) -> FundamentalState:
         """The state at the decision after the close of `session`."""
         point = self.change_point(session)
-        state = self._states.get(point)
-        if state is None:
-            state = self._build(point if point is not None else session)
-            self._states[point] = state
-        return state
+        return self._initial if point is None else self._states[point]
 
     # ------------------------------------------------------------------ building
 
-    def _build(self, session: date) -> FundamentalState:
+    def _build_all(self) -> None:
+        """Every state in order, so an alarm can be held from one change to the next."""
+        previous = self._initial
+        for point in self._changes:
+            previous = self._states[point] = self._build(point, previous.lines)
+
+    def _build(self, session: date, previous: dict[int, LineState] | None) -> FundamentalState:
         snapshot = self.facts.as_of(session)
         reports = [self.verdict(r) for r in self.facts.reports(session)]
         streak = 0
@@ -156,7 +162,7 @@ class FundamentalTimeline:
                 break
             streak += 1
         history = [self.facts.as_of(r.usable_from) for r in reports[:-1]] + [snapshot]
-        lines = evaluate_lines(self.cfg.risk.rules, session, history, self.read)
+        lines = evaluate_lines(self.cfg.risk.rules, session, history, self.read, previous)
         action = strongest_action(lines, unknown_blocks=self.cfg.risk.on_unknown == "block")
         revenue, detail = self._revenue_per_share(snapshot)
         return FundamentalState(

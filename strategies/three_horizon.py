@@ -163,6 +163,8 @@ class ThreeHorizonStrategy(bt.Strategy):
         self._next_id = 1
         self._peak_nav = self.cfg.backtest.initial_nav
         self._cooldown_until = -1
+        self._last_decision_day = date.min
+        self._last_opened_index = -(10**9)
         self._seen_state: date | None = None
         self._cells_of: FundamentalState | None = None  # the state _line_cells were made of
         self._line_cells: dict[str, str] = {}
@@ -361,6 +363,8 @@ class ThreeHorizonStrategy(bt.Strategy):
             self._line_cells = {f"line{n}": line.status for n, line in state.lines.items()}
         row.update(self._line_cells)
         self.records.equity.append(row)
+        if nav > self._peak_nav:
+            self._peak_nav = nav
 
     # ------------------------------------------------------------------ portfolio demands
 
@@ -369,7 +373,6 @@ class ThreeHorizonStrategy(bt.Strategy):
         if not held:
             return None
         nav = float(self.broker.getvalue())
-        self._peak_nav = max(self._peak_nav, nav)
         breaker = self.cfg.risk.drawdown_breaker
         if breaker is not None:
             drawdown = nav / self._peak_nav - 1.0
@@ -536,7 +539,12 @@ class ThreeHorizonStrategy(bt.Strategy):
         stage = self._stage()
         stages = self.cfg.stages
         next_stage = stage + 1
-        add_trigger = stages.add_on == "announcement" or signal is not None
+        if stages.add_on == "announcement":
+            newest = state.newest
+            add_trigger = newest is not None and newest.usable_from > self._last_decision_day
+        else:
+            add_trigger = signal is not None
+        self._last_decision_day = today
         if next_stage == TACTICAL:
             if signal is None:
                 return
@@ -555,12 +563,19 @@ class ThreeHorizonStrategy(bt.Strategy):
                     )
                     self._skip(i, today, state, signal, next_stage, why)
                 return
-            why_not = self._ps_blocks(i, today, state)
+            why_not = self._ps_blocks(i, today, state) or self._too_soon(i, next_stage)
         why_not = why_not or self._opening_blocked(i, state)
         if why_not is not None:
             self._skip(i, today, state, signal, next_stage, why_not)
             return
         self._open(i, today, tomorrow, state, next_stage, signal)
+
+    def _too_soon(self, i: int, stage: int) -> str | None:
+        gap = self.cfg.stages.min_sessions_between_tranches
+        waited = i - self._last_opened_index
+        if waited < gap:
+            return f"stage {stage} waits {gap} sessions after the last tranche, {waited} so far"
+        return None
 
     def _opening_blocked(self, i: int, state: FundamentalState) -> str | None:
         if self._pending_entries() or any(t.pending_exit_reason for t in self._open_tranches()):
@@ -664,6 +679,7 @@ class ThreeHorizonStrategy(bt.Strategy):
             nav_at_entry=nav,
         )
         self._next_id += 1
+        self._last_opened_index = i
         order = self.buy(size=sizing.shares, exectype=bt.Order.Market)
         tranche.entry_order = order
         self._order_role[order.ref] = (tranche, "entry")

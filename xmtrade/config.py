@@ -170,6 +170,7 @@ class StagesConfig(Frozen):
     core_after_passes: int = Field(ge=1)
     full_after_passes: int = Field(ge=1)
     add_on: Literal["signal", "announcement"]
+    min_sessions_between_tranches: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> StagesConfig:

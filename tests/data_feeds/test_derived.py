@@ -379,3 +379,22 @@ def test_best_quarter_keeps_the_first_on_a_tie(calendar: SessionCalendar) -> Non
     snap = PointInTimeFacts(facts, calendar, DECISION).as_of(LATER)
     best = best_quarter(snap, "ev_segment_result")
     assert best is not None and best.period == "2025Q2"
+
+
+def test_roic_falls_back_to_the_latest_complete_year(
+    tmp_path: Path, calendar: SessionCalendar
+) -> None:
+    """A partly entered FY2025 (operating profit only) must not make ROIC unknown."""
+    text = SHARED_FACTS.read_text(encoding="utf-8").rstrip()
+    text += "\noperating_profit,2025FY,2025-12-31,2026-03-20,30000,RMB_m,test,H\n"
+    path = tmp_path / "facts.csv"
+    path.write_text(text, encoding="utf-8")
+    snapshot = PointInTimeFacts(read_facts(path), calendar, DECISION).as_of(LATER)
+    result = roic(snapshot, fiscal_year=None, invested_capital="operating")
+    assert result.year == 2024
+    assert result.value_pct == pytest.approx(
+        NOPAT_2024 / ((OPERATING_IC[2023] + OPERATING_IC[2024]) / 2) * 100
+    )
+    assert "FY2025 statements are incomplete" in result.note
+    asked = roic(snapshot, fiscal_year=2025, invested_capital="operating")
+    assert asked.value_pct is None and asked.incomplete

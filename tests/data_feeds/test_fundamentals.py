@@ -572,3 +572,24 @@ def test_the_shipped_facts_file_matches_the_shared_facts(shared_facts: list[Fact
         header = next(csv.reader(fh))
     assert header == HEADER.split(",")
     assert SHIPPED_FACTS.read_bytes() != SHARED_FACTS.read_bytes()
+
+
+def test_a_third_party_figure_does_not_date_a_report(tmp_path: Path) -> None:
+    """Canalys publishes the smartphone rank before Xiaomi's results: the report is the results."""
+    path = tmp_path / "facts.csv"
+    path.write_text(
+        "metric,period,period_end,announced,value,unit,source,confidence\n"
+        "smartphone_rank,2024Q4,2024-12-31,2025-01-15,3,rank,Canalys,H\n"
+        "revenue,2024Q4,2024-12-31,2025-03-18,109005,RMB_m,Xiaomi,H\n",
+        encoding="utf-8",
+    )
+    calendar = SessionCalendar("XHKG", [date(2023, 9, 1), date(2023, 9, 8)])
+    pit = PointInTimeFacts(read_facts(path), calendar, time(17, 15))
+    assert pit.reports(date(2025, 2, 3)) == []
+    (report,) = pit.reports(date(2025, 3, 19))
+    assert (report.period, report.announced, report.usable_from) == (
+        "2024Q4",
+        date(2025, 3, 18),
+        date(2025, 3, 19),
+    )
+    assert pit.as_of(date(2025, 2, 3)).value("smartphone_rank", "2024Q4") == 3

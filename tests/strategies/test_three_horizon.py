@@ -347,3 +347,108 @@ def test_stage_one_only_config_never_adds(calendar: SessionCalendar, tmp_path: P
     result = run(calendar, facts, [date(2024, 4, 10), date(2024, 5, 22)], **{"stages.max_stage": 1})
     assert entries(result) == [(1, date(2024, 4, 11))]
     assert decision(result, date(2024, 5, 22), "skip")["why"] == "position is fully built"
+
+
+def test_rule_comes_into_force_on_its_date_without_a_new_fact(
+    calendar: SessionCalendar, tmp_path: Path
+) -> None:
+    """active_from is checked against the session, not the last day the facts changed."""
+    facts = write_facts(tmp_path / "f.csv", PASSING)
+    rule = {
+        "name": "deadline",
+        "line": 3,
+        "metric": "ev_gross_margin",
+        "op": "<",
+        "threshold": 99,
+        "reports_in_a_row": 1,
+        "action": "block",
+        "active_from": date(2024, 6, 3),
+    }
+    before = run(calendar, facts, [date(2024, 5, 31)], **{"risk.rules": [rule]})
+    assert entries(before) == [(1, date(2024, 6, 3))]
+    assert before.equity.loc["2024-05-31", "line3"] == "ok"
+    assert before.equity.loc["2024-06-03", "line3"] == "alarm"
+    on_the_day = run(calendar, facts, [date(2024, 6, 3)], **{"risk.rules": [rule]})
+    assert entries(on_the_day) == []
+    assert decision(on_the_day, date(2024, 6, 3), "skip")["why"].startswith("risk lines say block")
+
+
+def test_alarm_is_held_when_its_figure_becomes_unknown(
+    calendar: SessionCalendar, tmp_path: Path
+) -> None:
+    """A line in alarm stays in alarm until a later report clears it (STRATEGY §5.2)."""
+    rule = {
+        "name": "margin",
+        "line": 3,
+        "metric": "gross_margin_yoy_pp",
+        "op": "<",
+        "threshold": 0,
+        "reports_in_a_row": 1,
+        "action": "block",
+        "active_from": None,
+    }
+    # 2023Q4 (20%) is below 2022Q4 (25%): alarm from 2024-03-20. 2024Q1 has no 2023Q1 to
+    # compare with: the figure is unknown from 2024-05-21, which must not clear the alarm.
+    rows = [
+        *quarter("2022Q4", "2023-03-20", gm=25),
+        *quarter("2023Q4", "2024-03-19", gm=20),
+        *quarter("2024Q1", "2024-05-20", gm=20),
+    ]
+    facts = write_facts(tmp_path / "f.csv", rows)
+    result = run(calendar, facts, [date(2024, 6, 5)], **{"risk.rules": [rule]})
+    assert result.equity.loc["2024-03-20", "line3"] == "alarm"
+    assert result.equity.loc["2024-05-21", "line3"] == "alarm"
+    held = next(
+        d
+        for d in result.decisions
+        if d["action"] == "fundamentals" and d["date"] == date(2024, 5, 21)
+    )
+    assert "alarm held" in held["lines"]["line3"]["rules"][0]["condition"]
+    assert entries(result) == []
+    # a later report that clears it ends the alarm
+    cleared = write_facts(
+        tmp_path / "g.csv",
+        [
+            *rows,
+            *quarter("2023Q1", "2023-05-22", gm=19),
+            *quarter("2024Q2", "2024-08-20", gm=30),
+            *quarter("2023Q2", "2023-08-21", gm=20),
+        ],
+    )
+    later = run(calendar, cleared, [], **{"risk.rules": [rule]})
+    assert later.equity.loc["2024-08-21", "line3"] == "ok"
+
+
+def test_add_on_announcement_adds_only_at_the_report(
+    calendar: SessionCalendar, tmp_path: Path
+) -> None:
+    facts = write_facts(tmp_path / "f.csv", PASSING)
+    bars = make_bars(calendar)
+    # stage 2 is added at the 2024Q1 report (05-21) and stopped out on 05-28; no new report
+    # follows until 08-21, so there is no re-add in between, however long it waits
+    stop_day = bars.index.get_loc(pd.Timestamp("2024-05-28"))
+    bars.iloc[stop_day, bars.columns.get_loc("low")] = 11.0
+    bars.iloc[stop_day, bars.columns.get_loc("close")] = 11.5
+    result = run(
+        calendar,
+        facts,
+        [date(2024, 4, 10), date(2024, 6, 5)],
+        bars=bars,
+        **{"stages.add_on": "announcement", "exits.max_holding_sessions": None},
+    )
+    stages_opened = [(stage, day) for stage, day in entries(result)]
+    assert (2, date(2024, 5, 22)) in stages_opened
+    assert not [
+        d for s, d in stages_opened if s == 2 and date(2024, 5, 23) <= d < date(2024, 8, 22)
+    ]
+
+
+def test_minimum_gap_between_tranches(calendar: SessionCalendar, tmp_path: Path) -> None:
+    facts = write_facts(tmp_path / "f.csv", PASSING)
+    signals = [date(2024, 5, 22), date(2024, 5, 23), date(2024, 5, 24), date(2024, 5, 31)]
+    eager = run(calendar, facts, signals)
+    assert entries(eager)[:2] == [(1, date(2024, 5, 23)), (2, date(2024, 5, 24))]
+    patient = run(calendar, facts, signals, **{"stages.min_sessions_between_tranches": 5})
+    assert entries(patient)[:2] == [(1, date(2024, 5, 23)), (2, date(2024, 6, 3))]
+    skip = decision(patient, date(2024, 5, 23), "skip")
+    assert skip["why"] == "stage 2 waits 5 sessions after the last tranche, 1 so far"

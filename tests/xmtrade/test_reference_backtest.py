@@ -63,7 +63,7 @@ FULL_STRATEGY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "bea1d1190816c450",
+    "config_hash": "d8ab3383302878f4",
 }
 
 STAGE_ONE_ONLY: dict[str, Any] = {
@@ -110,7 +110,7 @@ STAGE_ONE_ONLY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "a75b45565e1d28fd",
+    "config_hash": "75ab896f4c1a2d6d",
 }
 
 
