@@ -137,21 +137,21 @@ def _executor(args: argparse.Namespace, jobs: int) -> Executor:
 
 
 def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Path:
+    """The output folder: --out (absent or empty, else a one-line error), or a new folder
+    under DATA_DIR/<kind>, reserved at once so no other run can take it."""
+    from xmtrade.sweep.output import check_folder, reserve_folder
+
     if args.out:
-        return Path(args.out)
+        out = Path(args.out)
+        check_folder(out)
+        return out
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = data_dir / kind / f"{stamp}-{Path(grid.source).stem}"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = data_dir / kind / f"{stamp}-{Path(grid.source).stem}-{n}"
-    return candidate
+    return reserve_folder(data_dir / kind, f"{stamp}-{Path(grid.source).stem}")
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the leaders and the overfitting guards."""
     start, end = parse_window(args.start, args.end)
-    from xmtrade.sweep.output import check_folder
     from xmtrade.sweep.sweep import check_sweep, run_sweep
 
     layers, base, grid, bars, data_dir = _load(args)
@@ -159,7 +159,6 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     configs = check_sweep(layers, grid, bars, start, end)
     executor = _executor(args, jobs)
     out = _out(args, data_dir, "sweeps", grid)
-    check_folder(out)
     print(
         f"sweep: {len(grid.combinations)} combinations of {', '.join(grid.paths)} "
         f"on {executor.description}; metric {metric}, at least {min_trades} trades",

@@ -7,7 +7,6 @@ import csv
 import json
 import math
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -24,36 +23,45 @@ SWEEP_MARKER = "sweep.json"
 KNOWN_FILES = ("results.csv", "best.yaml", "heatmap.png", SWEEP_MARKER)
 
 
-def check_folder(out: Path, marker: str = SWEEP_MARKER) -> bool:
-    """Whether `out` may take the outputs: absent, empty, or an earlier run of the same kind
-    (True when it holds one, to be emptied); anything else is a one-line error."""
+def check_folder(out: Path) -> None:
+    """`out` may take the outputs only when it is absent or an empty folder: an earlier run
+    or anything else already there is a one-line error (nothing in it is ever deleted)."""
     if not out.exists():
-        return False
+        return
     if not out.is_dir():
         raise ConfigError("--out", None, f"{out} is a file, expected a folder")
-    if not any(out.iterdir()):
-        return False
-    if not (out / marker).is_file():
-        raise ConfigError(
-            "--out", None, f"{out} exists and is not an xmtrade {marker.split('.')[0]}"
-        )
-    return True
+    if any(out.iterdir()):
+        raise ConfigError("--out", None, f"{out} exists; choose a new folder or remove it")
 
 
-def prepare_folder(out: Path, marker: str = SWEEP_MARKER) -> Path:
-    """An empty folder for the outputs: a new one, or an earlier run of the same kind
-    (emptied); anything else already there is an error."""
-    if check_folder(out, marker):
-        for item in out.iterdir():
-            if item.is_dir():
-                shutil.rmtree(item)
-            else:
-                item.unlink()
+def prepare_folder(out: Path) -> Path:
+    """An empty folder for the outputs: a new one, or an existing empty one."""
+    check_folder(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
     return out
+
+
+def reserve_folder(parent: Path, name: str) -> Path:
+    """A new folder `parent/name` (or `name-2`, `name-3`… when taken), created atomically so
+    two runs started in the same second never share it."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("--out", None, f"cannot create {parent}: {exc.strerror}") from None
+    n = 1
+    while True:
+        candidate = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        except OSError as exc:
+            raise ConfigError("--out", None, f"cannot create {candidate}: {exc.strerror}") from None
+        return candidate
 
 
 def cell(value: Any) -> Any:

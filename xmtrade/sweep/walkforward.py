@@ -189,7 +189,7 @@ def run_walkforward(
     sessions = bars.loc[pd.Timestamp(first) : pd.Timestamp(last)].index
     windows = make_windows(pd.DatetimeIndex(sessions), train, test, anchored)
     shared = read_shared(bars, configs)
-    folder = prepare_folder(out, MARKER)
+    folder = prepare_folder(out)
     meta: dict[str, Any] = {
         "kind": "walkforward",
         "status": "running",

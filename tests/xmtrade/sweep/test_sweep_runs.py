@@ -18,6 +18,7 @@ from xmtrade.config import ConfigLayers
 from xmtrade.sweep import work
 from xmtrade.sweep.executors import PoolExecutor, SerialExecutor, make_executor
 from xmtrade.sweep.grid import parse_grid
+from xmtrade.sweep.output import prepare_folder, reserve_folder
 from xmtrade.sweep.progress import Progress
 from xmtrade.sweep.sweep import run_sweep
 
@@ -30,9 +31,18 @@ GRID = "signals.rsi.oversold: [32, 36, 40]\nstop.lookback: [10, 15]\n"  # no def
 def sweep(home: Path, tmp_path: Path, grid_text: str, *extra: str) -> tuple[int, Path]:
     grid = tmp_path / "grid.yaml"
     grid.write_text(grid_text)
-    out = tmp_path / "sweep"
+    out = fresh(tmp_path)
     args = ["sweep", "--data-dir", str(home), "-c", STAGE1, "--grid", str(grid), "--out", str(out)]
     return main([*args, "--no-progress", *WINDOW, *extra]), out
+
+
+def fresh(tmp_path: Path) -> Path:
+    """A new output folder for each sweep of a test (an existing one is refused)."""
+    out, n = tmp_path / "sweep", 1
+    while out.exists():
+        n += 1
+        out = tmp_path / f"sweep-{n}"
+    return out
 
 
 def results(out: Path) -> pd.DataFrame:
@@ -137,7 +147,7 @@ def test_a_failing_run_is_reported_in_its_row_and_the_sweep_goes_on(
 def sweep_without_window(home: Path, tmp_path: Path, grid_text: str) -> tuple[int, Path]:
     grid = tmp_path / "grid.yaml"
     grid.write_text(grid_text)
-    out = tmp_path / "sweep"
+    out = fresh(tmp_path)
     args = ["sweep", "--data-dir", str(home), "--grid", str(grid), "--out", str(out)]
     return main([*args, "--no-progress", "--jobs", "1", "--min-trades", "0"]), out
 
@@ -277,8 +287,45 @@ def test_an_unrelated_output_folder_is_refused(
     grid = tmp_path / "grid.yaml"
     grid.write_text(GRID)
     line = fails(["sweep", "--data-dir", str(home), "--grid", str(grid), "--out", str(out)])
-    assert line == f"--out: {out} exists and is not an xmtrade sweep"
+    assert line == f"--out: {out} exists; choose a new folder or remove it"
     assert (out / "thesis.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("verb", "marker"), [("sweep", "sweep.json"), ("walkforward", None)])
+def test_an_earlier_run_folder_is_refused_and_nothing_in_it_deleted(
+    home: Path, tmp_path: Path, fails: Callable[[list[str]], str], verb: str, marker: str | None
+) -> None:
+    out = tmp_path / "earlier"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "thesis.txt").write_text("mine")
+    (out / (marker or "walkforward.json")).write_text("{}")
+    (out / "results.csv").write_text("old rows")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(GRID)
+    args = [verb, "--data-dir", str(home), "--grid", str(grid), "--out", str(out)]
+    if verb == "walkforward":
+        args += ["--train", "2y", "--test", "1y"]
+    line = fails(args)
+    assert line == f"--out: {out} exists; choose a new folder or remove it"
+    assert (out / "notes" / "thesis.txt").read_text() == "mine"
+    assert (out / "results.csv").read_text() == "old rows"
+
+
+def test_an_empty_output_folder_is_taken(tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert prepare_folder(out) == out
+    assert prepare_folder(tmp_path / "new" / "deeper").is_dir()
+
+
+def test_default_folders_are_reserved_atomically(tmp_path: Path) -> None:
+    first = reserve_folder(tmp_path / "sweeps", "20260101-120000-grid")
+    second = reserve_folder(tmp_path / "sweeps", "20260101-120000-grid")
+    third = reserve_folder(tmp_path / "sweeps", "20260101-120000-grid")
+    assert first.name == "20260101-120000-grid"
+    assert second.name == "20260101-120000-grid-2"
+    assert third.name == "20260101-120000-grid-3"
+    assert all(p.is_dir() for p in (first, second, third))
 
 
 def test_make_executor_choices() -> None:
