@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import numpy as np
@@ -92,8 +92,13 @@ def _num(value: float) -> str:
     return "NaN" if np.isnan(value) else f"{value:g}"
 
 
-def validate_bars(bars: pd.DataFrame, calendar: SessionCalendar, where: str) -> list[Finding]:
+def validate_bars(
+    bars: pd.DataFrame, calendar: SessionCalendar, where: str, now: datetime | None = None
+) -> list[Finding]:
     """Every finding about `bars` (canonical frame), sorted by date then severity.
+
+    A bar after the latest session closed at `now` (default: the current time) is an error:
+    a price from the future, or an unfinished session.
 
     Missing sessions are looked for between the first and the last bar only. A half-day
     session is named in the placeholder warning of its bar (Yahoo's placeholder is typical
@@ -123,6 +128,16 @@ def validate_bars(bars: pd.DataFrame, calendar: SessionCalendar, where: str) -> 
         index = pd.DatetimeIndex(bars.index)
         first, last = index.min(), index.max()
 
+    closed = pd.Timestamp(calendar.latest_closed_session(now))
+    findings += [
+        Finding(
+            _day(stamp),
+            "error",
+            "future_bar",
+            f"bar dated after the latest closed {calendar.code} session {closed.date()}",
+        )
+        for stamp in index[index > closed]
+    ]
     findings += _duplicates(index)
     findings += _calendar_days(bars, calendar)
     findings += _prices(bars)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -59,18 +61,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so that every clean-up on the way out runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         code: int = args.handler(args)
     except UserInputError as exc:
         print(f"xmtrade: error: {exc.line()}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("xmtrade: terminated; nothing half-written was kept", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("xmtrade: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("XMTRADE_DEBUG"):
+            raise
+        print(
+            f"xmtrade: internal error: {type(exc).__name__}: {exc} "
+            "(a bug: please report it; XMTRADE_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return code
 
 

@@ -35,7 +35,7 @@ DEFAULT_CONFIG_NAME = "default.yaml"
 class Frozen(BaseModel):
     """Base of every config model: unknown keys are errors, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class InstrumentConfig(Frozen):
@@ -183,6 +183,12 @@ class FundamentalsConfig(Frozen):
     file: Path
     decision_time: time
     stale_after_days: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _file_exists(self) -> FundamentalsConfig:
+        if not self.file.is_file():
+            raise ValueError(f"facts file {self.file} not found (expected a CSV file)")
+        return self
 
 
 class EvScaleConfig(Frozen):
@@ -511,17 +517,38 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(where, None, f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(where, None, f"invalid YAML at {at}: {problem}") from None
+    except ValueError as exc:  # e.g. an unquoted impossible date such as 2024-02-30
+        raise ConfigError(where, None, f"invalid value: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(where, None, f"expected a mapping of keys, got {type(data).__name__}")
     return data
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error."""
+
+
+def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
 
 
 def _check_keys(data: Mapping[str, Any], model: type[BaseModel], where: str, prefix: str) -> None:
@@ -659,7 +686,7 @@ def _resolve_paths(merged: dict[str, Any], origin: Mapping[str, str]) -> None:
         source = origin.get(dotted, "")
         if not raw.is_absolute() and source.endswith((".yaml", ".yml")):
             raw = Path(source).parent / raw
-        node[parts[-1]] = str(raw)
+        node[parts[-1]] = str(raw.absolute())
 
 
 def validate_config(

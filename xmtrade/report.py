@@ -142,21 +142,53 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+RUN_FILES = frozenset(
+    {
+        "summary.json",
+        "config.yaml",
+        "trades.csv",
+        "fills.csv",
+        "equity.csv",
+        "decisions.jsonl",
+        "chart.png",
+    }
+)
+
+
 def new_run_dir(runs_root: Path, config_hash: str) -> Path:
-    """A fresh, unused run folder name under the runs directory."""
+    """A fresh run folder under the runs directory, reserved (created empty) so that two runs
+    started in the same second never share it."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = runs_root / f"{stamp}-{config_hash[:8]}"
+    try:
+        runs_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            "data directory", None, f"cannot create {runs_root}: {exc.strerror}"
+        ) from None
     n = 1
-    while candidate.exists():
-        n += 1
-        candidate = runs_root / f"{stamp}-{config_hash[:8]}-{n}"
-    return candidate
+    while True:
+        suffix = "" if n == 1 else f"-{n}"
+        candidate = runs_root / f"{stamp}-{config_hash[:8]}{suffix}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise ConfigError(
+                "data directory", None, f"cannot create {candidate}: {exc.strerror}"
+            ) from None
 
 
 def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Path:
-    """Write the whole run folder atomically; an existing run folder at `out` is replaced."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_run(out))):
-        raise ConfigError("--out", None, f"{out} exists and is not an xmtrade run folder")
+    """Write the whole run folder atomically. An existing folder at `out` is replaced only when
+    it is empty or holds nothing but an earlier run's own files."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", None, f"{out} is a file, expected a folder")
+    if out.exists() and not _is_run(out):
+        raise ConfigError(
+            "--out", None, f"{out} exists and holds files that are not an xmtrade run's"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -178,7 +210,9 @@ def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Pat
 
 
 def _is_run(folder: Path) -> bool:
-    return (folder / "summary.json").is_file()
+    """Empty, or nothing but the files a run writes (so replacing it loses nothing else)."""
+    entries = list(folder.iterdir())
+    return all(e.name in RUN_FILES and e.is_file() for e in entries)
 
 
 def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -201,3 +201,17 @@ def test_raise_on_errors_summarises(hkex: SessionCalendar) -> None:
     )
     assert len(err.value.errors) == 2
     raise_on_errors(validate_bars(bars.iloc[:1], hkex, "t"), "x", "y")  # no errors: no raise
+
+
+def test_a_bar_after_the_latest_closed_session_is_an_error(hkex: SessionCalendar) -> None:
+    frame = pd.DataFrame(
+        {"open": 10.0, "high": 10.5, "low": 9.5, "close": 10.0, "volume": 1e6, "no_trading": False},
+        index=pd.DatetimeIndex(["2024-03-14", "2024-03-15"], name="date"),
+    )
+    # at 15:00 HKT on 2024-03-15 that session is still trading: its bar cannot exist yet
+    findings = validate_bars(frame, hkex, "f.csv", now=datetime(2024, 3, 15, 7, 0))
+    future = [f for f in findings if f.code == "future_bar"]
+    assert [(f.date, f.severity) for f in future] == [(date(2024, 3, 15), "error")]
+    assert future[0].message == "bar dated after the latest closed XHKG session 2024-03-14"
+    after_close = validate_bars(frame, hkex, "f.csv", now=datetime(2024, 3, 15, 9, 0))
+    assert not [f for f in after_close if f.code == "future_bar"]

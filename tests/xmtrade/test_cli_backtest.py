@@ -185,8 +185,20 @@ def test_out_must_not_clobber_other_folders(
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     line = fails(["backtest", "--data-dir", str(home), "--out", str(precious)], capsys)
-    assert line == f"--out: {precious} exists and is not an xmtrade run folder"
+    assert line == f"--out: {precious} exists and holds files that are not an xmtrade run's"
     assert (precious / "notes.txt").read_text() == "keep me"
+    # a summary.json among other files does not make a folder a run folder
+    (precious / "summary.json").write_text("{}")
+    assert fails(["backtest", "--data-dir", str(home), "--out", str(precious)], capsys) == line
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_run_folders_of_the_same_second_are_distinct(tmp_path: Path) -> None:
+    from xmtrade.report import new_run_dir
+
+    first = new_run_dir(tmp_path / "runs", "abcdef0123456789")
+    second = new_run_dir(tmp_path / "runs", "abcdef0123456789")
+    assert first != second and first.is_dir() and second.is_dir()
 
 
 def test_data_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
