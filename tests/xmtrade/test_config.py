@@ -161,3 +161,21 @@ def test_hash_counts_the_facts_file_by_content(tmp_path: Path) -> None:
     assert load_config([moved]).config_hash() == shipped.config_hash()
     copy.write_bytes(copy.read_bytes() + b"revenue,2025Q4,2025-12-31,2026-03-20,,1,RMB_m,x,H\n")
     assert load_config([moved]).config_hash() != shipped.config_hash()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("signals:\n  rsi:\n    oversold: 25\n    oversold: 35\n",
+         "invalid YAML at line 4, column 5: key 'oversold' is given twice"),
+        ("backtest: {start: 2024-02-30}\n", "invalid value: day is out of range for month"),
+        ("costs: {commission_pct: .inf}\n",
+         "costs.commission_pct: input should be a finite number, got inf"),
+        ("fundamentals: {file: nope.csv}\n", "fundamentals: facts file {dir}/nope.csv not found"),
+    ],
+)
+def test_more_bad_values(tmp_path: Path, text: str, expected: str) -> None:
+    bad = write(tmp_path, "bad.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config([bad])
+    assert err.value.line().startswith(f"{bad}: " + expected.format(dir=tmp_path))
