@@ -262,6 +262,8 @@ def _num(value: float | None) -> str:
 def _leaders(ranked: list[Row], paths: list[str], metric: str, min_trades: int) -> str:
     from xmtrade.sweep.runner import status
 
+    if not ranked:
+        return "no run finished"
     shown = ["total_return", "sharpe", "max_drawdown", "n_trades"]
     columns = ["#", *paths, *dict.fromkeys([metric, *shown]), "status"]
     lines = []

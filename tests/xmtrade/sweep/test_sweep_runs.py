@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from xmtrade.cli import main
+from xmtrade.commands.sweep import _leaders
 from xmtrade.config import ConfigLayers
 from xmtrade.sweep import work
 from xmtrade.sweep.executors import PoolExecutor, SerialExecutor, make_executor
@@ -235,6 +236,28 @@ def test_ctrl_c_keeps_the_finished_rows(
     assert len(table) == 4 and table["error"].isna().all()
     assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
     assert (out / "best.yaml").exists()  # the best of the finished rows
+
+
+def test_leaders_of_an_empty_table() -> None:
+    assert _leaders([], ["signals.rsi.oversold"], "sharpe", 0) == "no run finished"
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_run_finishes(
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    interrupt = Interrupt(rows=0, results=tmp_path / "sweep" / "results.csv")
+    monkeypatch.setattr(work, "run_one", interrupt)
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1")
+    assert code == 130
+    captured = capsys.readouterr()
+    assert "no run finished" in captured.out
+    assert "interrupted after 0 of 6 runs" in captured.err
+    assert "Traceback" not in captured.err
+    assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
 
 
 @pytest.mark.slow
