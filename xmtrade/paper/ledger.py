@@ -202,6 +202,32 @@ class Ledger:
             ) from None
 
     @contextmanager
+    def rows(self, table: str) -> Iterator[None]:
+        """Database failures, and rows a hand edit damaged (a date or a JSON text that does not
+        parse), as one-line errors naming the ledger and the table."""
+        with self.errors():
+            try:
+                yield
+            except (ValueError, TypeError, KeyError) as exc:
+                raise self.damaged(table, exc) from None
+
+    def damaged(self, table: str, exc: BaseException) -> DataError:
+        """The one-line error of a damaged row of `table`."""
+        reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        return DataError(
+            self.where,
+            f"table {table}",
+            f"damaged row ({type(exc).__name__}): {reason}; the ledger is not usable as it is",
+        )
+
+    def loads(self, table: str, text: Any) -> Any:
+        """A JSON column of `table`; a damaged text is a one-line error."""
+        try:
+            return json.loads(text)
+        except (ValueError, TypeError) as exc:
+            raise self.damaged(table, exc) from None
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (`BEGIN IMMEDIATE` on SQLite): all of it commits, or none."""
         with self.engine.connect() as conn:
@@ -255,9 +281,9 @@ class Ledger:
 
     def find_account(self, name: str) -> Account | None:
         """The account called `name`, or None."""
-        with self.errors(), self.engine.connect() as conn:
+        with self.rows(s.accounts.name), self.engine.connect() as conn:
             row = conn.execute(sa.select(s.accounts).where(s.accounts.c.name == name)).first()
-        return None if row is None else _account(row._mapping)
+            return None if row is None else _account(row._mapping)
 
     def account(self, name: str) -> Account:
         """The account called `name`; a one-line error naming the remedy when there is none."""
@@ -274,9 +300,9 @@ class Ledger:
 
     def accounts(self) -> list[Account]:
         """Every account, by name."""
-        with self.errors(), self.engine.connect() as conn:
+        with self.rows(s.accounts.name), self.engine.connect() as conn:
             rows = conn.execute(sa.select(s.accounts).order_by(s.accounts.c.name)).all()
-        return [_account(r._mapping) for r in rows]
+            return [_account(r._mapping) for r in rows]
 
     def create_account(
         self,
@@ -344,23 +370,30 @@ class Ledger:
         """The account's bars and recorded outputs (one consistent snapshot)."""
         aid = account.id
         with self.errors(), self.engine.connect() as conn:
-            bar_rows = conn.execute(
-                sa.select(s.bars).where(s.bars.c.account_id == aid).order_by(s.bars.c.date)
-            ).all()
-            equity = [
-                _equity(r._mapping)
-                for r in conn.execute(
-                    sa.select(s.equity)
-                    .where(s.equity.c.account_id == aid)
-                    .order_by(s.equity.c.date)
-                )
-            ]
-            fills = [
-                _fill(r._mapping)
-                for r in conn.execute(
-                    sa.select(s.fills).where(s.fills.c.account_id == aid).order_by(s.fills.c.seq)
-                )
-            ]
+            with self.rows(s.bars.name):
+                bar_rows = conn.execute(
+                    sa.select(s.bars).where(s.bars.c.account_id == aid).order_by(s.bars.c.date)
+                ).all()
+                frame = bars_frame([r._mapping for r in bar_rows])
+                sessions = tuple(r.date for r in bar_rows if r.kind == "session")
+            with self.rows(s.equity.name):
+                equity = [
+                    _equity(r._mapping)
+                    for r in conn.execute(
+                        sa.select(s.equity)
+                        .where(s.equity.c.account_id == aid)
+                        .order_by(s.equity.c.date)
+                    ).all()
+                ]
+            with self.rows(s.fills.name):
+                fills = [
+                    _fill(r._mapping)
+                    for r in conn.execute(
+                        sa.select(s.fills)
+                        .where(s.fills.c.account_id == aid)
+                        .order_by(s.fills.c.seq)
+                    ).all()
+                ]
             decisions = list(
                 conn.execute(
                     sa.select(s.decisions.c.record)
@@ -368,26 +401,25 @@ class Ledger:
                     .order_by(s.decisions.c.seq)
                 ).scalars()
             )
-            known = frozenset(
-                (r.date, r.source)
-                for r in conn.execute(
-                    sa.select(s.revisions.c.date, s.revisions.c.source).where(
-                        s.revisions.c.account_id == aid
-                    )
+            with self.rows(s.revisions.name):
+                known = frozenset(
+                    (r.date, r.source)
+                    for r in conn.execute(
+                        sa.select(s.revisions.c.date, s.revisions.c.source).where(
+                            s.revisions.c.account_id == aid
+                        )
+                    ).all()
                 )
-            )
             facts = conn.execute(
                 sa.select(s.facts_files.c.content).where(
                     s.facts_files.c.digest == account.facts_digest
                 )
             ).scalar()
-        frame = bars_frame([r._mapping for r in bar_rows])
-        sessions = tuple(r.date for r in bar_rows if r.kind == "session")
         return History(frame, sessions, equity, fills, decisions, known, facts)
 
     def table(self, account: Account, table: sa.Table, order: str) -> list[dict[str, Any]]:
         """Every row of one of the account's tables, in `order`."""
-        with self.errors(), self.engine.connect() as conn:
+        with self.rows(table.name), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(table).where(table.c.account_id == account.id).order_by(table.c[order])
             ).all()
@@ -400,7 +432,7 @@ class Ledger:
         )
         if limit is not None:
             query = query.limit(limit)
-        with self.errors(), self.engine.connect() as conn:
+        with self.rows(s.runs.name), self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     # ------------------------------------------------------------------ writing

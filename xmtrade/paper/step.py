@@ -626,7 +626,10 @@ def _first_difference(prior: _Prior, replay: _Replay, last: date) -> str | None:
             zip(prior.decisions, replay.decisions, strict=False)
         ):
             if mine_text != again_text:
-                day = json.loads(mine_text).get("date")
+                try:
+                    day = json.loads(mine_text).get("date")
+                except (ValueError, AttributeError):
+                    day = "a damaged row"
                 return f"decision {i + 1} ({day}) differs"
         return "the decisions up to the last session differ"
     return None

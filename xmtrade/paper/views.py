@@ -4,7 +4,6 @@ backtest writes)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +71,7 @@ def status_lines(ledger: Ledger, account: Account, config_hash: str | None) -> l
         )
         stage = int(last["stage"])
         out.append(f"stage {stage} ({STAGE_NAMES.get(stage, '?')})")
-        out += _line_states(ledger, account, json.loads(last["lines"]))
+        out += _line_states(ledger, account, ledger.loads(s.equity.name, last["lines"]))
     held = [t for t in ledger.table(account, s.tranches, "id") if t["exit_reason"] == "open"]
     if held:
         out.append("tranches held:")
@@ -98,7 +97,7 @@ def status_lines(ledger: Ledger, account: Account, config_hash: str | None) -> l
             + (" (stale data)" if run["stale"] else "")
             + f", {run['sessions_processed']} session(s)"
         )
-        out += [f"  {note}" for note in json.loads(run["notes"])]
+        out += [f"  {note}" for note in ledger.loads(s.runs.name, run["notes"])]
     else:
         out.append("last run: none yet")
     return out
@@ -119,7 +118,7 @@ def _line_states(ledger: Ledger, account: Account, states: dict[str, Any]) -> li
             .limit(1)
         ).scalar()
     if text:
-        details = json.loads(text).get("lines") or {}
+        details = ledger.loads(s.decisions.name, text).get("lines") or {}
     out = ["risk lines:"]
     for name, status in sorted(states.items()):
         detail = details.get(name) or {}
@@ -186,7 +185,7 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
     for row in equity_rows:
         record = {k: row[k] for k in ("date", "nav", "cash", "position_value", "shares")}
         record.update({k: row[k] for k in ("weight", "stage", "ps_ratio")})
-        record.update(json.loads(row["lines"]))
+        record.update(ledger.loads(s.equity.name, row["lines"]))
         records.append(record)
     equity = pd.DataFrame.from_records(records)
     equity["date"] = pd.to_datetime(equity["date"])
@@ -196,7 +195,7 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
     fee_kinds = HkCostModel(cfg.market, cfg.costs).kinds()
     fills = []
     for row in ledger.table(account, s.fills, "seq"):
-        charges = json.loads(row["charges"])
+        charges = ledger.loads(s.fills.name, row["charges"])
         fill = {k: row[k] for k in FILL_FIELDS if k not in ("fees", "reason")}
         fill.update({kind: charges.get(kind) for kind in fee_kinds})
         fill.update(fees=row["fees"], reason=row["reason"])
@@ -208,7 +207,10 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
         [{k: row[k] for k in TRADE_COLUMNS} for row in ledger.table(account, s.tranches, "id")],
         columns=TRADE_COLUMNS,
     )
-    decisions = [json.loads(row["record"]) for row in ledger.table(account, s.decisions, "seq")]
+    decisions = [
+        ledger.loads(s.decisions.name, row["record"])
+        for row in ledger.table(account, s.decisions, "seq")
+    ]
     sessions = [b for b in ledger.table(account, s.bars, "date") if b["kind"] == "session"]
     bars = bars_frame(sessions)
     orders = [
