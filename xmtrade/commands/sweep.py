@@ -131,9 +131,12 @@ def _load(args: argparse.Namespace) -> tuple[ConfigLayers, AppConfig, Grid, pd.D
 
 
 def _executor(args: argparse.Namespace, jobs: int) -> Executor:
+    """The executor, checked (a Dask scheduler reached) before any output is written."""
     from xmtrade.sweep.executors import make_executor
 
-    return make_executor(args.executor, jobs, args.scheduler)
+    executor = make_executor(args.executor, jobs, args.scheduler)
+    executor.check()
+    return executor
 
 
 def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Path:
@@ -208,7 +211,7 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     test = parse_span(args.test, "--test")
     layers, base, grid, bars, data_dir = _load(args)
     metric, min_trades, jobs = _settings(args, base)
-    _executor(args, jobs)  # check the executor options before anything runs
+    _executor(args, jobs).close()  # check the executor options before anything is written
     out = _out(args, data_dir, "walkforward", grid)
     result = run_walkforward(
         layers=layers,

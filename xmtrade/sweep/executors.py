@@ -36,6 +36,8 @@ class Executor(Protocol):
 
     def close(self, cancel: bool = False) -> None: ...
 
+    def check(self) -> None: ...
+
 
 def make_executor(kind: str, jobs: int, scheduler: str | None = None) -> Executor:
     """The executor named on the command line (`--executor`, `--jobs`, `--scheduler`)."""
@@ -76,6 +78,9 @@ class SerialExecutor:
 
     def close(self, cancel: bool = False) -> None:
         """Nothing to stop."""
+
+    def check(self) -> None:
+        """Nothing to reach."""
 
 
 # ------------------------------------------------------------------ local process pool
@@ -122,6 +127,9 @@ class PoolExecutor:
             self._frozen = True
         self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(shared, run))
         yield from self._pool.imap_unordered(_pool_batch, batches, chunksize=1)
+
+    def check(self) -> None:
+        """Nothing to reach: the pool starts when the runs do."""
 
     def close(self, cancel: bool = False) -> None:
         """Wait for the workers to finish (or, with `cancel`, stop them now)."""
@@ -183,19 +191,27 @@ class DaskExecutor:
             return Client(self._cluster)
         try:
             client = Client(self.scheduler, timeout=self.connect_timeout)
-        except (OSError, TimeoutError) as exc:
+            self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+        except Exception as exc:  # a bad address is a ValueError, a dead one an OSError
+            message = " ".join(str(exc).split()) or type(exc).__name__
             raise ConfigError(
-                "--scheduler", None, f"cannot reach the Dask scheduler {self.scheduler}: {exc}"
+                "--scheduler", None, f"cannot reach the Dask scheduler {self.scheduler}: {message}"
             ) from None
-        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
         return client
+
+    def check(self) -> None:
+        """Connect to the scheduler now (kept for the runs), so a bad or unreachable address
+        is a one-line error before anything is written; a local cluster starts with the runs."""
+        if self.scheduler is not None and self._client is None:
+            self._client = self._connect()
 
     def run(
         self, shared: SharedData, batches: Iterable[Sequence[Task]], run: RunFunction | None
     ) -> Iterator[list[Outcome]]:
         from distributed import as_completed
 
-        self._client = self._connect()
+        if self._client is None:
+            self._client = self._connect()
         data = self._client.scatter(shared, broadcast=True, hash=False)
         self._futures = [
             self._client.submit(run_batch, data, list(batch), run, pure=False) for batch in batches

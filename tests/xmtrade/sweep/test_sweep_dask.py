@@ -118,3 +118,31 @@ def test_an_unreachable_scheduler_is_one_line(real_bars: pd.DataFrame) -> None:
     assert caught.value.line().startswith(
         "--scheduler: cannot reach the Dask scheduler tcp://127.0.0.1:9"
     )
+
+
+def test_an_unreachable_scheduler_is_caught_by_check() -> None:
+    from xmtrade.errors import ConfigError
+
+    executor = DaskExecutor(scheduler="tcp://127.0.0.1:9", jobs=1)
+    executor.connect_timeout = "1s"
+    with pytest.raises(ConfigError) as caught:
+        executor.check()
+    assert caught.value.line().startswith(
+        "--scheduler: cannot reach the Dask scheduler tcp://127.0.0.1:9"
+    )
+
+
+@pytest.mark.parametrize("verb", ["sweep", "walkforward"])
+def test_a_garbage_scheduler_is_one_line_and_writes_nothing(
+    verb: str, home: Path, tmp_path: Path, fails: Any
+) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [30, 40]\n")
+    out = tmp_path / "out"
+    args = [verb, "--data-dir", str(home), "--grid", str(grid), "--out", str(out)]
+    args += ["--executor", "dask", "--scheduler", "garbage"]
+    if verb == "walkforward":
+        args += ["--train", "2y", "--test", "1y"]
+    line = fails(args)
+    assert line.startswith("--scheduler: cannot reach the Dask scheduler garbage: ")
+    assert not out.exists()
