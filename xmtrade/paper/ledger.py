@@ -678,7 +678,7 @@ def _inspect_sqlite_file(
         raise ConfigError(
             "--db",
             None,
-            f"{shown} is corrupt (integrity check: {'; '.join(map(str, problems[:3]))}); "
+            f"{shown} is corrupt (integrity check: {_first_problem(problems)}); "
             "nothing was changed (restore it from a backup)",
         )
     if app_id not in (0, s.SQLITE_APPLICATION_ID):
@@ -689,6 +689,21 @@ def _inspect_sqlite_file(
             "nothing was changed",
         )
     return names, marker
+
+
+def _first_problem(problems: Sequence[Any]) -> str:
+    """SQLite's integrity-check rows (each may span lines) as one line: the first problem and
+    how many there are."""
+    lines = [
+        line.strip()
+        for row in problems
+        for line in str(row).splitlines()
+        if line.strip() and not line.strip().startswith("*** in database")
+    ]
+    if not lines:
+        return "failed"
+    more = f" (and {len(lines) - 1} more problem{'s' if len(lines) > 2 else ''})"
+    return lines[0] + (more if len(lines) > 1 else "")
 
 
 def _verify(
