@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 MARKER = "walkforward.json"
 _SPAN = re.compile(r"^\s*(\d+)\s*([ymwd])\s*$")
+MAX_YEARS = 100
+_MAX_COUNT = {"y": MAX_YEARS, "m": 12 * MAX_YEARS, "w": 52 * MAX_YEARS, "d": 365 * MAX_YEARS}
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,14 @@ def parse_span(text: str, option: str) -> Span:
         raise ConfigError(
             "command line", option, f"expected a length like 3y, 18m, 26w or 90d, got {text!r}"
         )
-    return Span(int(match.group(1)), match.group(2))
+    count, unit = int(match.group(1)), match.group(2)
+    if count > _MAX_COUNT[unit]:
+        raise ConfigError(
+            "command line",
+            option,
+            f"{text.strip()} is longer than {MAX_YEARS} years (at most {_MAX_COUNT[unit]}{unit})",
+        )
+    return Span(count, unit)
 
 
 @dataclass(frozen=True)
@@ -119,20 +128,25 @@ def make_windows(
     k = 0
     while True:
         boundary = first + train.offset + test.times(k)
+        if boundary > last:
+            break
         test_until = boundary + test.offset
         train_from = first if anchored else boundary - train.offset
         test_span = sessions[(sessions >= boundary) & (sessions < test_until)]
-        if len(test_span) == 0:
-            break
+        k += 1
+        if len(test_span) == 0:  # no session in this span (a holiday, a weekend): go on
+            continue
         train_span = sessions[(sessions >= train_from) & (sessions < boundary)]
         partial = test_until > last + pd.Timedelta(days=1)
-        if k == 0 and partial:
+        if not windows and partial:
             break
         if len(train_span) == 0:
-            raise ConfigError("--train", None, f"window {k + 1} has no training sessions; {covers}")
+            raise ConfigError(
+                "--train", None, f"window {len(windows) + 1} has no training sessions; {covers}"
+            )
         windows.append(
             Window(
-                number=k + 1,
+                number=len(windows) + 1,
                 train_start=train_span[0].date(),
                 train_end=train_span[-1].date(),
                 test_start=test_span[0].date(),
@@ -140,7 +154,6 @@ def make_windows(
                 partial=bool(partial),
             )
         )
-        k += 1
     if not windows:
         raise ConfigError(
             "--train/--test",

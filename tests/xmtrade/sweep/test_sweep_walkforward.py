@@ -173,3 +173,35 @@ def test_walkforward_too_long_for_the_data_is_one_line(
     )
     assert line.startswith("--train/--test: train 6y + test 2y is longer than the data")
     assert not (tmp_path / "wf").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "text"), [("--train", "99999999y"), ("--test", "1201m"), ("--train", "40000d")]
+)
+def test_spans_beyond_a_hundred_years_are_refused(option: str, text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_span(text, option)
+    assert caught.value.line().startswith(f"command line: {option}: {text} is longer than 100")
+    assert parse_span("100y", option).count == 100
+
+
+def test_a_huge_train_span_is_one_line(
+    home: Path, tmp_path: Path, fails: Callable[[list[str]], str]
+) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35]\n")
+    args = ["walkforward", "--data-dir", str(home), "--grid", str(grid)]
+    line = fails([*args, "--train", "99999999y", "--test", "1y", "--out", str(tmp_path / "wf")])
+    assert line.startswith("command line: --train: 99999999y is longer than 100 years")
+    assert not (tmp_path / "wf").exists()
+
+
+def test_test_spans_without_a_session_are_skipped(sessions: pd.DatetimeIndex) -> None:
+    # the data starts on a Monday: with 1w + 1d the sixth test span is a Saturday
+    assert sessions[0].day_of_week == 0
+    windows = make_windows(sessions, Span(1, "w"), Span(1, "d"), anchored=False)
+    after = sessions[sessions >= sessions[0] + pd.DateOffset(weeks=1)]
+    assert [w.test_start for w in windows] == [ts.date() for ts in after]
+    assert [w.number for w in windows] == list(range(1, len(after) + 1))
+    assert windows[-1].test_end == sessions[-1].date()
+    assert all(w.test_start == w.test_end for w in windows)
