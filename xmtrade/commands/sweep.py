@@ -247,7 +247,9 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     print(f"folder: {result.folder}")
     if result.interrupted:
         print(
-            f"xmtrade: interrupted; the finished training rows are in {result.folder / 'train'}",
+            f"xmtrade: interrupted; the finished training rows are in {result.folder / 'train'}"
+            f"; windows.partial.csv and oos_equity.partial.csv come from part of them and "
+            "are not a finished walk-forward",
             file=sys.stderr,
         )
         return INTERRUPTED

@@ -265,8 +265,13 @@ def run_walkforward(
             tests[number - 1] = to_row(outcome, grid.combinations[index], index)
     seconds = time.monotonic() - began
 
-    overall = _stitch(folder, windows, chosen, tests, bars, configs, base, metric)
-    _write_windows(folder / "windows.csv", windows, chosen, tests, reports, grid.paths, metric)
+    # an interrupted run's windows were chosen from part of the training rows: its tables
+    # are named *.partial.csv so nobody takes them for a finished walk-forward
+    suffix = ".partial.csv" if interrupted else ".csv"
+    overall = _stitch(
+        folder / f"oos_equity{suffix}", windows, chosen, tests, bars, configs, base, metric
+    )
+    _write_windows(folder / f"windows{suffix}", windows, chosen, tests, reports, grid.paths, metric)
     if not interrupted:
         _plot(
             folder / "walkforward.png",
@@ -312,7 +317,7 @@ def _run(
 
 
 def _stitch(
-    folder: Path,
+    equity_csv: Path,
     windows: Sequence[Window],
     chosen: Sequence[Row | None],
     tests: Sequence[Row | None],
@@ -322,7 +327,7 @@ def _stitch(
     metric: str,
 ) -> dict[str, Any]:
     """The out-of-sample equity (test spans chained; a window without a winner stays in
-    cash), written to oos_equity.csv, and the overall in- and out-of-sample figures."""
+    cash), written to `equity_csv`, and the overall in- and out-of-sample figures."""
     frames = []
     for w, best, result in zip(windows, chosen, tests, strict=True):
         sessions = bars.loc[pd.Timestamp(w.test_start) : pd.Timestamp(w.test_end)].index
@@ -335,7 +340,7 @@ def _stitch(
     initial = base.backtest.initial_nav
     equity["nav"] = initial * np.cumprod(1.0 + equity["return"].to_numpy())
     equity.index.name = "date"
-    equity.to_csv(folder / "oos_equity.csv", float_format="%.10f")
+    equity.to_csv(equity_csv, float_format="%.10f")
 
     periods = base.backtest.periods_per_year
     returns = equity["return"].to_numpy()

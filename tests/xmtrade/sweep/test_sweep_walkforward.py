@@ -205,3 +205,36 @@ def test_test_spans_without_a_session_are_skipped(sessions: pd.DatetimeIndex) ->
     assert [w.number for w in windows] == list(range(1, len(after) + 1))
     assert windows[-1].test_end == sessions[-1].date()
     assert all(w.test_start == w.test_end for w in windows)
+
+
+@pytest.mark.slow
+def test_an_interrupted_walkforward_names_its_tables_partial(
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from xmtrade.sweep import work
+
+    real = work.run_one
+    calls = []
+
+    def interrupt(shared: work.SharedData, task: work.Task) -> work.Outcome:
+        calls.append(task)
+        if len(calls) > 3:  # 3 of the 4 training runs finish, then Ctrl-C
+            raise KeyboardInterrupt
+        return real(shared, task)
+
+    monkeypatch.setattr(work, "run_one", interrupt)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35]\n")
+    out = tmp_path / "wf"
+    args = ["walkforward", "--data-dir", str(home), "--grid", str(grid), "--jobs", "1"]
+    args += ["--train", "2y", "--test", "1y", "--start", "2019-01-02", "--end", "2022-12-30"]
+    assert main([*args, "--min-trades", "0", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "windows.partial.csv and oos_equity.partial.csv" in err
+    names = {p.name for p in out.iterdir()}
+    assert {"windows.partial.csv", "oos_equity.partial.csv", "walkforward.json"} <= names
+    assert not names & {"windows.csv", "oos_equity.csv", "walkforward.png"}
+    assert json.loads((out / "walkforward.json").read_text())["status"] == "interrupted"
