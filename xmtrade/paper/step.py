@@ -358,7 +358,8 @@ class _Step:
         if seen is not None:
             pick &= index > seen
         new_bars = cached.loc[pick]
-        again = [d for d in history.sessions if last is None or d > last]
+        # sessions the ledger holds but has not processed (all of them on --reset), up to asof
+        again = [d for d in history.sessions if (last is None or d > last) and d <= asof]
         return again + [pd.Timestamp(t).date() for t in new_bars.index], new_bars
 
     def _revisions(

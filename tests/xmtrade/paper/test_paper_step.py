@@ -390,3 +390,18 @@ def test_accounts_are_independent(home: Path, capsys: pytest.CaptureFixture[str]
     assert date(2025, 10, 24)  # (both accounts processed the same sessions)
     _, out, _ = run(capsys, "paper", "step", "--asof", "2025-10-24", "--offline")
     assert out.startswith("no new bar")
+
+
+def test_reset_with_asof_replays_only_through_asof(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init(capsys)
+    step(capsys, "2025-10-24")
+    db = home / "paper.sqlite"
+    before = dump(db)
+    out = step(capsys, "2025-10-17", "--reset")
+    assert "processed 5 sessions after --reset, 2025-10-13 .. 2025-10-17" in out
+    assert max(row[1] for row in dump(db)["paper_equity"]) == "2025-10-17"
+    out = step(capsys, "2025-10-24")  # the rest again, from the ledger's own bars
+    assert "processed 5 sessions, 2025-10-20 .. 2025-10-24" in out
+    assert dump(db) == before
