@@ -139,6 +139,14 @@ def _executor(args: argparse.Namespace, jobs: int) -> Executor:
     return executor
 
 
+def _cap(args: argparse.Namespace, jobs: int, runs: int) -> int:
+    """No more workers than runs: --jobs 500 for 147 combinations starts 147 (and says so)."""
+    if args.executor == "dask" or jobs <= runs:
+        return jobs
+    print(f"{args.verb}: {jobs} workers capped at {runs}, one per run", file=sys.stderr)
+    return max(1, runs)
+
+
 def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Path:
     """The output folder: --out (absent or empty, else a one-line error), or a new folder
     under DATA_DIR/<kind>, reserved at once so no other run can take it."""
@@ -160,6 +168,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     layers, base, grid, bars, data_dir = _load(args)
     metric, min_trades, jobs = _settings(args, base)
     configs = check_sweep(layers, grid, bars, start, end)
+    jobs = _cap(args, jobs, len(configs))
     executor = _executor(args, jobs)
     out = _out(args, data_dir, "sweeps", grid)
     print(
@@ -205,12 +214,14 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def run_walkforward_command(args: argparse.Namespace) -> int:
     """Walk forward and print each window's in- and out-of-sample figures."""
     start, end = parse_window(args.start, args.end)
-    from xmtrade.sweep.walkforward import parse_span, run_walkforward
+    from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
 
     train = parse_span(args.train, "--train")
     test = parse_span(args.test, "--test")
     layers, base, grid, bars, data_dir = _load(args)
     metric, min_trades, jobs = _settings(args, base)
+    windows = plan_windows(base, bars, start, end, train, test, args.anchored)
+    jobs = _cap(args, jobs, len(grid.combinations) * len(windows))
     _executor(args, jobs).close()  # check the executor options before anything is written
     out = _out(args, data_dir, "walkforward", grid)
     result = run_walkforward(

@@ -163,6 +163,23 @@ def make_windows(
     return windows
 
 
+def plan_windows(
+    base: AppConfig,
+    bars: pd.DataFrame,
+    start: date | None,
+    end: date | None,
+    train: Span,
+    test: Span,
+    anchored: bool,
+) -> list[Window]:
+    """The windows over the sessions of `bars` in [start, end] (default: all of them)."""
+    from xmtrade.backtest import resolve_window
+
+    first, last = resolve_window(base, bars, start, end)
+    sessions = bars.loc[pd.Timestamp(first) : pd.Timestamp(last)].index
+    return make_windows(pd.DatetimeIndex(sessions), train, test, anchored)
+
+
 @dataclass(frozen=True)
 class WalkForwardResult:
     folder: Path
@@ -194,13 +211,9 @@ def run_walkforward(
     run: RunFunction | None = None,
 ) -> WalkForwardResult:
     """Walk forward over the sessions of `bars` in [start, end] (default: all of them)."""
-    from xmtrade.backtest import resolve_window
-
     configs = build_configs(layers, grid)
     base = layers.build()
-    first, last = resolve_window(base, bars, start, end)
-    sessions = bars.loc[pd.Timestamp(first) : pd.Timestamp(last)].index
-    windows = make_windows(pd.DatetimeIndex(sessions), train, test, anchored)
+    windows = plan_windows(base, bars, start, end, train, test, anchored)
     shared = read_shared(bars, configs)
     folder = prepare_folder(out)
     meta: dict[str, Any] = {

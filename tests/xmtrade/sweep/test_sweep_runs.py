@@ -380,3 +380,41 @@ def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
     progress.advance(2)
     progress.finish()
     assert stream.getvalue().startswith("\r[") and stream.getvalue().endswith("\n")
+
+
+@pytest.mark.slow
+def test_workers_are_capped_at_the_number_of_runs(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = sweep(home, tmp_path, "signals.rsi.oversold: [30]\n", "--jobs", "500")
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "sweep: 500 workers capped at 1, one per run" in err
+    assert "on 1 process;" in err
+
+
+def test_walkforward_workers_are_capped_at_its_training_runs(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xmtrade.commands import sweep as command
+    from xmtrade.sweep import walkforward
+
+    seen: list[int] = []
+
+    def stop(**kwargs: Any) -> Any:
+        raise SystemExit(0)
+
+    def executor(args: Any, jobs: int) -> SerialExecutor:
+        seen.append(jobs)
+        return SerialExecutor()
+
+    monkeypatch.setattr(walkforward, "run_walkforward", stop)
+    monkeypatch.setattr(command, "_executor", executor)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35, 45]\n")
+    args = ["walkforward", "--data-dir", str(home), "--grid", str(grid), "--jobs", "500"]
+    args += ["--train", "2y", "--test", "1y", "--start", "2019-01-02", "--end", "2022-12-30"]
+    with pytest.raises(SystemExit):
+        main([*args, "--out", str(tmp_path / "wf")])
+    assert seen == [6]  # 3 combinations x 2 windows
+    assert "walkforward: 500 workers capped at 6, one per run" in capsys.readouterr().err
