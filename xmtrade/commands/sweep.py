@@ -139,6 +139,13 @@ def _executor(args: argparse.Namespace, jobs: int) -> Executor:
     return executor
 
 
+def _dropped(grid: Grid) -> str:
+    """How many repeated combinations the grid's lists held, if any."""
+    if not grid.duplicates:
+        return ""
+    return f" ({grid.duplicates} repeated {'one' if grid.duplicates == 1 else 'ones'} dropped)"
+
+
 def _cap(args: argparse.Namespace, jobs: int, runs: int) -> int:
     """No more workers than runs: --jobs 500 for 147 combinations starts 147 (and says so)."""
     if args.executor == "dask" or jobs <= runs:
@@ -172,7 +179,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     executor = _executor(args, jobs)
     out = _out(args, data_dir, "sweeps", grid)
     print(
-        f"sweep: {len(grid.combinations)} combinations of {', '.join(grid.paths)} "
+        f"sweep: {len(grid.combinations)} combinations{_dropped(grid)} of {', '.join(grid.paths)} "
         f"on {executor.description}; metric {metric}, at least {min_trades} trades",
         file=sys.stderr,
     )

@@ -67,6 +67,7 @@ class Grid:
     combinations: tuple[dict[str, Any], ...]
     sample_count: int | None  # the N asked for when sampling at random
     seed: int | None
+    duplicates: int = 0  # combinations dropped because a list repeated a value
 
     @property
     def varying(self) -> list[str]:
@@ -102,6 +103,10 @@ def parse_grid(data: Mapping[str, Any], where: str, max_combinations: int) -> Gr
                 random_axes[0],
                 "a random distribution needs a top-level `sample: {count: N, seed: S}`",
             )
+        listed = 1
+        for axis in axes:
+            listed *= len(axis.values)
+        axes = [_distinct(a) for a in axes]  # [30, 30, 30] is one run, and one trial
         total = 1
         for axis in axes:
             total *= len(axis.values)
@@ -117,7 +122,7 @@ def parse_grid(data: Mapping[str, Any], where: str, max_combinations: int) -> Gr
             dict(zip([a.path for a in axes], values, strict=True))
             for values in itertools.product(*[a.values for a in axes])
         )
-        return Grid(where, tuple(axes), combos, None, None)
+        return Grid(where, tuple(axes), combos, None, None, listed - total)
     count, seed = _sample_spec(sample, where, max_combinations)
     rng = random.Random(seed)
     seen: set[tuple[Any, ...]] = set()
@@ -160,6 +165,14 @@ def _check_misspelt_spec(value: Mapping[str, Any], where: str, path: str) -> Non
             path,
             f"unknown spec '{key}' (expected {', '.join(SPEC_KEYS)}); did you mean '{close[0]}'?",
         )
+
+
+def _distinct(axis: Axis) -> Axis:
+    """The axis with each value once, in first-seen order."""
+    seen: dict[Any, Any] = {}
+    for value in axis.values:
+        seen.setdefault((isinstance(value, bool), _hashable(value)), value)
+    return Axis(axis.path, axis.kind, tuple(seen.values()))
 
 
 def _is_spec(value: Mapping[str, Any]) -> bool:

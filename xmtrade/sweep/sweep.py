@@ -106,6 +106,7 @@ def run_sweep(
         "parameters": paths,
         "varying": grid.varying,
         "combinations": len(configs),
+        "repeated_combinations_dropped": grid.duplicates,
         "sampled": None
         if grid.sample_count is None
         else {"count": grid.sample_count, "seed": grid.seed, "distinct": len(configs)},

@@ -190,3 +190,27 @@ def test_nest_builds_an_overlay() -> None:
 def test_every_example_grid_is_valid(path: Path) -> None:
     grid = load_grid(path, LIMIT)
     assert len(build_configs(ConfigLayers(), grid)) == len(grid.combinations) > 1
+
+
+def test_repeated_values_run_once() -> None:
+    grid = parse_grid({"signals.rsi.oversold": [30, 30, 30]}, WHERE, LIMIT)
+    assert list(grid.combinations) == [{"signals.rsi.oversold": 30}]
+    assert grid.duplicates == 2
+    grid = parse_grid(
+        {"signals.rsi.oversold": [30, 40, 30], "exits.exit_on_stage": [True, 1, True]},
+        WHERE,
+        LIMIT,
+    )
+    assert list(grid.combinations) == [
+        {"signals.rsi.oversold": 30, "exits.exit_on_stage": True},
+        {"signals.rsi.oversold": 30, "exits.exit_on_stage": 1},
+        {"signals.rsi.oversold": 40, "exits.exit_on_stage": True},
+        {"signals.rsi.oversold": 40, "exits.exit_on_stage": 1},
+    ]
+    assert grid.duplicates == 9 - 4
+    assert parse_grid({"signals.rsi.oversold": [30, 40]}, WHERE, LIMIT).duplicates == 0
+
+
+def test_repeated_values_count_against_the_limit_once() -> None:
+    grid = parse_grid({"signals.rsi.oversold": [30] * 50}, WHERE, 10)
+    assert len(grid.combinations) == 1

@@ -418,3 +418,14 @@ def test_walkforward_workers_are_capped_at_its_training_runs(
         main([*args, "--out", str(tmp_path / "wf")])
     assert seen == [6]  # 3 combinations x 2 windows
     assert "walkforward: 500 workers capped at 6, one per run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_repeated_grid_values_run_once_and_count_as_one_trial(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = sweep(home, tmp_path, "signals.rsi.oversold: [30, 30, 30, 40]\n", "--jobs", "1")
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "sweep: 2 combinations (2 repeated ones dropped) of" in captured.err
+    assert "combinations tried: 2 (2 completed, 0 failed)" in captured.out
