@@ -166,11 +166,15 @@ def test_hash_counts_the_facts_file_by_content(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("signals:\n  rsi:\n    oversold: 25\n    oversold: 35\n",
-         "invalid YAML at line 4, column 5: key 'oversold' is given twice"),
+        (
+            "signals:\n  rsi:\n    oversold: 25\n    oversold: 35\n",
+            "invalid YAML at line 4, column 5: key 'oversold' is given twice",
+        ),
         ("backtest: {start: 2024-02-30}\n", "invalid value: day is out of range for month"),
-        ("costs: {commission_pct: .inf}\n",
-         "costs.commission_pct: input should be a finite number, got inf"),
+        (
+            "costs: {commission_pct: .inf}\n",
+            "costs.commission_pct: input should be a finite number, got inf",
+        ),
         ("fundamentals: {file: nope.csv}\n", "fundamentals: facts file {dir}/nope.csv not found"),
     ],
 )
