@@ -142,7 +142,10 @@ def _account_name(args: argparse.Namespace) -> str:
 def _open_ledger(args: argparse.Namespace, data_dir: Path, create: bool) -> Ledger:
     from xmtrade.paper.ledger import Ledger, default_target
 
-    return Ledger.open(args.db if args.db is not None else default_target(data_dir), create)
+    if args.db is None:
+        return Ledger.open(default_target(data_dir), create)
+    # a --db in a folder that does not exist is most likely a typo: refuse, create nothing
+    return Ledger.open(args.db, create, make_folder=False)
 
 
 def _market(cfg: AppConfig, data_dir: Path) -> tuple[SessionCalendar, PriceCache]:

@@ -145,14 +145,21 @@ class Ledger:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, target: str, create: bool) -> Ledger:
+    def open(cls, target: str, create: bool, make_folder: bool = True) -> Ledger:
         """Open the ledger at `target` (a file path or a SQLAlchemy URL), creating it when
-        `create` and it does not exist. Anything that is not an xmtrade ledger is refused
-        before a byte of it is written."""
+        `create` and it does not exist (and its folder too when `make_folder`). Anything that
+        is not an xmtrade ledger is refused before a byte of it is written."""
         url, path = _parse_target(target)
         shown = str(path) if path is not None else url.render_as_string(hide_password=True)
         if path is not None:
             names, marker = _inspect_sqlite_file(path, shown, create)
+            if not names and not make_folder and not path.parent.is_dir():
+                raise ConfigError(
+                    "--db",
+                    None,
+                    f"the folder {path.parent} does not exist; create it first or give a "
+                    "ledger path in an existing folder",
+                )
             if not names:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)

@@ -118,6 +118,7 @@ def run_step(
     """Run one step of `request.account` under its lock; every failure after the account is
     found is logged as a run, then raised."""
     started = now_utc()
+    ledger.account(request.account)  # no lock file for an account that does not exist
     with ledger.lock(request.account):
         account = ledger.account(request.account)
         step = _Step(ledger, cfg, calendar, cache, request, account, layers, fetch, now, crash)

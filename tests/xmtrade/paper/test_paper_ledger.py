@@ -137,6 +137,7 @@ def test_db_url_and_path_name_the_same_ledger(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "sub" / "ledger.db"
+    db.parent.mkdir()
     init(capsys, "--db", f"sqlite:///{db}")
     out = ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "--db", str(db))
     assert "processed 5 sessions" in out
@@ -181,3 +182,24 @@ def test_a_second_step_of_the_account_fails_fast(
     assert "processed 10 sessions" in ok(
         capsys, "paper", "step", "--asof", "2025-10-24", "--offline"
     )
+
+
+def test_a_db_in_a_missing_folder_is_refused_and_nothing_is_created(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "nonexistent" / "dir"
+    for db in (str(folder / "x.sqlite"), f"sqlite:///{folder / 'x.sqlite'}"):
+        line = one_line_error(
+            capsys, "paper", "init", "--start", "2025-10-13", "--offline", "--db", db
+        )
+        assert line.startswith(f"--db: the folder {folder} does not exist")
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_a_step_of_a_missing_account_creates_no_lock_file(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init(capsys)
+    line = one_line_error(capsys, "paper", "step", "--account", "nope", "--offline")
+    assert line.startswith("--account: no paper account 'nope' in ")
+    assert not (home / "paper.sqlite.nope.lock").exists()
