@@ -311,7 +311,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
     from xmtrade.paper.ledger import RunRecord, now_utc
     from xmtrade.paper.notify import notify
     from xmtrade.paper.outcome import StepReport
-    from xmtrade.paper.scheduler import PaperService, next_runs, serve
+    from xmtrade.paper.scheduler import PaperService, check_schedule, next_runs, serve
     from xmtrade.paper.step import StepRequest, account_config_hash, run_step
 
     name = _account_name(args)
@@ -319,16 +319,22 @@ def run_scheduler(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     calendar, cache = _market(cfg, data_dir)
     schedule = cfg.paper.schedule
-    if args.next is not None:
-        if args.next < 1:
-            raise ConfigError("command line", "--next", f"expected 1 or more, got {args.next}")
-        for when in next_runs(
-            datetime.now(ZoneInfo(schedule.timezone)), args.next, schedule, calendar
-        ):
-            print(f"{when:%Y-%m-%d %a %H:%M %Z}")
-        return 0
+    if args.next is not None and args.next < 1:
+        raise ConfigError("command line", "--next", f"expected 1 or more, got {args.next}")
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
+    check_schedule(schedule, calendar)
+    if args.next is not None:
+        runs = next_runs(datetime.now(ZoneInfo(schedule.timezone)), args.next, schedule, calendar)
+        for when in runs:
+            print(f"{when:%Y-%m-%d %a %H:%M %Z}")
+        if len(runs) < args.next:
+            print(
+                f"note: the {calendar.code} calendar ends at {calendar.last_session}; "
+                "later run times are not known yet",
+                file=sys.stderr,
+            )
+        return 0
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

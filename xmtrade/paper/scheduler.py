@@ -76,6 +76,28 @@ class SessionTrigger(BaseTrigger):
         return f"<SessionTrigger ({self.label})>"
 
 
+def check_schedule(schedule: PaperScheduleConfig, calendar: SessionCalendar) -> None:
+    """Refuse a schedule whose days never fall on a session of the calendar (e.g. `sat`)."""
+    from xmtrade.errors import ConfigError
+
+    trigger = SessionTrigger(schedule, calendar)
+    monday = datetime(2024, 1, 1, tzinfo=trigger.zone)  # a Monday
+    days: set[int] = set()
+    fire = trigger.cron.get_next_fire_time(None, monday)
+    while fire is not None and fire < monday + timedelta(days=7):
+        days.add(fire.weekday())
+        fire = trigger.cron.get_next_fire_time(fire, fire + timedelta(minutes=1))
+    last = calendar.last_session
+    sessions = calendar.sessions(max(calendar.first_session, last - timedelta(days=365)), last)
+    if not days & {int(d.weekday()) for d in sessions}:
+        raise ConfigError(
+            "paper.schedule",
+            "day_of_week",
+            f"no {calendar.code} session falls on {schedule.day_of_week!r}, so the schedule "
+            "never runs (sessions are Monday to Friday; the default is mon-fri)",
+        )
+
+
 def next_runs(
     after: datetime, n: int, schedule: PaperScheduleConfig, calendar: SessionCalendar
 ) -> list[datetime]:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-from paper_support import ok, runs_of
+from paper_support import ok, one_line_error, runs_of
 
 from data_feeds.cache import PriceCache
 from data_feeds.calendar import SessionCalendar
@@ -251,9 +251,30 @@ def test_a_bar_published_late_is_processed_on_a_retry(
     assert "1 session (2026-03-27)" in notes[-1]
 
 
-def test_paper_run_next_prints_session_times(capsys: pytest.CaptureFixture[str]) -> None:
+def test_paper_run_next_prints_session_times(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok(capsys, "paper", "init", "--start", "2026-03-02", "--offline")
     out = ok(capsys, "paper", "run", "--next", "4")
     lines = out.strip().splitlines()
     assert len(lines) == 4
     assert all(line.endswith("17:15 HKT") for line in lines)
     assert all(line.split()[1] in ("Mon", "Tue", "Wed", "Thu", "Fri") for line in lines)
+
+
+def test_paper_run_next_checks_the_account_and_the_schedule(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = one_line_error(capsys, "paper", "run", "--next", "3")
+    assert line.startswith("--db: no paper ledger at ")
+    ok(capsys, "paper", "init", "--start", "2026-03-02", "--offline")
+    line = one_line_error(capsys, "paper", "run", "--next", "3", "--account", "nope")
+    assert line.startswith("--account: no paper account 'nope' in ")
+    layer = tmp_path / "sat.yaml"
+    layer.write_text("paper:\n  schedule:\n    day_of_week: sat\n")
+    for argv in (["--next", "3"], []):
+        line = one_line_error(capsys, "paper", "run", *argv, "-c", str(layer))
+        assert line == (
+            "paper.schedule: day_of_week: no XHKG session falls on 'sat', so the schedule "
+            "never runs (sessions are Monday to Friday; the default is mon-fri)"
+        )
