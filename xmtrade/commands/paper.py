@@ -284,15 +284,18 @@ def run_step_command(args: argparse.Namespace) -> int:
     try:
         report = run_step(ledger, cfg, calendar, cache, request, layers=_layers(args))
     except UserInputError as exc:
-        notify(
+        for warning in notify(
             f"xmtrade paper {name}: step failed: {exc.line()}",
             {"account": name, "outcome": "failed"},
             cfg.paper.notify,
-        )
+            log_warnings=False,
+        ):
+            print(f"warning: {warning}", file=sys.stderr)
         raise
     for line in report.lines():
         print(line)
-    for warning in notify(report.summary(), payload_of(report), cfg.paper.notify):
+    sent = notify(report.summary(), payload_of(report), cfg.paper.notify, log_warnings=False)
+    for warning in sent:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
 

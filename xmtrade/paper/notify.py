@@ -5,9 +5,11 @@ the ledger is already committed when it is sent."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -21,8 +23,11 @@ log = logging.getLogger("xmtrade.paper")
 SUMMARY_ENV = "XMTRADE_PAPER_SUMMARY"
 
 
-def notify(summary: str, payload: Mapping[str, Any], cfg: PaperNotifyConfig) -> list[str]:
-    """Send `summary` everywhere the config says; return the warnings of what failed."""
+def notify(
+    summary: str, payload: Mapping[str, Any], cfg: PaperNotifyConfig, *, log_warnings: bool = True
+) -> list[str]:
+    """Send `summary` everywhere the config says; return the warnings of what failed (also
+    logged unless `log_warnings` is False: a caller that prints them itself says so)."""
     log.info(summary)
     warnings: list[str] = []
     if cfg.webhook_url_env is not None:
@@ -33,8 +38,9 @@ def notify(summary: str, payload: Mapping[str, Any], cfg: PaperNotifyConfig) -> 
         warning = _command(list(cfg.command), summary, cfg.timeout_seconds)
         if warning:
             warnings.append(warning)
-    for warning in warnings:
-        log.warning(warning)
+    if log_warnings:
+        for warning in warnings:
+            log.warning(warning)
     return warnings
 
 
@@ -63,16 +69,31 @@ def _webhook(env_name: str, body: Mapping[str, Any], timeout: float) -> str | No
 
 
 def _command(argv: list[str], summary: str, timeout: float) -> str | None:
-    """Run the command with the summary as its last argument (and in $XMTRADE_PAPER_SUMMARY)."""
+    """Run the command with the summary as its last argument (and in $XMTRADE_PAPER_SUMMARY).
+    It runs in a session of its own, so a timeout kills it and everything it started."""
     env = {**os.environ, SUMMARY_ENV: summary}
     try:
-        done = subprocess.run(
-            [*argv, summary], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        child = subprocess.Popen(
+            [*argv, summary],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except OSError as exc:
         return f"notify command {argv[0]} failed: {exc}"
-    if done.returncode != 0:
-        said = (done.stderr or done.stdout).strip().splitlines()
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.kill()
+        child.communicate()
+        return f"notify command {argv[0]} timed out after {timeout:g} s and was stopped"
+    if child.returncode != 0:
+        said = (stderr or stdout).strip().splitlines()
         tail = f": {said[-1]}" if said else ""
-        return f"notify command {argv[0]} exited with {done.returncode}{tail}"
+        return f"notify command {argv[0]} exited with {child.returncode}{tail}"
     return None

@@ -4,8 +4,12 @@ HTTP server here) or to a command; a failed notification is a warning, never a f
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -17,6 +21,7 @@ from paper_support import ok, one_line_error, run
 from xmtrade.config import load_config
 from xmtrade.paper.notify import notify
 
+REPO = Path(__file__).resolve().parents[3]
 PROXIES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
@@ -147,3 +152,57 @@ def test_a_secret_in_the_config_is_refused(
     assert line.startswith(
         f"{layer}: paper.notify.webhook_url_env: expected the NAME of an environment variable"
     )
+
+
+def test_a_notification_warning_is_printed_once(home: Path, tmp_path: Path) -> None:
+    """Outside pytest's log capture, a warning is printed once, not also by logging."""
+    command = json.dumps([sys.executable, "-c", "import sys; sys.exit('no route')"])
+    layer = config_layer(tmp_path, f"    command: {command}\n")
+    env = {**os.environ, "XMTRADE_HOME": str(home)}
+    for argv in (
+        ["paper", "init", "--start", "2025-10-13", "--offline"],
+        ["paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer)],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "xmtrade.cli", *argv],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"warning: notify command {sys.executable} exited with 1: no route"
+    ]
+
+
+def test_a_command_that_times_out_is_stopped_with_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    script = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)"
+    )
+    cfg = load_config().paper.notify.model_copy(
+        update={"command": (sys.executable, "-c", script), "timeout_seconds": 2.0}
+    )
+    started = time.monotonic()
+    warnings = notify("hello", {}, cfg, log_warnings=False)
+    assert time.monotonic() - started < 30
+    assert warnings == [f"notify command {sys.executable} timed out after 2 s and was stopped"]
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        # a zombie waiting for init to reap it counts as stopped
+        stat = Path(f"/proc/{grandchild}/stat")
+        if stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z"):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(grandchild, signal.SIGKILL)
+        pytest.fail("the command's child was left running")
