@@ -27,6 +27,7 @@ from data_feeds.bars import BAR_COLUMNS
 from data_feeds.cache import PriceCache, Revision
 from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import UserInputError
+from xmtrade import __version__
 from xmtrade.config import AppConfig
 from xmtrade.errors import ConfigError, DataError
 from xmtrade.paper import schema
@@ -277,14 +278,31 @@ class _Step:
             )
         if config_hash == account.config_hash or self.request.reset:
             return
-        layers = ", ".join(account.config_layers) or "the packaged defaults only"
+        remedies = (
+            f"restart the account from {account.start} with this config: --reset, or keep it "
+            "and start a new account: xmtrade paper init --account NAME"
+        )
+        if self.layers == account.config_layers:
+            # the same -c files (or none): what changed is their content or the defaults
+            if account.config_layers:
+                cause = (
+                    f"its files ({', '.join(account.config_layers)}) were edited, or the "
+                    "packaged defaults changed (a different xmtrade version), since the account "
+                    "was created"
+                )
+            else:
+                cause = (
+                    "the account uses the packaged defaults only, and they changed (a different "
+                    f"xmtrade version, now {__version__}) since the account was created"
+                )
+        else:
+            layers = ", ".join(account.config_layers) or "the packaged defaults only"
+            cause = f"the account's config is from {layers}; pass the account's -c files"
         raise Refused(
             f"paper account '{account.name}'",
             None,
             f"this config (hash {config_hash}) is not the account's (hash "
-            f"{account.config_hash}, from {layers}); pass the account's -c files, or restart "
-            f"the account from {account.start} with this config: --reset, or start a new "
-            "account: xmtrade paper init --account NAME",
+            f"{account.config_hash}): {cause}; or {remedies}",
         )
 
     def _asof(self) -> date:

@@ -5,6 +5,7 @@ stale data."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def test_a_changed_config_is_refused_until_reset(
     assert str(tweak.resolve()) in json.loads(account[7])  # config_layers
     line = one_line_error(capsys, "paper", "step", "--asof", "2025-11-07", "--offline")
     assert "this config (hash " in line
-    assert "from " + str(tweak.resolve()) in line
+    assert "the account's config is from " + str(tweak.resolve()) in line
 
 
 def test_facts_rows_announced_later_are_accepted_past_changes_refused(
@@ -405,3 +406,25 @@ def test_reset_with_asof_replays_only_through_asof(
     out = step(capsys, "2025-10-24")  # the rest again, from the ledger's own bars
     assert "processed 5 sessions, 2025-10-20 .. 2025-10-24" in out
     assert dump(db) == before
+
+
+def test_changed_packaged_defaults_are_named_as_the_cause(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init(capsys)
+    step(capsys, "2025-10-17")
+    db = home / "paper.sqlite"
+    conn = sqlite3.connect(db)  # as if an older xmtrade with other defaults had created it
+    conn.execute("UPDATE paper_accounts SET config_hash = '0123456789abcdef'")
+    conn.commit()
+    conn.close()
+    line = one_line_error(capsys, "paper", "step", "--asof", "2025-10-24", "--offline")
+    assert "(hash 0123456789abcdef): the account uses the packaged defaults only, and they " in line
+    assert "changed (a different xmtrade version, now " in line
+    assert "since the account was created" in line
+    assert "pass the account's -c files" not in line
+    assert line.endswith(
+        "restart the account from 2025-10-13 with this config: --reset, or keep it and start "
+        "a new account: xmtrade paper init --account NAME"
+    )
+    assert "after --reset" in step(capsys, "2025-10-24", "--reset")
