@@ -230,3 +230,15 @@ def test_interrupted_write_leaves_nothing(
     assert code == 130
     assert not out.exists()
     assert list(tmp_path.glob(".run.*")) == []
+
+
+def test_validate_checks_the_calendar_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "cal.yaml"
+    bad.write_text("market: {calendar: NOPE}\n")
+    line = fails(["config", "validate", "-c", str(bad)], capsys)
+    assert line == (
+        f"defaults + {bad}: market.calendar: unknown exchange calendar 'NOPE' "
+        "(expected an exchange_calendars code such as XHKG)"
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from xmtrade.config import AppConfig, load_config
+from xmtrade.errors import ConfigError
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -15,10 +16,20 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="config_verb", metavar="ACTION", parser_class=type(parser))
     sub.required = True
     validate = sub.add_parser(
-        "validate", parents=[common], help="check the config layers; exit 2 on the first problem"
+        "validate",
+        parents=[common],
+        help="check the config layers; exit 2 on the first problem",
+        description="Check the packaged defaults with every -c layer over them: keys, types, "
+        "ranges, the facts file and the exchange calendar. Exit 2 on the first problem.",
     )
     validate.set_defaults(handler=run_validate)
-    show = sub.add_parser("show", parents=[common], help="print the merged configuration as YAML")
+    show = sub.add_parser(
+        "show",
+        parents=[common],
+        help="print the merged configuration as YAML",
+        description="Print the merged configuration (defaults and every -c layer) as YAML, "
+        "with its hash. The output works as a config file itself.",
+    )
     show.set_defaults(handler=run_show)
 
 
@@ -30,6 +41,15 @@ def load_from_args(args: argparse.Namespace) -> AppConfig:
 def run_validate(args: argparse.Namespace) -> int:
     """Validate and print a one-line verdict."""
     cfg = load_from_args(args)
+    import exchange_calendars
+
+    if cfg.market.calendar not in exchange_calendars.get_calendar_names():
+        raise ConfigError(
+            " + ".join(["defaults", *args.config]),
+            "market.calendar",
+            f"unknown exchange calendar {cfg.market.calendar!r} (expected an exchange_calendars "
+            "code such as XHKG)",
+        )
     layers = ", ".join(["defaults", *args.config])
     print(f"config OK ({layers}); hash {cfg.config_hash()}")
     return 0

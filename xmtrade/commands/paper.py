@@ -108,11 +108,18 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "status",
         parents=parents,
         help="cash, position, tranches and stops, working orders, risk lines, NAV, last run",
+        description="Show a paper account: cash, position and weight, the tranches held with "
+        "their stops, the working orders, the stage, each risk line's state, NAV and drawdown, "
+        "and the last run with its outcome.",
     )
     status.set_defaults(handler=run_status)
 
     history = sub.add_parser(
-        "history", parents=parents, help="every fill and the NAV of every session"
+        "history",
+        parents=parents,
+        help="every fill and the NAV of every session",
+        description="List every fill of a paper account with its fees, then NAV, cash, shares, "
+        "weight, drawdown and stage of every session.",
     )
     history.add_argument("--since", metavar="YYYY-MM-DD", help="from this date on")
     history.set_defaults(handler=run_history)
@@ -121,6 +128,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "report",
         parents=parents,
         help="the backtest's run folder (summary, trades, fills, equity, chart) from the ledger",
+        description="Write the backtest's run folder (summary.json, trades.csv, fills.csv, "
+        "equity.csv, decisions.jsonl, chart.png) from the ledger alone.",
     )
     report.add_argument(
         "--out",
