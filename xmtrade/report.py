@@ -134,12 +134,18 @@ def _money(value: float) -> float:
     return round(float(value), 2)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """JSON for the dates and numpy values of summaries and decisions."""
     if isinstance(value, date | datetime | pd.Timestamp):
         return value.isoformat()
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def decision_line(decision: dict[str, Any]) -> str:
+    """One decision as its line of decisions.jsonl (the paper ledger stores the same text)."""
+    return json.dumps(decision, default=json_default)
 
 
 RUN_FILES = frozenset(
@@ -217,7 +223,7 @@ def _is_run(folder: Path) -> bool:
 
 def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) -> None:
     (folder / "summary.json").write_text(
-        json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8"
     )
     (folder / "config.yaml").write_text(result.config.to_yaml(), encoding="utf-8")
     result.trades.to_csv(folder / "trades.csv", index=False)
@@ -228,7 +234,7 @@ def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) 
     equity.to_csv(folder / "equity.csv", index_label="date", float_format="%.6f")
     with (folder / "decisions.jsonl").open("w", encoding="utf-8") as out:
         for decision in result.decisions:
-            out.write(json.dumps(decision, default=_json_default) + "\n")
+            out.write(decision_line(decision) + "\n")
     from xmtrade.chart import plot_run
 
     plot_run(result, folder / "chart.png")

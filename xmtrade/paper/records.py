@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 
 from data_feeds.bars import BAR_COLUMNS
 from xmtrade.backtest import FILL_FIELDS
+from xmtrade.report import decision_line, json_default
 
 EQUITY_FIELDS = (
     "nav",
@@ -48,18 +49,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def json_default(value: Any) -> Any:
-    """What `xmtrade.report` does with dates and numpy values in decisions.jsonl."""
-    if isinstance(value, date | datetime | pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def decision_text(record: Mapping[str, Any]) -> str:
     """The JSON line of one decision, exactly as the backtest writes it."""
-    return json.dumps(record, default=json_default)
+    return decision_line(dict(record))
 
 
 def to_json(value: Any) -> str:
