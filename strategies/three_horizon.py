@@ -28,6 +28,7 @@ import pandas as pd
 
 from risk.sizing import size_tranche
 from risk.stops import StopLevel, protective_stop
+from strategies.signals import combine_entry
 from strategies.tranches import STAGE_NAMES, RunRecords, Tranche
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ class ThreeHorizonStrategy(bt.Strategy):
         self._oversold: list[bool] = sig["rsi_oversold"].to_numpy(dtype=bool).tolist()
         self._overbought: list[bool] = sig["rsi_overbought"].to_numpy(dtype=bool).tolist()
         self._divergence: list[bool] = sig["divergence"].to_numpy(dtype=bool).tolist()
+        entry = combine_entry(sig["rsi_oversold"], sig["divergence"], self.cfg.entry.require)
+        self._entry: list[bool] = entry.to_numpy(dtype=bool).tolist()
         self._signals = sig
         self._divergence_columns: dict[str, list[Any]] | None = None
         self._order_role: dict[int, tuple[Tranche, str]] = {}
@@ -232,6 +235,8 @@ class ThreeHorizonStrategy(bt.Strategy):
 
     def _entry_signal(self, i: int) -> str | None:
         """The entry signal of session i in words, or None when there is none."""
+        if not self._entry[i]:
+            return None
         fired = []
         if self._oversold[i]:
             oversold = self.cfg.signals.rsi.oversold
@@ -248,8 +253,6 @@ class ThreeHorizonStrategy(bt.Strategy):
                     row["div_low2_macd"],
                 )
             )
-        if not fired or (self.cfg.entry.require == "all" and len(fired) < 2):
-            return None
         return " + ".join(fired)
 
     def _stop_level(self, i: int, on: date) -> StopLevel:
