@@ -205,33 +205,41 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 
 class _RowReader:
-    """Parses the cells of one data row; every complaint names the row and the column."""
+    """Parses the cells of one data row; every complaint names the row and the column.
+
+    A problem is recorded in `problems` and the cell reads as None, so one pass finds every
+    problem of the row (`read_facts` reports the first, `facts check` lists them all)."""
 
     def __init__(self, where: str, line_no: int, cells: dict[str, str]) -> None:
         self.where = where
         self.line_no = line_no
         self.cells = cells
+        self.problems: list[DataError] = []
 
     def fail(self, column: str, message: str) -> DataError:
         return DataError(self.where, f"row {self.line_no}, column {column}", message)
 
+    def problem(self, column: str, message: str) -> None:
+        self.problems.append(self.fail(column, message))
+
     def text(self, column: str) -> str:
         return self.cells.get(column, "").strip()
 
-    def required(self, column: str, what: str) -> str:
+    def required(self, column: str, what: str) -> str | None:
         value = self.text(column)
         if not value:
-            raise self.fail(column, f"expected {what}, got blank")
+            self.problem(column, f"expected {what}, got blank")
+            return None
         return value
 
-    def day(self, column: str) -> date:
+    def day(self, column: str) -> date | None:
         raw = self.required(column, "a date YYYY-MM-DD")
-        if _ISO_DATE.match(raw):
-            try:
-                return date.fromisoformat(raw)
-            except ValueError:
-                pass
-        raise self.fail(column, f"expected a date YYYY-MM-DD, got {raw!r}")
+        if raw is None:
+            return None
+        parsed = parse_iso_day(raw)
+        if parsed is None:
+            self.problem(column, f"expected a date YYYY-MM-DD, got {raw!r}")
+        return parsed
 
     def clock(self, column: str) -> time | None:
         raw = self.text(column)
@@ -242,87 +250,115 @@ class _RowReader:
             hour, minute = int(match.group(1)), int(match.group(2))
             if hour < 24 and minute < 60:
                 return time(hour, minute)
-        raise self.fail(column, f"expected a time HH:MM (Hong Kong time) or blank, got {raw!r}")
+        self.problem(column, f"expected a time HH:MM (Hong Kong time) or blank, got {raw!r}")
+        return None
 
-    def number(self, column: str) -> float:
+    def number(self, column: str) -> float | None:
         raw = self.text(column)
-        unknown = "(leave the row out if the figure is unknown)"
-        if not raw:
-            raise self.fail(column, f"expected a number, got blank {unknown}")
+        problem = number_problem(raw)
+        if problem is not None:
+            self.problem(column, problem)
+            return None
+        return float(raw)
+
+
+def parse_iso_day(raw: str) -> date | None:
+    """`"2024-11-18"` → that date; None for anything else."""
+    if _ISO_DATE.match(raw):
         try:
-            parsed = float(raw)
+            return date.fromisoformat(raw)
         except ValueError:
-            parsed = None
-        if parsed is not None and not math.isfinite(parsed):
-            raise self.fail(column, f"expected a finite number, got {raw!r} {unknown}")
-        if parsed is None or not _NUMBER.match(raw):
-            raise self.fail(column, f"expected a number like 92500 or 20.4, got {raw!r}")
-        return parsed
+            return None
+    return None
 
 
-def _check_period(reader: _RowReader, spec: MetricSpec, period: str, period_end: date) -> None:
-    """The period's form fits the metric's kind and `period_end` is the period's last day."""
+def number_problem(raw: str) -> str | None:
+    """What is wrong with `raw` as a facts value (None: it is a finite plain number)."""
+    unknown = "(leave the row out if the figure is unknown)"
+    if not raw:
+        return f"expected a number, got blank {unknown}"
+    try:
+        parsed = float(raw)
+    except ValueError:
+        parsed = None
+    if parsed is not None and not math.isfinite(parsed):
+        return f"expected a finite number, got {raw!r} {unknown}"
+    if parsed is None or not _NUMBER.match(raw):
+        return f"expected a number like 92500 or 20.4, got {raw!r}"
+    return None
+
+
+def period_end_of(spec: MetricSpec, period: str) -> tuple[date | None, str]:
+    """The last day of `period` for a metric of `spec`'s kind, or (None, what was expected)."""
     if spec.kind == "quarterly":
-        if not _QUARTER.match(period):
-            raise reader.fail(
-                "period",
-                f"expected a quarter like 2024Q3 for quarterly metric {spec.name}, got {period!r}",
-            )
-        expected = quarter_end(period)
-        what = f"the last day of {period}"
-    elif spec.kind == "annual":
-        if not _FISCAL_YEAR.match(period):
-            raise reader.fail(
-                "period",
-                f"expected a fiscal year like 2024FY for annual metric {spec.name}, got {period!r}",
-            )
-        expected = date(fiscal_year_of(period), 12, 31)
-        what = f"the last day of {period}"
-    else:
-        parsed: date | None = None
-        if _ISO_DATE.match(period):
-            try:
-                parsed = date.fromisoformat(period)
-            except ValueError:
-                parsed = None
-        if parsed is None:
-            raise reader.fail(
-                "period",
-                f"expected a date YYYY-MM-DD for point metric {spec.name}, got {period!r}",
-            )
-        expected = parsed
-        what = "the date in period"
-    if period_end != expected:
-        raise reader.fail(
-            "period_end", f"expected {expected.isoformat()} ({what}), got {period_end.isoformat()}"
+        if _QUARTER.match(period):
+            return quarter_end(period), ""
+        return None, f"expected a quarter like 2024Q3 for quarterly metric {spec.name}"
+    if spec.kind == "annual":
+        if _FISCAL_YEAR.match(period):
+            return date(fiscal_year_of(period), 12, 31), ""
+        return None, f"expected a fiscal year like 2024FY for annual metric {spec.name}"
+    parsed = parse_iso_day(period)
+    if parsed is None:
+        return None, f"expected a date YYYY-MM-DD for point metric {spec.name}"
+    return parsed, ""
+
+
+def _check_period(
+    reader: _RowReader, spec: MetricSpec, period: str, period_end: date | None
+) -> bool:
+    """The period's form fits the metric's kind and `period_end` is the period's last day."""
+    expected, what = period_end_of(spec, period)
+    if expected is None:
+        reader.problem("period", f"{what}, got {period!r}")
+        return False
+    if period_end is not None and period_end != expected:
+        where = "the date in period" if spec.kind == "point" else f"the last day of {period}"
+        reader.problem(
+            "period_end",
+            f"expected {expected.isoformat()} ({where}), got {period_end.isoformat()}",
         )
+        return False
+    return True
 
 
-def _parse_row(reader: _RowReader) -> Fact:
+def _parse_row(reader: _RowReader) -> Fact | None:
+    """The row as a Fact, or None when it has problems (they are in `reader.problems`)."""
     metric = reader.required("metric", "a metric name")
-    spec = METRICS.get(metric)
-    if spec is None:
+    spec = METRICS.get(metric) if metric is not None else None
+    if metric is not None and spec is None:
         hint = _suggest(metric, METRICS) or f" (known: {', '.join(METRICS)})"
-        raise reader.fail("metric", f"unknown metric {metric!r}{hint}")
+        reader.problem("metric", f"unknown metric {metric!r}{hint}")
     period = reader.required("period", "a period like 2024Q3, 2024FY or a date YYYY-MM-DD")
     period_end = reader.day("period_end")
-    _check_period(reader, spec, period, period_end)
+    period_ok = (
+        spec is not None and period is not None and _check_period(reader, spec, period, period_end)
+    )
     announced = reader.day("announced")
-    if announced < period_end:
-        raise reader.fail(
+    if period_ok and announced is not None and period_end is not None and announced < period_end:
+        reader.problem(
             "announced",
             f"{announced.isoformat()} is before the end of period {period} "
-            f"({period_end.isoformat()}); a figure cannot be announced before its period ends",
+            f"({period_end.isoformat()}); a figure cannot be announced before its period "
+            "ends",
         )
     announced_time = reader.clock("announced_time")
     value = reader.number("value")
-    unit = reader.required("unit", f"{spec.unit} for metric {metric}")
-    if unit != spec.unit:
-        raise reader.fail("unit", f"expected {spec.unit} for metric {metric}, got {unit!r}")
+    if spec is not None:
+        unit = reader.required("unit", f"{spec.unit} for metric {metric}")
+        if unit is not None and unit != spec.unit:
+            reader.problem("unit", f"expected {spec.unit} for metric {metric}, got {unit!r}")
+    else:
+        unit = reader.required("unit", "the metric's unit")
     source = reader.required("source", "where the figure comes from")
     confidence = reader.text("confidence") or None
     if confidence is not None and confidence not in CONFIDENCE_LEVELS:
-        raise reader.fail("confidence", f"expected H, M, L or blank, got {confidence!r}")
+        reader.problem("confidence", f"expected H, M, L or blank, got {confidence!r}")
+    if reader.problems:
+        return None
+    assert metric is not None and period is not None and period_end is not None
+    assert announced is not None and value is not None and unit is not None
+    assert source is not None
     return Fact(
         metric=metric,
         period=period,
@@ -361,11 +397,21 @@ def _check_header(where: str, line_no: int, header: list[str]) -> list[str]:
     return names
 
 
-def read_facts(path: Path) -> list[Fact]:
-    """Every fact in a facts CSV, in file order; the first problem raises a one-line DataError."""
+@dataclass(frozen=True)
+class FactsScan:
+    """Every row of a facts file read in one pass: the good facts and every problem found."""
+
+    where: str
+    facts: tuple[Fact, ...]
+    problems: tuple[DataError, ...]
+    header: tuple[str, ...]  # the file's columns in order (empty when the header is unusable)
+
+
+def read_facts_text(path: Path) -> str:
+    """The text of a facts file; a file that cannot be read raises a one-line DataError."""
     where = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(where, None, f"file not found; expected a facts CSV ({_HEADER})") from None
     except IsADirectoryError:
@@ -374,9 +420,23 @@ def read_facts(path: Path) -> list[Fact]:
         raise DataError(where, None, "not UTF-8 text, expected a facts CSV file") from None
     except OSError as exc:
         raise DataError(where, None, f"cannot read: {exc.strerror or exc}") from None
-    if not text.strip():
-        raise DataError(where, None, f"empty file; expected a header {_HEADER}")
 
+
+def scan_facts(text: str, where: str) -> FactsScan:
+    """Read every row of a facts CSV's text, collecting each problem with its row and column.
+
+    A damaged header or an unreadable CSV stops the scan (the rows cannot be trusted); any other
+    problem is recorded and the scan goes on with the next row."""
+    problems: list[DataError] = []
+
+    def scan(facts: list[Fact], header: list[str] | None = None) -> FactsScan:
+        return FactsScan(where, tuple(facts), tuple(problems), tuple(header or ()))
+
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        problems.append(DataError(where, None, f"empty file; expected a header {_HEADER}"))
+        return scan([])
     rows = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     facts: list[Fact] = []
@@ -387,33 +447,56 @@ def read_facts(path: Path) -> list[Fact]:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise DataError(where, f"row {rows.line_num}", f"not a readable CSV: {exc}") from None
+            problems.append(DataError(where, f"row {rows.line_num}", f"not a readable CSV: {exc}"))
+            return scan(facts, header)
         line_no = rows.line_num
         if not any(cell.strip() for cell in cells):
             continue  # blank lines are allowed and keep the numbering
         if header is None:
-            header = _check_header(where, line_no, cells)
+            try:
+                header = _check_header(where, line_no, cells)
+            except DataError as exc:
+                problems.append(exc)
+                return scan(facts)
             continue
         if len(cells) != len(header):
-            raise DataError(
-                where,
-                f"row {line_no}",
-                f"expected {len(header)} fields like the header, saw {len(cells)}",
+            problems.append(
+                DataError(
+                    where,
+                    f"row {line_no}",
+                    f"expected {len(header)} fields like the header, saw {len(cells)}",
+                )
             )
-        fact = _parse_row(_RowReader(where, line_no, dict(zip(header, cells, strict=True))))
+            continue
+        reader = _RowReader(where, line_no, dict(zip(header, cells, strict=True)))
+        fact = _parse_row(reader)
+        problems.extend(reader.problems)
+        if fact is None:
+            continue
         key = (fact.metric, fact.period, fact.announced)
         if key in first_row:
-            raise DataError(
-                where,
-                f"row {line_no}, column announced",
-                f"duplicate of row {first_row[key]} (same metric, period and announced); "
-                "a revision needs a later announced date",
+            problems.append(
+                DataError(
+                    where,
+                    f"row {line_no}, column announced",
+                    f"duplicate of row {first_row[key]} (same metric, period and announced); "
+                    "a revision needs a later announced date",
+                )
             )
+            continue
         first_row[key] = line_no
         facts.append(fact)
-    if not facts:
-        raise DataError(where, None, "no facts after the header row")
-    return facts
+    if not facts and not problems:
+        problems.append(DataError(where, None, "no facts after the header row"))
+    return scan(facts, header)
+
+
+def read_facts(path: Path) -> list[Fact]:
+    """Every fact in a facts CSV, in file order; the first problem raises a one-line DataError."""
+    scan = scan_facts(read_facts_text(path), str(path))
+    if scan.problems:
+        raise scan.problems[0]
+    return list(scan.facts)
 
 
 # --- point in time ---------------------------------------------------------------------------
@@ -639,6 +722,7 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "Fact",
+    "FactsScan",
     "FactsSnapshot",
     "MetricSpec",
     "PeriodKind",
@@ -648,11 +732,15 @@ __all__ = [
     "fiscal_year_of",
     "fiscal_year_period",
     "load_point_in_time",
+    "parse_iso_day",
+    "period_end_of",
     "previous_quarters",
     "quarter_end",
     "quarter_of",
     "quarter_period",
     "read_facts",
+    "read_facts_text",
     "same_quarter_last_year",
+    "scan_facts",
     "shift_quarter",
 ]

@@ -43,7 +43,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every verb."""
-    from xmtrade.commands import backtest, config, data, paper, sweep
+    from xmtrade.commands import backtest, config, data, facts, paper, sweep
 
     parser = _Parser(
         prog="xmtrade",
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = common_options()
     data.register(verbs, common)
     config.register(verbs, common)
+    facts.register(verbs, common)
     backtest.register(verbs, common)
     paper.register(verbs, common)
     sweep.register(verbs, common)

@@ -20,7 +20,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="check the config layers; exit 2 on the first problem",
         description="Check the packaged defaults with every -c layer over them: keys, types, "
-        "ranges, the facts file and the exchange calendar. Exit 2 on the first problem.",
+        "ranges, the exchange calendar, and the facts file with the checks of `xmtrade facts "
+        "check`. Exit 2 on the first problem.",
     )
     validate.set_defaults(handler=run_validate)
     show = sub.add_parser(
@@ -50,8 +51,15 @@ def run_validate(args: argparse.Namespace) -> int:
             f"unknown exchange calendar {cfg.market.calendar!r} (expected an exchange_calendars "
             "code such as XHKG)",
         )
+    from data_feeds.facts_check import require_usable_facts
+
+    facts = require_usable_facts(cfg.fundamentals.file)
     layers = ", ".join(["defaults", *args.config])
     print(f"config OK ({layers}); hash {cfg.config_hash()}")
+    print(
+        f"facts file OK: {cfg.fundamentals.file} ({facts.summary()}; every finding: "
+        f"xmtrade facts check {cfg.fundamentals.file})"
+    )
     return 0
 
 

@@ -192,6 +192,7 @@ def run_init(args: argparse.Namespace) -> int:
     """Create the account with its frozen price history."""
     import pandas as pd
 
+    from data_feeds.facts_check import require_usable_facts
     from xmtrade.commands.config import load_from_args
     from xmtrade.errors import DataError
     from xmtrade.home import resolve_data_dir
@@ -201,6 +202,7 @@ def run_init(args: argparse.Namespace) -> int:
     asked = parse_day(args.start, "--start")
     cash_arg = parse_cash(args.cash)
     cfg = load_from_args(args)
+    require_usable_facts(cfg.fundamentals.file)  # a broken facts file is never accepted
     cash = cash_arg if cash_arg is not None else cfg.backtest.initial_nav
     data_dir = resolve_data_dir(args.data_dir)
     calendar, cache = _market(cfg, data_dir)

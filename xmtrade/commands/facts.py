@@ -1,0 +1,238 @@
+"""`xmtrade facts check|show|add|fetch`: keeping the fundamentals file current."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xmtrade.commands.dates import parse_day
+from xmtrade.errors import ConfigError
+
+if TYPE_CHECKING:
+    from xmtrade.config import AppConfig
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `facts` verb and its sub-verbs."""
+    parser = verbs.add_parser(
+        "facts",
+        help="check, show, add to or fetch the fundamentals facts file",
+        description="The facts file holds what Xiaomi reported and when it became public. "
+        "Check it, see what the strategy knew on a day, add a figure or a revision, or fetch "
+        "what yfinance publishes.",
+    )
+    sub = parser.add_subparsers(dest="facts_verb", metavar="ACTION", parser_class=type(parser))
+    sub.required = True
+
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="list every problem of a facts file with its row; exit 2 on errors",
+        description="Validate a facts file (default: the config's fundamentals.file) and list "
+        "every finding with its row: errors (unknown metric, wrong unit, bad period or date, "
+        "announced before the period ends, duplicates, values that are not finite numbers) "
+        "and warnings (a quarter missing between two known ones, a full year without its Q4 "
+        "report, figures announced after their report or in the future); revisions are listed "
+        "as notes. Exit 2 when there is an error.",
+    )
+    check.add_argument("file", nargs="?", metavar="FILE", help="facts CSV to check")
+    check.set_defaults(handler=run_check)
+
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument(
+        "--file",
+        metavar="FILE",
+        help="facts CSV to use (default: the config's fundamentals.file)",
+    )
+
+    add = sub.add_parser(
+        "add",
+        parents=[common, target],
+        help="append a figure (or a revision) to your facts file",
+        description="Append one figure to your facts file, or many with --from. A figure for a "
+        "metric and period the file already holds is written as a revision row (never an "
+        "overwrite). The whole file is checked before it is replaced in one step; a problem "
+        "anywhere writes nothing. The facts file packaged with xmtrade is never written.",
+    )
+    add.add_argument("metric", nargs="?", metavar="METRIC", help="e.g. revenue, ev_gross_margin")
+    add.add_argument("period", nargs="?", metavar="PERIOD", help="2025Q4, 2025FY or YYYY-MM-DD")
+    add.add_argument("value", nargs="?", metavar="VALUE", help="the figure, in --unit")
+    add.add_argument("--announced", metavar="YYYY-MM-DD", help="the day the figure became public")
+    add.add_argument("--source", metavar="TEXT", help="where the figure comes from")
+    add.add_argument(
+        "--unit",
+        metavar="UNIT",
+        help="the figure's unit (default: the metric's; RMB, RMB_k, RMB_bn convert to RMB_m)",
+    )
+    add.add_argument(
+        "--time",
+        dest="announced_time",
+        metavar="HH:MM",
+        help="announcement time, Hong Kong (default: unknown, used from the next session)",
+    )
+    add.add_argument("--confidence", choices=("H", "M", "L"), help="confidence grade")
+    add.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="CSV",
+        help="add every row of a CSV in the facts layout (period_end, unit, source optional)",
+    )
+    add.add_argument(
+        "--dry-run", action="store_true", help="say what would be written, write nothing"
+    )
+    add.set_defaults(handler=run_add)
+
+
+def _facts_path(args: argparse.Namespace, given: str | None) -> tuple[Path, AppConfig | None]:
+    """The facts file named on the command line, else the config's."""
+    if given:
+        return Path(given).expanduser(), None
+    from xmtrade.commands.config import load_from_args
+
+    cfg = load_from_args(args)
+    return cfg.fundamentals.file, cfg
+
+
+# ---------------------------------------------------------------------- check
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Print every finding; exit 2 when the file has errors."""
+    from data_feeds.facts_check import check_facts
+
+    path, _ = _facts_path(args, args.file)
+    result = check_facts(path)
+    print(f"facts check {path}")
+    for finding in result.findings:
+        print(f"  {finding.line()}")
+    verdict = "OK" if result.ok else "NOT USABLE"
+    print(f"{result.summary()}: {verdict}")
+    if not result.ok:
+        print(
+            f"xmtrade: error: {path}: {len(result.of('error'))} error(s) above; the strategy "
+            "refuses the file until they are fixed",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------------- add
+
+
+def run_add(args: argparse.Namespace) -> int:
+    """Append the figures; print each row written."""
+    from data_feeds.facts_write import NewFigure, add_figures, read_new_figures, refuse_packaged
+
+    path, cfg = _facts_path(args, args.file)
+    refuse_packaged(path)
+    today = date.today()
+    positional = [args.metric, args.period, args.value]
+    if args.from_file:
+        if any(p is not None for p in positional):
+            raise ConfigError(
+                "command line", "--from", "give METRIC PERIOD VALUE or --from CSV, not both"
+            )
+        default = args.source or f"{Path(args.from_file).name} (xmtrade facts add --from, {today})"
+        figures = read_new_figures(Path(args.from_file), default)
+        if args.announced or args.unit or args.announced_time or args.confidence:
+            raise ConfigError(
+                "command line",
+                "--from",
+                "--announced, --unit, --time and --confidence are columns of the CSV with --from",
+            )
+    else:
+        if any(p is None for p in positional):
+            raise ConfigError(
+                "command line",
+                "METRIC PERIOD VALUE",
+                "expected a metric, a period and a value (e.g. revenue 2025Q4 116500 "
+                "--announced 2026-03-24), or --from CSV",
+            )
+        if not args.announced:
+            raise ConfigError(
+                "command line",
+                "--announced",
+                "required: the day the figure became public, YYYY-MM-DD",
+            )
+        figures = [
+            NewFigure(
+                metric=args.metric,
+                period=args.period,
+                value=args.value,
+                announced=args.announced,
+                source=args.source or f"entered by hand (xmtrade facts add, {today})",
+                origin="command line",
+                unit=args.unit,
+                announced_time=args.announced_time,
+                confidence=args.confidence,
+            )
+        ]
+    added = add_figures(path, figures, today=today, dry_run=args.dry_run)
+    for line in describe_added(added, path, cfg, args):
+        print(line)
+    return 0
+
+
+def describe_added(
+    added: list[Any], path: Path, cfg: AppConfig | None, args: argparse.Namespace
+) -> list[str]:
+    """One line per figure: the row written (new or revision) or why nothing was."""
+    written = sum(1 for a in added if a.kind != "unchanged")
+    verb = "would write" if args.dry_run else "wrote"
+    out: list[str] = []
+    usable = _usable_days(path, cfg, args, [a for a in added if a.row is not None])
+    for a in added:
+        value = f"{a.metric} {a.period} = {a.value:g} {a.unit}"
+        conversion = f" ({a.note})" if a.note else ""
+        if a.kind == "unchanged":
+            out.append(
+                f"unchanged: {value} is already row {a.previous.row} (announced "
+                f"{a.previous.announced}); nothing written"
+            )
+            continue
+        when = usable.get(a.row)
+        use = f", used from the decision after the close of {when}" if when else ""
+        if a.kind == "revision":
+            head = (
+                f"row {a.row}: revision of {a.metric} {a.period}: {a.previous.value:g} -> "
+                f"{a.value:g} {a.unit}{conversion}, announced {a.announced}{use} (row "
+                f"{a.previous.row} stays for the decisions before)"
+            )
+        else:
+            head = f"row {a.row}: {value}{conversion}, announced {a.announced}{use}"
+        out.append(head)
+    out.append(f"{verb} {written} row(s) to {path}")
+    return out
+
+
+def _usable_days(
+    path: Path, cfg: AppConfig | None, args: argparse.Namespace, rows: list[Any]
+) -> dict[int, date]:
+    """The first decision session of each written row (with the config's calendar)."""
+    if not rows or args.dry_run:
+        return {}
+    from data_feeds.calendar import SessionCalendar
+    from data_feeds.fundamentals import PointInTimeFacts, read_facts
+    from xmtrade.commands.config import load_from_args
+
+    cfg = cfg or load_from_args(args)
+    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    pit = PointInTimeFacts(read_facts(path), calendar, cfg.fundamentals.decision_time)
+    wanted = {a.row for a in rows}
+    out: dict[int, date] = {}
+    for fact in pit.facts:
+        if fact.row in wanted:
+            try:
+                out[fact.row] = pit.usable_from(fact)
+            except Exception:  # a date past the calendar's end: say nothing rather than fail
+                continue
+    return out
+
+
+__all__ = ["register"]
+
+_ = parse_day  # used by the show verb
