@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from data_feeds.derived import (
+    RoicResult,
     best_quarter,
     latest_shares_outstanding,
     roic,
@@ -230,12 +231,14 @@ class FundamentalTimeline:
         self._verdicts[key] = result
         return result
 
+    def roic(self, snapshot: FactsSnapshot) -> RoicResult:
+        """The ROIC the gate and the lines read from `snapshot`, with the figures behind it."""
+        return roic(snapshot, fiscal_year=None, invested_capital=self.cfg.gate.invested_capital)
+
     def read(self, metric: str, snapshot: FactsSnapshot) -> Reading:
         """A metric's value in a snapshot: a quarterly fact's latest quarter or a derived figure."""
         if metric in ("roic_pct", "roic_minus_wacc_pp"):
-            result = roic(
-                snapshot, fiscal_year=None, invested_capital=self.cfg.gate.invested_capital
-            )
+            result = self.roic(snapshot)
             detail: dict[str, Any] = {
                 "fiscal_year": result.year,
                 "roic_pct": result.value_pct,

@@ -85,6 +85,25 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
     add.set_defaults(handler=run_add)
 
+    show = sub.add_parser(
+        "show",
+        parents=[common, target],
+        help="what the strategy knew at the decision after the close of a session",
+        description="What the strategy knew at the decision after the close of session D: the "
+        "newest usable report, each gate test with its figure, threshold and verdict, the "
+        "passing streak, ROIC and WACC with the figures behind them, each risk line's state, "
+        "TTM revenue per share and the P/S ceiling price, and the next report due. Computed by "
+        "the strategy's own code, so it matches the backtest's decision records.",
+    )
+    show.add_argument(
+        "--asof",
+        metavar="YYYY-MM-DD",
+        help="the session (default: the latest closed one; a non-session day means the last "
+        "session before it)",
+    )
+    show.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    show.set_defaults(handler=run_show)
+
 
 def _facts_path(args: argparse.Namespace, given: str | None) -> tuple[Path, AppConfig | None]:
     """The facts file named on the command line, else the config's."""
@@ -233,6 +252,53 @@ def _usable_days(
     return out
 
 
-__all__ = ["register"]
+# ---------------------------------------------------------------------- show
 
-_ = parse_day  # used by the show verb
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print what the strategy knew at the decision after the close of --asof."""
+    import json
+
+    from data_feeds.cache import PriceCache
+    from data_feeds.calendar import SessionCalendar
+    from data_feeds.fundamentals import PointInTimeFacts, read_facts
+    from strategies.fundamental_state import FundamentalTimeline
+    from xmtrade.backtest import load_fundamentals
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.facts_show import build_view, view_lines
+    from xmtrade.home import prices_dir, resolve_data_dir
+    from xmtrade.report import json_default
+
+    asked = parse_day(args.asof, "--asof")
+    cfg = load_from_args(args)
+    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    if asked is None:
+        asked = calendar.latest_closed_session()
+    session = calendar.session_on_or_before(asked)
+    if args.file:
+        path = Path(args.file).expanduser()
+        pit = PointInTimeFacts(read_facts(path), calendar, cfg.fundamentals.decision_time)
+        timeline = FundamentalTimeline(pit, cfg)
+    else:
+        path = cfg.fundamentals.file
+        timeline = load_fundamentals(cfg, calendar)
+    close = None
+    bars = PriceCache(prices_dir(resolve_data_dir(args.data_dir))).load_or_empty(
+        cfg.instrument.symbol
+    )
+    if len(bars):
+        import pandas as pd
+
+        at = pd.Timestamp(session)
+        if at in bars.index:
+            close = float(bars["close"].loc[at])
+    view = build_view(timeline, cfg, asked, session, close)
+    if args.json:
+        print(json.dumps(view.as_dict(cfg), default=json_default, sort_keys=True))
+        return 0
+    for line in view_lines(view, cfg, str(path)):
+        print(line)
+    return 0
+
+
+__all__ = ["register"]
