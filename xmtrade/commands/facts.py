@@ -104,6 +104,31 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument("--json", action="store_true", help="one JSON object instead of text")
     show.set_defaults(handler=run_show)
 
+    fetch = sub.add_parser(
+        "fetch",
+        parents=[common, target],
+        help="add the group-level quarterly figures yfinance publishes",
+        description="Fetch yfinance's quarterly income statement, balance sheet and earnings "
+        "dates and add what the facts file lacks: revenue, gross margin, the full-year "
+        "operating profit, profit before tax and income tax (when all four quarters are "
+        "there), the year-end equity, borrowings, cash and short-term investments, and the "
+        "shares outstanding. New figures are dated by the earnings date; a value that differs "
+        "from the file's is added as a revision dated today. EV segment figures and the "
+        "smartphone rank are not in yfinance: the command names what it could not refresh.",
+    )
+    fetch.add_argument(
+        "--symbol", metavar="SYMBOL", help="Yahoo symbol (default: instrument.symbol)"
+    )
+    fetch.add_argument(
+        "--announced",
+        metavar="YYYY-MM-DD",
+        help="the results day of a quarter yfinance gives no earnings date for",
+    )
+    fetch.add_argument(
+        "--dry-run", action="store_true", help="say what would be written, write nothing"
+    )
+    fetch.set_defaults(handler=run_fetch)
+
 
 def _facts_path(args: argparse.Namespace, given: str | None) -> tuple[Path, AppConfig | None]:
     """The facts file named on the command line, else the config's."""
@@ -205,7 +230,7 @@ def describe_added(
     out: list[str] = []
     usable = _usable_days(path, cfg, args, [a for a in added if a.row is not None])
     for a in added:
-        value = f"{a.metric} {a.period} = {a.value:g} {a.unit}"
+        value = f"{a.metric} {a.period} = {_shown(a.value)} {a.unit}"
         conversion = f" ({a.note})" if a.note else ""
         if a.kind == "unchanged":
             out.append(
@@ -217,8 +242,8 @@ def describe_added(
         use = f", used from the decision after the close of {when}" if when else ""
         if a.kind == "revision":
             head = (
-                f"row {a.row}: revision of {a.metric} {a.period}: {a.previous.value:g} -> "
-                f"{a.value:g} {a.unit}{conversion}, announced {a.announced}{use} (row "
+                f"row {a.row}: revision of {a.metric} {a.period}: {_shown(a.previous.value)} -> "
+                f"{_shown(a.value)} {a.unit}{conversion}, announced {a.announced}{use} (row "
                 f"{a.previous.row} stays for the decisions before)"
             )
         else:
@@ -226,6 +251,10 @@ def describe_added(
         out.append(head)
     out.append(f"{verb} {written} row(s) to {path}")
     return out
+
+
+def _shown(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1e6 else f"{value:g}"
 
 
 def _usable_days(
@@ -299,6 +328,93 @@ def run_show(args: argparse.Namespace) -> int:
     for line in view_lines(view, cfg, str(path)):
         print(line)
     return 0
+
+
+# ---------------------------------------------------------------------- fetch
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Fetch yfinance's statements and add what the file lacks."""
+    from data_feeds import facts_yahoo
+    from data_feeds.facts_check import check_facts
+    from data_feeds.facts_write import add_figures, refuse_packaged
+    from xmtrade.commands.config import load_from_args
+
+    announced = parse_day(args.announced, "--announced")
+    cfg = load_from_args(args)
+    path = Path(args.file).expanduser() if args.file else cfg.fundamentals.file
+    if not args.dry_run:
+        refuse_packaged(path)
+    check = check_facts(path)
+    check.raise_on_errors()
+    symbol = args.symbol or cfg.instrument.symbol
+    today = date.today()
+    statements = facts_yahoo.fetch_statements(symbol)
+    scan_columns = _columns(path)
+    plan = facts_yahoo.plan_fetch(
+        statements, check.facts, today, announced, str(path), columns=scan_columns
+    )
+    added = add_figures(path, plan.figures, today=today, dry_run=args.dry_run)
+    print(
+        f"yfinance {symbol}: {len(plan.new) + len(plan.revised) + len(plan.unchanged)} figures; "
+        f"{len(plan.new)} new, {len(plan.revised)} revised, {len(plan.unchanged)} already in "
+        "the file"
+    )
+    for line in describe_added(added, path, cfg, args):
+        print(line)
+    for note in plan.notes:
+        print(f"note: {note}")
+    missing = not_refreshed(cfg)
+    if missing:
+        print(
+            "not in yfinance, so not refreshed: "
+            + "; ".join(f"{metric} ({', '.join(uses)})" for metric, uses in missing.items())
+        )
+        newest = max(plan.new, key=lambda f: f.quarter, default=None)
+        if newest is not None:
+            day = next(
+                (a.announced for a in added if a.kind == "new" and a.period == newest.period),
+                None,
+            )
+            when = day.isoformat() if day else "YYYY-MM-DD"
+            for metric in missing:
+                print(
+                    f"  add: xmtrade facts add {metric} {newest.quarter} VALUE --announced {when}"
+                )
+        else:
+            print(
+                "  add them by hand: xmtrade facts add METRIC PERIOD VALUE --announced YYYY-MM-DD"
+            )
+    return 0
+
+
+def _columns(path: Path) -> tuple[str, ...]:
+    from data_feeds.fundamentals import read_facts_text, scan_facts
+
+    return scan_facts(read_facts_text(path), str(path)).header
+
+
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "roic_pct": ("operating_profit", "profit_before_tax", "income_tax", "total_equity"),
+    "roic_minus_wacc_pp": ("operating_profit", "profit_before_tax", "income_tax", "total_equity"),
+    "gross_margin_yoy_pp": ("gross_margin",),
+    "ev_segment_result_best": ("ev_segment_result",),
+}
+
+
+def not_refreshed(cfg: AppConfig) -> dict[str, list[str]]:
+    """The metrics the gate and the risk lines read that yfinance does not give, with who
+    reads them."""
+    from data_feeds.facts_yahoo import FETCHED_METRICS
+
+    uses: dict[str, list[str]] = {}
+    gate = ["ev_gross_margin"] + (["ev_deliveries"] if cfg.gate.ev_scale.enabled else [])
+    for metric in gate:
+        uses.setdefault(metric, []).append("gate")
+    for rule in cfg.risk.rules:
+        for metric in DERIVED_FROM.get(rule.metric, (rule.metric,)):
+            uses.setdefault(metric, []).append(rule.name)
+    return {m: who for m, who in uses.items() if m not in FETCHED_METRICS}
 
 
 __all__ = ["register"]
