@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 from data_feeds.errors import DataError
 from data_feeds.fundamentals import (
     THIRD_PARTY_METRICS,
     Fact,
+    PointInTimeFacts,
+    SessionLookup,
     quarter_end,
     read_facts,
     same_quarter_last_year,
@@ -153,6 +155,27 @@ def report_days_of_file(path: Path) -> dict[str, date]:
         return {}
 
 
+def staleness_at(
+    path: Path,
+    calendar: SessionLookup,
+    decision_time: time,
+    session: date,
+    limit_days: int,
+) -> Staleness:
+    """The staleness of the decision after the close of `session` with the facts at `path`:
+    the newest report is the one the strategy's timeline holds then (same visibility rule)."""
+    facts = read_facts(path)
+    reports = PointInTimeFacts(facts, calendar, decision_time).reports(session)
+    newest = reports[-1] if reports else None
+    return staleness(
+        newest.period if newest else None,
+        newest.announced if newest else None,
+        session,
+        limit_days,
+        report_days(facts),
+    )
+
+
 __all__ = [
     "FETCH_COMMAND",
     "DueReport",
@@ -162,4 +185,5 @@ __all__ = [
     "report_days",
     "report_days_of_file",
     "staleness",
+    "staleness_at",
 ]

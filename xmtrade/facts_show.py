@@ -12,9 +12,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from data_feeds.facts_due import report_days, staleness
+from data_feeds.facts_write import format_value
 
 if TYPE_CHECKING:
     from data_feeds.derived import RoicResult
+    from data_feeds.fundamentals import SessionLookup
     from strategies.fundamental_state import FundamentalState, FundamentalTimeline, GateTest
     from xmtrade.config import AppConfig
 
@@ -183,7 +185,7 @@ def _roic_lines(view: FactsView, cfg: AppConfig) -> list[str]:
         out.append(f"  {result.note}")
     if result.facts:
         figures = ", ".join(
-            f"{f.metric} {f.period} {f.value:g} (row {f.row})" for f in result.facts
+            f"{f.metric} {f.period} {format_value(f.value)} (row {f.row})" for f in result.facts
         )
         out.append(f"  figures: {figures}")
     wacc_cfg = gate.wacc
@@ -262,4 +264,26 @@ def _valuation_lines(view: FactsView, cfg: AppConfig) -> list[str]:
     return out
 
 
-__all__ = ["FactsView", "build_view", "view_lines"]
+def stale_warning(cfg: AppConfig, calendar: SessionLookup, session: date | None) -> str | None:
+    """`warning: fundamentals STALE ...` for the decision after the close of `session` (the
+    quarter due, when it was expected, the command that adds it), or None when fresh."""
+    from data_feeds.errors import DataError
+    from data_feeds.facts_due import staleness_at
+
+    if session is None:
+        return None
+    fundamentals = cfg.fundamentals
+    try:
+        found = staleness_at(
+            fundamentals.file,
+            calendar,
+            fundamentals.decision_time,
+            session,
+            fundamentals.stale_after_days,
+        )
+    except DataError:
+        return None  # the facts file's own error is reported by whatever reads it
+    return f"warning: {found.warning()}" if found.stale else None
+
+
+__all__ = ["FactsView", "build_view", "stale_warning", "view_lines"]

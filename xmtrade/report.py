@@ -295,4 +295,9 @@ def _last_report(summary: dict[str, Any]) -> str:
         f"{report['period']}, announced {report['announced']}, "
         f"{report['age_days_at_end']} days before the end"
     )
-    return f"{text}: STALE, add the newer results to the facts file" if report["stale"] else text
+    if not report["stale"]:
+        return text
+    from data_feeds.fundamentals import shift_quarter
+
+    due = shift_quarter(report["period"], 1)
+    return f"{text}: STALE, {due} is due (xmtrade facts fetch, or xmtrade facts add)"

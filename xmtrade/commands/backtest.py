@@ -47,4 +47,9 @@ def run(args: argparse.Namespace) -> int:
     folder = write_run(result, summary, out)
     print(metrics_table(summary))
     print(f"run folder: {folder}")
+    from xmtrade.facts_show import stale_warning
+
+    warning = stale_warning(cfg, calendar, result.end)
+    if warning:
+        print(warning)
     return 0

@@ -305,6 +305,11 @@ def run_step_command(args: argparse.Namespace) -> int:
         raise
     for line in report.lines():
         print(line)
+    from xmtrade.facts_show import stale_warning
+
+    stale = stale_warning(cfg, calendar, report.last_session)
+    if stale:
+        print(stale)
     sent = notify(report.summary(), payload_of(report), cfg.paper.notify, log_warnings=False)
     for warning in sent:
         print(f"warning: {warning}", file=sys.stderr)
@@ -407,6 +412,13 @@ def run_status(args: argparse.Namespace) -> int:
     account = ledger.account(name)
     for line in status_lines(ledger, account, account_config_hash(cfg)):
         print(line)
+    from xmtrade.facts_show import stale_warning
+
+    stale = stale_warning(
+        cfg, _market(cfg, resolve_data_dir(args.data_dir))[0], account.last_session
+    )
+    if stale:
+        print(stale)
     return 0
 
 
