@@ -344,7 +344,7 @@ def same_at_file_precision(held: float, fetched: float) -> bool:
     else:
         zeros = len(text) - len(text.rstrip("0"))
         step = 10.0 ** min(zeros, len(text) - 1)
-    return abs(fetched - held) <= step / 2 + 1e-9 * max(1.0, abs(held))
+    return abs(fetched - held) <= step / 2 + 1e-12 * max(1.0, abs(held))
 
 
 @dataclass(frozen=True)

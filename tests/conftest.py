@@ -25,10 +25,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import yfinance
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise NetworkBlocked("tests must not download prices; build a yfinance-shaped frame")
+        raise NetworkBlocked("tests must not download from Yahoo; build a yfinance-shaped frame")
 
     monkeypatch.setattr(yfinance, "download", refuse)
     monkeypatch.setattr(yfinance.Ticker, "history", refuse)
+    for statements in ("get_income_stmt", "get_balance_sheet", "get_earnings_dates", "get_info"):
+        monkeypatch.setattr(yfinance.Ticker, statements, refuse)
 
     real_connect = socket.socket.connect
 
