@@ -89,30 +89,37 @@ StatementsSource = Callable[[str], YahooStatements]
 
 def fetch_statements(symbol: str) -> YahooStatements:
     """The quarterly statements and earnings dates of `symbol` from yfinance (network)."""
+    import warnings
+
     import yfinance
 
+    from data_feeds.yahoo import _yfinance_log
+
     ticker = yfinance.Ticker(symbol)
-    try:
-        income = ticker.quarterly_income_stmt
-        balance = ticker.quarterly_balance_sheet
-    except Exception as exc:
-        raise DataError(
-            "yfinance", symbol, f"could not fetch the quarterly statements: {exc}"
-        ) from None
-    try:
-        earnings = ticker.get_earnings_dates(limit=12)
-    except Exception:
-        earnings = None  # dated by --announced instead; the command says so
-    currency: str | None = None
-    try:
-        currency = (ticker.get_info() or {}).get("financialCurrency")
-    except Exception:
-        currency = None
+    with _yfinance_log() as log, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+        try:
+            income = ticker.quarterly_income_stmt
+            balance = ticker.quarterly_balance_sheet
+        except Exception as exc:
+            raise DataError(
+                "yfinance", symbol, f"could not fetch the quarterly statements: {exc}"
+            ) from None
+        try:
+            earnings = ticker.get_earnings_dates(limit=12)
+        except Exception:
+            earnings = None  # dated by --announced instead; the command says so
+        currency: str | None = None
+        try:
+            currency = (ticker.get_info() or {}).get("financialCurrency")
+        except Exception:
+            currency = None
     if income is None or balance is None or (income.empty and balance.empty):
+        said = f" (yfinance said: {log.reason()})" if log.lines else ""
         raise DataError(
             "yfinance",
             symbol,
-            "no quarterly statements (offline, or the symbol has none); nothing was written",
+            f"no quarterly statements (offline, or the symbol has none){said}; nothing was written",
         )
     return YahooStatements(income, balance, earnings, currency)
 

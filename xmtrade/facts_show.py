@@ -100,7 +100,11 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 def _test_line(test: GateTest) -> str:
     verdict = {True: "pass", False: "FAIL", None: "unknown"}[test.passed]
-    where = ", ".join(f"{k} {v}" for k, v in test.source.items() if k in ("period", "fiscal_year"))
+    where = ", ".join(
+        f"{k} {v}"
+        for k, v in test.source.items()
+        if k in ("period", "fiscal_year") and v is not None
+    )
     return (
         f"    {test.name:<26} {_num(test.value):>12}  {f'{test.op} {test.threshold:g}':<12} "
         f"{verdict}" + (f"  ({where})" if where else "")
@@ -133,7 +137,7 @@ def view_lines(view: FactsView, cfg: AppConfig, facts_file: str) -> list[str]:
         out.append(
             f"gate on {newest.period} (judged on what was known at {newest.usable_from}): "
             f"{newest.verdict.upper()}"
-            + ("" if newest.counts_as_pass == (newest.verdict == "pass") else " (counts as a pass)")
+            + _unknown_counts(newest.verdict, newest.counts_as_pass, cfg)
         )
         out += [_test_line(t) for t in newest.tests]
         earlier = [f"{r.period} {r.verdict}" for r in state.reports[-5:-1]]
@@ -164,12 +168,19 @@ def view_lines(view: FactsView, cfg: AppConfig, facts_file: str) -> list[str]:
     return out
 
 
+def _unknown_counts(verdict: str, counts: bool, cfg: AppConfig) -> str:
+    if verdict != "unknown":
+        return ""
+    how = "a pass" if counts else "a fail"
+    return f" (counts as {how}: gate.on_unknown is {cfg.gate.on_unknown})"
+
+
 def _roic_lines(view: FactsView, cfg: AppConfig) -> list[str]:
     result, wacc = view.roic, view.timeline.wacc
     gate = cfg.gate
     out: list[str] = []
     if result.value_pct is None:
-        out.append(f"ROIC: unknown: {result.note}")
+        out.append(f"ROIC: {result.note}")
     else:
         capital = (
             f"average of {_num(result.invested_capital_start, 1)} and "
