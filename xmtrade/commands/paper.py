@@ -303,13 +303,13 @@ def run_step_command(args: argparse.Namespace) -> int:
         ):
             print(f"warning: {warning}", file=sys.stderr)
         raise
-    for line in report.lines():
-        print(line)
     from xmtrade.facts_show import stale_warning
 
     stale = stale_warning(cfg, calendar, report.last_session)
     if stale:
-        print(stale)
+        report.notes.append(stale)  # printed with the notes, before the summary line
+    for line in report.lines():
+        print(line)
     sent = notify(report.summary(), payload_of(report), cfg.paper.notify, log_warnings=False)
     for warning in sent:
         print(f"warning: {warning}", file=sys.stderr)
