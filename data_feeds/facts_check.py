@@ -197,13 +197,17 @@ def _quarter_gaps(facts: Sequence[Fact]) -> list[Finding]:
         span = missing[0] if len(missing) == 1 else f"{missing[0]} .. {missing[-1]}"
         after.sort(key=lambda f: f.row)
         metrics = ", ".join(f.metric for f in after)
-        rows = ", ".join(str(f.row) for f in after)
+        rows = (
+            f"row {after[0].row} follows"
+            if len(after) == 1
+            else f"rows {', '.join(str(f.row) for f in after)} follow"
+        )
         found.append(
             Finding(
                 "warning",
                 _at(after[0], "period"),
                 f"no {span} between {_quarter_name(low)} and {_quarter_name(high)} for "
-                f"{metrics} (rows {rows} follow the gap): a missing quarter is unknown, never "
+                f"{metrics} ({rows} the gap): a missing quarter is unknown, never "
                 "zero; TTM and year-on-year figures that need it stay unknown",
                 after[0].row,
             )

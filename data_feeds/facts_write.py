@@ -162,7 +162,7 @@ class _Figure:
         if not math.isfinite(value):
             raise self.fail("value", f"expected a finite number, got {raw!r}")
         self.value = value
-        self.value_text = _number(raw) if "e" not in raw.lower() else format_value(value)
+        self.value_text = format_value(value)
         self.unit = spec.unit
         self.source = " ".join(figure.source.split())
         if not self.source:

@@ -250,6 +250,11 @@ def describe_added(
             head = f"row {a.row}: {value}{conversion}, announced {a.announced}{use}"
         out.append(head)
     out.append(f"{verb} {written} row(s) to {path}")
+    if written and not args.dry_run:
+        from data_feeds.facts_check import check_facts
+
+        rows = {a.row for a in added if a.row is not None}
+        out += [f"  {f.line()}" for f in check_facts(path).of("warning") if f.row in rows]
     return out
 
 
