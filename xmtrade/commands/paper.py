@@ -326,6 +326,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from xmtrade.commands.config import load_from_args
+    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.ledger import RunRecord, now_utc
     from xmtrade.paper.notify import notify
@@ -367,7 +368,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
     def step(record_idle: bool) -> StepReport:
         current = load_from_args(args)  # picks up edits of the config and the facts file
         request = StepRequest(name, trigger="scheduler", record_idle=record_idle)
-        return run_step(ledger, current, calendar, cache, request, layers=layers)
+        report = run_step(ledger, current, calendar, cache, request, layers=layers)
+        stale = stale_warning(current, calendar, report.last_session)
+        if stale:
+            report.notes.append(stale)  # logged with the step's lines
+        return report
 
     def record_no_bar(session: date, line: str) -> None:
         run = RunRecord(
