@@ -128,6 +128,7 @@ def whole_file_findings(scan: FactsScan, today: date) -> list[Finding]:
         *_quarter_gaps(facts),
         *_years_without_q4(facts),
         *_late_report_figures(facts),
+        *_newest_report_incomplete(facts),
         *_future(facts, today),
     ]
 
@@ -291,6 +292,34 @@ def _late_report_figures(facts: Sequence[Fact]) -> list[Finding]:
                 )
             )
     return found
+
+
+def _newest_report_incomplete(facts: Sequence[Fact]) -> list[Finding]:
+    """The newest quarter lacks metrics the quarter before has (the gap check cannot see the
+    trailing edge): the gate and the lines read them as unknown."""
+    reports = _first_report_day(facts)
+    if len(reports) < 2:
+        return []
+    newest = max(reports, key=_quarter_index)
+    before = _quarter_name(_quarter_index(newest) - 1)
+    have: dict[str, set[str]] = {}
+    for fact in facts:
+        if fact.kind == "quarterly":
+            have.setdefault(fact.period, set()).add(fact.metric)
+    missing = [m for m in METRICS if m in have.get(before, set()) - have.get(newest, set())]
+    if not missing:
+        return []
+    day, report = reports[newest]
+    return [
+        Finding(
+            "warning",
+            _at(report, "period"),
+            f"the newest report, {newest}, has no {', '.join(missing)} ({before} has): read as "
+            f"unknown until added (xmtrade facts add {missing[0]} {newest} VALUE --announced "
+            f"{day})",
+            report.row,
+        )
+    ]
 
 
 def _future(facts: Sequence[Fact], today: date) -> list[Finding]:

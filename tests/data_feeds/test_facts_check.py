@@ -176,3 +176,17 @@ def test_require_usable_facts_names_the_first_error_the_count_and_the_command(
 def test_a_damaged_header_stops_the_scan_with_one_error() -> None:
     result = check_facts_text("metric,period,value\nrevenue,2024Q3,1\n", "f.csv", TODAY)
     assert [f.field for f in result.findings] == ["row 1, column period_end"]
+
+
+def test_the_newest_report_missing_what_the_quarter_before_has() -> None:
+    result = check(
+        "revenue,2025Q2,2025-06-30,2025-08-19,,116000,RMB_m,r,H",
+        "ev_gross_margin,2025Q2,2025-06-30,2025-08-19,,26.4,pct,r,H",
+        "revenue,2025Q3,2025-09-30,2025-11-18,,113121,RMB_m,r,H",
+    )
+    (warning,) = result.of("warning")
+    assert warning.row == 4
+    assert warning.message == (
+        "the newest report, 2025Q3, has no ev_gross_margin (2025Q2 has): read as unknown until "
+        "added (xmtrade facts add ev_gross_margin 2025Q3 VALUE --announced 2025-11-18)"
+    )
