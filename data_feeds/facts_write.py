@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +26,7 @@ from data_feeds.fundamentals import (
     METRICS,
     Fact,
     number_problem,
+    parse_clock,
     parse_iso_day,
     period_end_of,
     read_facts_text,
@@ -169,7 +170,7 @@ class _Figure:
             raise self.fail("source", "expected where the figure comes from, got blank")
         self.announced_time = (figure.announced_time or "").strip()
         if self.announced_time:
-            parsed = _clock(self.announced_time)
+            parsed = parse_clock(self.announced_time)
             if parsed is None:
                 raise self.fail(
                     "announced_time",
@@ -194,15 +195,6 @@ class _Figure:
             "source": self.source,
             "confidence": self.confidence,
         }
-
-
-def _clock(text: str) -> time | None:
-    parts = text.split(":")
-    if len(parts) == 2 and all(p.isdigit() for p in parts) and len(parts[1]) == 2:
-        hour, minute = int(parts[0]), int(parts[1])
-        if hour < 24 and minute < 60:
-            return time(hour, minute)
-    return None
 
 
 def _csv_line(cells: Sequence[str]) -> str:
@@ -283,7 +275,7 @@ def plan_additions(
             period=parsed.period,
             period_end=parsed.period_end,
             announced=parsed.announced,
-            announced_time=_clock(parsed.announced_time) if parsed.announced_time else None,
+            announced_time=parse_clock(parsed.announced_time) if parsed.announced_time else None,
             value=parsed.value,
             unit=parsed.unit,
             source=parsed.source,

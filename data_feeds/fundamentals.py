@@ -245,13 +245,10 @@ class _RowReader:
         raw = self.text(column)
         if not raw:
             return None
-        match = _CLOCK.match(raw)
-        if match is not None:
-            hour, minute = int(match.group(1)), int(match.group(2))
-            if hour < 24 and minute < 60:
-                return time(hour, minute)
-        self.problem(column, f"expected a time HH:MM (Hong Kong time) or blank, got {raw!r}")
-        return None
+        parsed = parse_clock(raw)
+        if parsed is None:
+            self.problem(column, f"expected a time HH:MM (Hong Kong time) or blank, got {raw!r}")
+        return parsed
 
     def number(self, column: str) -> float | None:
         raw = self.text(column)
@@ -260,6 +257,16 @@ class _RowReader:
             self.problem(column, problem)
             return None
         return float(raw)
+
+
+def parse_clock(raw: str) -> time | None:
+    """`"16:30"` → that time; None for anything else."""
+    match = _CLOCK.match(raw)
+    if match is not None:
+        hour, minute = int(match.group(1)), int(match.group(2))
+        if hour < 24 and minute < 60:
+            return time(hour, minute)
+    return None
 
 
 def parse_iso_day(raw: str) -> date | None:
@@ -732,6 +739,7 @@ __all__ = [
     "fiscal_year_of",
     "fiscal_year_period",
     "load_point_in_time",
+    "parse_clock",
     "parse_iso_day",
     "period_end_of",
     "previous_quarters",
