@@ -344,8 +344,10 @@ def write_atomically(path: Path, text: str) -> None:
 def add_figures(
     path: Path, figures: Sequence[NewFigure], today: date | None = None, dry_run: bool = False
 ) -> list[Added]:
-    """Append `figures` to the facts file at `path` (revisions as revision rows), atomically."""
-    refuse_packaged(path)
+    """Append `figures` to the facts file at `path` (revisions as revision rows), atomically;
+    `dry_run` plans and writes nothing (so it may look at the packaged copy)."""
+    if not dry_run:
+        refuse_packaged(path)
     text = read_facts_text(path)
     new_text, added = plan_additions(text, str(path), figures, today)
     if new_text != text and not dry_run:

@@ -172,7 +172,8 @@ def run_add(args: argparse.Namespace) -> int:
     from data_feeds.facts_write import NewFigure, add_figures, read_new_figures, refuse_packaged
 
     path, cfg = _facts_path(args, args.file)
-    refuse_packaged(path)
+    if not args.dry_run:
+        refuse_packaged(path)
     today = date.today()
     positional = [args.metric, args.period, args.value]
     if args.from_file:
