@@ -58,7 +58,7 @@ class Reading:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, **self.detail}
+        return {**self.detail, "value": self.value}  # the rule's figure wins over any detail
 
 
 Reader = Callable[[str, Any], Reading]

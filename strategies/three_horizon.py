@@ -16,6 +16,7 @@ Every decision leaves a record with the numbers behind it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +28,21 @@ import numpy as np
 import pandas as pd
 
 from risk.sizing import size_tranche
-from risk.stops import StopLevel, protective_stop
+from risk.stops import StopInputs, StopLevel, StopRule, stop_level
+from strategies.bars_feed import session_dates
+from strategies.preopen import HeldStop, check_at_open
+from strategies.rules import (
+    breaker_check,
+    buy_estimate,
+    passes_needed,
+    sell_estimate,
+    stage_to_open,
+    target_after,
+)
 from strategies.signals import combine_entry
+from strategies.swings import swing_low_events
 from strategies.tranches import STAGE_NAMES, RunRecords, Tranche
+from xmtrade.broker import bar_date
 
 if TYPE_CHECKING:
     from risk.ticks import TickRules
@@ -72,65 +85,6 @@ class Demand:
     detail: dict[str, Any]
 
 
-class BarsWithFlags(bt.feeds.PandasData):
-    """OHLCV plus the `no_trading` flag of placeholder bars.
-
-    Preloading fills each line's buffer from the frame's columns in one step instead of one
-    `.iloc` per value and bar, and stepping through the preloaded bars only moves the line
-    buffers: the same values as `PandasData`, much faster. The `tick_*` attributes stay None,
-    so the broker reads each bar's prices from the lines (backtrader's `tick_*` copies of
-    them exist for bars built from ticks, which a daily feed never is).
-    """
-
-    lines = ("no_trading",)
-    params = (("no_trading", "no_trading"), ("openinterest", None))
-    _fast_lines: tuple[Any, ...] = ()  # every line buffer, set by a plain preload
-
-    def advance(self, size: int = 1, datamaster: Any = None, ticks: bool = True) -> None:
-        if datamaster is not None or not self._fast_lines:
-            super().advance(size=size, datamaster=datamaster, ticks=ticks)
-            return
-        for line in self._fast_lines:  # LineBuffer.advance on unbounded buffers
-            line._idx += size
-            line.lencount += size
-
-    def preload(self) -> None:
-        plain = (
-            not self._filters
-            and not self._ffilters
-            and not self._tzinput
-            and self.p.fromdate is None
-            and self.p.todate is None
-            and self._colmapping.get("datetime") is None
-            and len(self) == 0
-        )
-        if not plain:
-            super().preload()
-            return
-        frame: pd.DataFrame = self.p.dataname
-        count = len(frame)
-        for alias in self.getlinealiases():
-            line = getattr(self.lines, alias)
-            if alias == "datetime":
-                values = _date_numbers(frame.index)
-            else:
-                column = self._colmapping[alias]
-                if column is None:  # a field missing from the frame stays NaN, as in PandasData
-                    values = [math.nan] * count
-                else:
-                    values = [float(v) for v in frame.iloc[:, column].tolist()]
-            line.array.extend(values)
-            line.idx += count
-            line.lencount += count
-        self._idx = count
-        self._last()
-        self.home()
-        buffers = tuple(self.lines.lines)  # type: ignore[attr-defined]
-        if all(b.mode == b.UnBounded for b in buffers):
-            self._tick_nullify()
-            self._fast_lines = buffers
-
-
 class ThreeHorizonStrategy(bt.Strategy):
     """The three-horizon plan: tactical entries, staged adds on the gate, three risk lines."""
 
@@ -144,7 +98,7 @@ class ThreeHorizonStrategy(bt.Strategy):
         sig = inputs.signals
         # Per-session values as Python lists: indexing a list is cheaper than a numpy array,
         # and every use converts or formats the value the same way either way.
-        self._dates: list[date] = _session_dates(inputs.bars.index)
+        self._dates: list[date] = session_dates(inputs.bars.index)
         self._close: list[float] = inputs.bars["close"].to_numpy(dtype=float).tolist()
         self._low = inputs.bars["low"].to_numpy(dtype=float)
         self._low_values: list[float] = self._low.tolist()
@@ -171,6 +125,26 @@ class ThreeHorizonStrategy(bt.Strategy):
         self._seen_state: date | None = None
         self._cells_of: FundamentalState | None = None  # the state _line_cells were made of
         self._line_cells: dict[str, str] = {}
+        self._last_step_report: str | None = None  # the report the last add of stage 2+ used
+        stop_cfg = self.cfg.stop
+        self._stop_rule = StopRule(
+            method=stop_cfg.method,
+            lookback=stop_cfg.lookback,
+            buffer_ticks=stop_cfg.buffer_ticks,
+            atr_multiple=stop_cfg.atr_multiple,
+            fixed_price=stop_cfg.fixed_price,
+            fixed_from=stop_cfg.fixed_from,
+            fixed_to=stop_cfg.fixed_to,
+        )
+        self._atr: list[float] | None = None
+        self._swing_low: list[float] | None = None
+        if stop_cfg.method in ("atr", "lowest_low_atr"):
+            self._atr = _atr(inputs.bars, stop_cfg.atr_period)
+        if stop_cfg.method == "swing_low":
+            self._swing_low = _last_swing_low(inputs.bars, stop_cfg.swing_k)
+
+    def start(self) -> None:
+        self.broker.pre_open = self._pre_open
 
     # ------------------------------------------------------------------ state helpers
 
@@ -187,9 +161,13 @@ class ThreeHorizonStrategy(bt.Strategy):
         return [t for t in self._live if t.is_open and t.pending_exit_reason is None]
 
     def _stage(self) -> int:
+        """The highest stage held (0: nothing held)."""
         if not self._live:
             return 0
         return max((t.stage for t in self._held()), default=0)
+
+    def _stages_held(self) -> list[int]:
+        return [t.stage for t in self._held()]
 
     def _pending_entries(self) -> list[Tranche]:
         return [t for t in self._live if t.is_pending_entry] if self._live else []
@@ -258,19 +236,20 @@ class ThreeHorizonStrategy(bt.Strategy):
     def _stop_level(self, i: int, on: date) -> StopLevel:
         stop_cfg = self.cfg.stop
         first = max(0, i - stop_cfg.lookback + 1)
-        return protective_stop(
+        inputs = StopInputs(
             lows=self._low_values[first : i + 1],
-            lookback=stop_cfg.lookback,
-            buffer_ticks=stop_cfg.buffer_ticks,
-            fixed_price=stop_cfg.fixed_price,
-            on=on,
-            ticks=self.inputs.ticks,
+            close=self._close[i],
+            atr=None if self._atr is None else self._atr[i],
+            swing_low=None if self._swing_low is None else self._swing_low[i],
         )
+        return stop_level(self._stop_rule, inputs, on, self.inputs.ticks)
 
     def _stop_may_rise(self, i: int, on: date, wanted: float) -> bool:
         """False when the stop rule's level cannot be above `wanted` (a cheap float check
         of what `protective_stop` computes; the rule itself runs whenever this is True)."""
         stop_cfg = self.cfg.stop
+        if stop_cfg.method != "lowest_low":
+            return True
         window = self._low_values[max(0, i - stop_cfg.lookback + 1) : i + 1]
         if not window or not all(map(math.isfinite, window)):
             return True
@@ -378,10 +357,24 @@ class ThreeHorizonStrategy(bt.Strategy):
         nav = float(self.broker.getvalue())
         breaker = self.cfg.risk.drawdown_breaker
         if breaker is not None:
-            drawdown = nav / self._peak_nav - 1.0
-            if drawdown <= -breaker.max_drawdown_pct / 100:
+            check = breaker_check(
+                nav,
+                self._peak_nav,
+                breaker.max_drawdown_pct,
+                breaker.basis,
+                self.cfg.sizing.max_weight_pct,
+            )
+            if check.fires:
                 self._cooldown_until = i + breaker.cooldown_sessions
-                detail = {"nav": nav, "peak_nav": self._peak_nav, "drawdown": round(drawdown, 6)}
+                detail = {
+                    "nav": nav,
+                    "peak_nav": self._peak_nav,
+                    "drawdown": round(nav / self._peak_nav - 1.0, 6),
+                    "basis": breaker.basis,
+                    "loss": round(check.loss, 2),
+                    "limit": round(check.limit, 2),
+                    "of": round(check.base, 2),
+                }
                 self._peak_nav = nav
                 return Demand("exit", "drawdown_breaker", detail)
         line_demand = self._line_demand(state)
@@ -413,7 +406,7 @@ class ThreeHorizonStrategy(bt.Strategy):
         self, demand: Demand, i: int, today: date, tomorrow: date, state: FundamentalState
     ) -> None:
         for pending in self._pending_entries():
-            self.cancel(pending.entry_order)
+            self._drop_planned(pending, today, "Canceled")
         targets = [t for t in self._held() if demand.action == "exit" or t.stage >= CORE]
         if not targets:
             return
@@ -491,14 +484,10 @@ class ThreeHorizonStrategy(bt.Strategy):
             raise RuntimeError(f"tranche {tranche.id} is open without a stop")
         wanted = self.inputs.ticks.round_down(current, tomorrow)
         basis = "initial stop"
-        if (
-            trailing
-            and self.cfg.exits.trailing_stop
-            and self.cfg.stop.fixed_price is None
-            and self._stop_may_rise(i, tomorrow, wanted)
-        ):
+        method = self.cfg.stop.method
+        if trailing and self.cfg.exits.trailing_stop and self._stop_may_rise(i, tomorrow, wanted):
             level = self._stop_level(i, tomorrow)
-            if level.price > wanted:
+            if level.price > wanted and not (method == "fixed" and level.method == "fixed"):
                 wanted, basis = level.price, f"trailing: {level.basis}"
         if tranche.stop_order is not None and wanted == current:
             return
@@ -513,7 +502,13 @@ class ThreeHorizonStrategy(bt.Strategy):
                 "action": "place_stop" if current == wanted else "raise_stop",
                 "tranche": tranche.id,
                 "stage": tranche.stage,
-                "stop": {"from": current, "to": wanted, "basis": basis, "rests_from": tomorrow},
+                "stop": {
+                    "from": current,
+                    "to": wanted,
+                    "method": method,
+                    "basis": basis,
+                    "rests_from": tomorrow,
+                },
                 "close": float(self._close[i]),
             }
         )
@@ -539,39 +534,57 @@ class ThreeHorizonStrategy(bt.Strategy):
         self, i: int, today: date, tomorrow: date, state: FundamentalState
     ) -> None:
         signal = self._entry_signal(i)
-        stage = self._stage()
         stages = self.cfg.stages
-        next_stage = stage + 1
+        held = self._stages_held()
+        stage = stage_to_open(held, min(stages.max_stage, FULL))
         if stages.add_on == "announcement":
             newest = state.newest
             add_trigger = newest is not None and newest.usable_from > self._last_decision_day
         else:
             add_trigger = signal is not None
         self._last_decision_day = today
-        if next_stage == TACTICAL:
+        if stage is None:
+            if signal is not None:
+                why = f"position is fully built: stages {sorted(held)} held"
+                self._skip(i, today, state, signal, max(held, default=0) + 1, why)
+            return
+        if stage == TACTICAL:
             if signal is None:
                 return
             why_not = None
-        elif next_stage > stages.max_stage or next_stage > FULL:
-            if signal is not None:
-                self._skip(i, today, state, signal, next_stage, "position is fully built")
-            return
         else:
-            needed = stages.core_after_passes if next_stage == CORE else stages.full_after_passes
+            needed = passes_needed(stage, stages.core_after_passes, stages.full_after_passes)
             if state.streak < needed or not add_trigger:
                 if signal is not None:
                     why = (
-                        f"stage {next_stage} needs {needed} consecutive passing reports, "
+                        f"stage {stage} needs {needed} consecutive passing reports, "
                         f"have {state.streak}"
                     )
-                    self._skip(i, today, state, signal, next_stage, why)
+                    self._skip(i, today, state, signal, stage, why)
                 return
-            why_not = self._ps_blocks(i, today, state) or self._too_soon(i, next_stage)
-        why_not = why_not or self._opening_blocked(i, state)
+            why_not = (
+                self._one_step_blocks(stage, state)
+                or self._ps_blocks(i, today, state)
+                or self._too_soon(i, stage)
+            )
+        why_not = why_not or self._opening_blocked(i, state, stage)
         if why_not is not None:
-            self._skip(i, today, state, signal, next_stage, why_not)
+            self._skip(i, today, state, signal, stage, why_not)
             return
-        self._open(i, today, tomorrow, state, next_stage, signal)
+        self._open(i, today, tomorrow, state, stage, signal)
+
+    def _one_step_blocks(self, stage: int, state: FundamentalState) -> str | None:
+        """stages.one_step_per_report: an add of stage 2 or 3 needs a report newer than the
+        one the last add rested on."""
+        if not self.cfg.stages.one_step_per_report:
+            return None
+        report = _report_key(state)
+        if report is not None and report == self._last_step_report:
+            return (
+                f"stage {stage} waits for the next quarterly report: the last add rested on "
+                f"{report} (stages.one_step_per_report)"
+            )
+        return None
 
     def _too_soon(self, i: int, stage: int) -> str | None:
         gap = self.cfg.stages.min_sessions_between_tranches
@@ -580,12 +593,13 @@ class ThreeHorizonStrategy(bt.Strategy):
             return f"stage {stage} waits {gap} sessions after the last tranche, {waited} so far"
         return None
 
-    def _opening_blocked(self, i: int, state: FundamentalState) -> str | None:
+    def _opening_blocked(self, i: int, state: FundamentalState, stage: int) -> str | None:
         if self._pending_entries() or any(t.pending_exit_reason for t in self._open_tranches()):
             return "an order of the position is still pending"
         if i <= self._cooldown_until:
             return "drawdown breaker cooling down"
-        if state.action is not None:
+        # trim trims back to stage 1 and does not block stage 1 (STRATEGY §5.2)
+        if state.action is not None and not (state.action == "trim" and stage == TACTICAL):
             alarms = [f"line{n} {s.status}" for n, s in state.lines.items() if s.status != "ok"]
             return f"risk lines say {state.action} ({', '.join(alarms)})"
         return None
@@ -633,15 +647,10 @@ class ThreeHorizonStrategy(bt.Strategy):
         nav = float(self.broker.getvalue())
         close = float(self._close[i])
         slip = cfg.costs.slippage_ticks
-        entry_price = ticks.shift(ticks.round_up(close, tomorrow), tomorrow, slip)
+        entry_price = buy_estimate(close, tomorrow, ticks, slip)
         stop = self._stop_level(i, tomorrow)
-        exit_at_stop = ticks.shift(stop.price, tomorrow, -slip)
-
-        def round_trip(entry_value: float, exit_value: float) -> float:
-            return self.inputs.costs.round_trip(tomorrow, entry_value, exit_value)
-
-        targets = cfg.sizing.target_weight_pct
-        target = {TACTICAL: targets.tactical, CORE: targets.core, FULL: targets.full}[stage]
+        exit_at_stop = sell_estimate(stop.price, tomorrow, ticks, slip)
+        target = target_after(self._stages_held(), stage, self._targets)
         sizing = size_tranche(
             nav=nav,
             position_shares=int(self.position.size),
@@ -652,7 +661,7 @@ class ThreeHorizonStrategy(bt.Strategy):
             max_weight_pct=cfg.sizing.max_weight_pct,
             risk_per_trade_pct=cfg.sizing.risk_per_trade_pct,
             board_lot=cfg.instrument.board_lot,
-            round_trip_cost=round_trip,
+            round_trip_cost=functools.partial(self.inputs.costs.round_trip, tomorrow),
         )
         reason = self._opening_reason(stage, state, signal)
         record = {
@@ -680,12 +689,14 @@ class ThreeHorizonStrategy(bt.Strategy):
             planned_risk_pct_nav=sizing.planned_risk_pct_nav,
             risk_cap_pct=cfg.sizing.risk_per_trade_pct,
             nav_at_entry=nav,
+            awaiting_open=True,
+            planned_entry=entry_price,
+            target_weight_pct=target,
+            stop_method=stop.method,
+            step_report=None if stage == TACTICAL else _report_key(state),
         )
         self._next_id += 1
         self._last_opened_index = i
-        order = self.buy(size=sizing.shares, exectype=bt.Order.Market)
-        tranche.entry_order = order
-        self._order_role[order.ref] = (tranche, "entry")
         self.records.tranches.append(tranche)
         self._live.append(tranche)
         self._decide(
@@ -698,9 +709,109 @@ class ThreeHorizonStrategy(bt.Strategy):
                     "type": "market",
                     "shares": sizing.shares,
                     "fills_on": tomorrow,
+                    "checked_at_open": True,
                 },
             }
         )
+
+    @property
+    def _targets(self) -> dict[int, float]:
+        weights = self.cfg.sizing.target_weight_pct
+        return {TACTICAL: weights.tactical, CORE: weights.core, FULL: weights.full}
+
+    # ------------------------------------------------------------------ the pre-opening check
+
+    def _pre_open(self) -> None:
+        """Called by the broker at each open before any order is matched: each planned
+        entry is checked against the open (strategies/preopen.py) and only then ordered."""
+        planned = [t for t in self._live if t.awaiting_open] if self._live else []
+        if not planned or self.data.no_trading[0]:
+            return  # a placeholder bar shows no open: planned entries wait for a real one
+        on = bar_date(self.data)
+        open_price = float(self.data.open[0])
+        cfg = self.cfg
+        held_stops = [
+            HeldStop(t.id, t.stage, float(t.stop_price))
+            for t in self._held()
+            if t.stop_order is not None and t.stop_price is not None
+        ]
+        cash = float(self.broker.getcash())
+        for tranche in planned:
+            check = check_at_open(
+                on=on,
+                open_price=open_price,
+                planned_stop=tranche.planned_stop,
+                planned_entry=tranche.planned_entry,
+                planned_shares=tranche.planned_shares,
+                cash=cash,
+                position_shares=int(self.position.size),
+                held_stops=held_stops,
+                gap_rule=cfg.entry.gap_rule,
+                target_weight_pct=tranche.target_weight_pct,
+                max_weight_pct=cfg.sizing.max_weight_pct,
+                risk_per_trade_pct=cfg.sizing.risk_per_trade_pct,
+                board_lot=cfg.instrument.board_lot,
+                slippage_ticks=cfg.costs.slippage_ticks,
+                ticks=self.inputs.ticks,
+                round_trip=functools.partial(self.inputs.costs.round_trip, on),
+            )
+            self._decide(
+                {
+                    "date": on,
+                    "action": "pre_open_check",
+                    "tranche": tranche.id,
+                    "stage": tranche.stage,
+                    "check": check.action,
+                    "gap_rule": cfg.entry.gap_rule if check.gap != "buy" else None,
+                    "why": check.why,
+                    **check.detail,
+                }
+            )
+            tranche.awaiting_open = False
+            if check.action != "buy":
+                self.records.tranches.remove(tranche)
+                self._live.remove(tranche)
+                continue
+            sizing = check.detail["sizing_at_open"]
+            tranche.planned_stop = check.stop
+            tranche.planned_shares = check.shares
+            if sizing["shares"] == check.shares:
+                tranche.planned_risk_pct_nav = sizing["planned_risk_pct_nav"]
+            else:  # fewer shares than the at-open size: the loss at the stop of those shares
+                nav_at_open = check.detail["nav_at_open"]
+                per_share = sizing["entry_price"] - sizing["stop_price"]
+                cost = self.inputs.costs.round_trip(
+                    on,
+                    sizing["entry_price"] * check.shares,
+                    sizing["stop_price"] * check.shares,
+                )
+                tranche.planned_risk_pct_nav = (
+                    (per_share * check.shares + cost) / nav_at_open * 100 if nav_at_open else 0.0
+                )
+            tranche.nav_at_entry = check.detail["nav_at_open"]
+            order = self.buy(
+                size=check.shares, exectype=bt.Order.Market, price=sizing["entry_price"]
+            )
+            tranche.entry_order = order
+            self._order_role[order.ref] = (tranche, "entry")
+
+    def _drop_planned(self, tranche: Tranche, today: date, status: str) -> None:
+        """Cancel an entry not yet ordered (or its order) and record it."""
+        if tranche.entry_order is not None:
+            self.cancel(tranche.entry_order)
+            return
+        self._decide(
+            {
+                "date": today,
+                "action": "order_not_filled",
+                "tranche": tranche.id,
+                "order": "entry",
+                "status": status,
+            }
+        )
+        tranche.awaiting_open = False
+        self.records.tranches.remove(tranche)
+        self._live.remove(tranche)
 
     def _opening_reason(self, stage: int, state: FundamentalState, signal: str | None) -> str:
         if stage == TACTICAL:
@@ -768,6 +879,20 @@ class ThreeHorizonStrategy(bt.Strategy):
             tranche.stop_price = tranche.planned_stop
             tranche.initial_stop = tranche.planned_stop
             tranche.entry_order = None
+            exit_value = (
+                sell_estimate(
+                    tranche.planned_stop, on, self.inputs.ticks, self.cfg.costs.slippage_ticks
+                )
+                * shares
+            )
+            loss = (
+                price * shares
+                - exit_value
+                + self.inputs.costs.round_trip(on, price * shares, exit_value)
+            )
+            tranche.risk_at_fill_pct_nav = loss / tranche.nav_at_entry * 100
+            if tranche.step_report is not None:
+                self._last_step_report = tranche.step_report
             return
         tranche.exit_date = on
         tranche.exit_price = price
@@ -784,27 +909,40 @@ class ThreeHorizonStrategy(bt.Strategy):
         self._live.remove(tranche)
 
 
-def _session_dates(index: pd.Index) -> list[date]:
-    """`[ts.date() for ts in index]`, vectorised for a tz-naive DatetimeIndex."""
-    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
-        dates: list[date] = index.date.tolist()
-        return dates
-    return [ts.date() for ts in index]
+def _report_key(state: FundamentalState) -> str | None:
+    """The newest quarterly report a decision knows of, as `period announced YYYY-MM-DD`."""
+    newest = state.newest
+    if newest is None:
+        return None
+    return f"{newest.period} announced {newest.announced}"
 
 
-def _date_numbers(index: pd.Index) -> list[float]:
-    """backtrader's `date2num` of each timestamp: the proleptic ordinal for tz-naive midnights."""
-    if (
-        isinstance(index, pd.DatetimeIndex)
-        and index.tz is None
-        and bool((index == index.normalize()).all())
-    ):
-        days = index.to_numpy().astype("datetime64[D]").astype(np.int64)
-        return [float(d) for d in (days + _UNIX_EPOCH_ORDINAL).tolist()]
-    return [bt.date2num(ts.to_pydatetime()) for ts in index]
+def _atr(bars: pd.DataFrame, period: int) -> list[float]:
+    """ATR (Wilder) of every session from `ta`, NaN while it warms up; point in time (the
+    value at a session reads nothing after it)."""
+    from ta.volatility import AverageTrueRange
+
+    atr = AverageTrueRange(
+        high=bars["high"].astype(float),
+        low=bars["low"].astype(float),
+        close=bars["close"].astype(float),
+        window=period,
+        fillna=False,
+    ).average_true_range()
+    values = atr.to_numpy(dtype=float)
+    values[:period] = np.nan  # ta writes 0 before its first full window
+    result: list[float] = values.tolist()
+    return result
 
 
-_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+def _last_swing_low(bars: pd.DataFrame, k: int) -> list[float]:
+    """At each session, the low of the last swing low confirmed by its close (k bars late)."""
+    low = bars["low"].astype(float)
+    events = swing_low_events(low, k)
+    known = pd.Series(events["low"].to_numpy(), index=pd.DatetimeIndex(events["known_date"]))
+    known = known[~known.index.duplicated(keep="last")]
+    result: list[float] = known.reindex(bars.index).ffill().to_numpy(dtype=float).tolist()
+    return result
 
 
 def _num(value: Any) -> float | None:

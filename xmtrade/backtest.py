@@ -17,9 +17,10 @@ from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import DataError
 from data_feeds.fundamentals import PointInTimeFacts, read_facts
 from risk.ticks import TickRules
+from strategies.bars_feed import BarsWithFlags
 from strategies.fundamental_state import FundamentalTimeline
 from strategies.signals import compute_signals
-from strategies.three_horizon import BarsWithFlags, StrategyInputs, ThreeHorizonStrategy
+from strategies.three_horizon import StrategyInputs, ThreeHorizonStrategy
 from strategies.tranches import RunRecords, Tranche
 from xmtrade.broker import HkBroker, HkCommission
 from xmtrade.config import AppConfig
@@ -91,6 +92,19 @@ def fx_rate(cfg: AppConfig) -> Callable[[date], float]:
     return rate
 
 
+def cash_rate(cfg: AppConfig) -> Callable[[date], float]:
+    """The annual interest rate on cash (percent) in force on a date, from `cash.rate`; the
+    same series is the risk-free rate of the statistics."""
+    periods = cfg.cash.rate
+
+    @functools.lru_cache(maxsize=4096)
+    def rate(on: date) -> float:
+        in_force = [p.rate_pct for p in periods if p.start <= on]
+        return in_force[-1] if in_force else 0.0
+
+    return rate
+
+
 def market_models(cfg: AppConfig) -> tuple[TickRules, HkCostModel]:
     """The tick rules and cost model of `cfg`, shared by every run with the same market and
     cost settings (both are stateless; sharing keeps their memoised arithmetic warm)."""
@@ -142,7 +156,12 @@ def run_backtest(
     cerebro = bt.Cerebro(stdstats=False, preload=True, runonce=True, quicknotify=True)
     feed = BarsWithFlags(dataname=traded)
     cerebro.adddata(feed)
-    broker = HkBroker(ticks=ticks, slippage_ticks=cfg.costs.slippage_ticks)
+    broker = HkBroker(
+        ticks=ticks,
+        slippage_ticks=cfg.costs.slippage_ticks,
+        cash_rate_pct=cash_rate(cfg),
+        feed=feed,
+    )
     broker.setcash(cfg.backtest.initial_nav)
     broker.addcommissioninfo(HkCommission(costs, feed))
     cerebro.setbroker(broker)
@@ -231,7 +250,10 @@ TRADE_COLUMNS = [
     "shares",
     "stop_price",
     "initial_stop",
+    "stop_method",
     "planned_risk_pct_nav",
+    "risk_at_fill_pct_nav",
+    "realised_risk_pct_nav",
     "exit_date",
     "exit_price",
     "exit_reason",
@@ -260,7 +282,10 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
                 "shares": t.shares,
                 "stop_price": t.stop_price,
                 "initial_stop": t.initial_stop,
+                "stop_method": t.stop_method,
                 "planned_risk_pct_nav": round(t.planned_risk_pct_nav, 4),
+                "risk_at_fill_pct_nav": _round4(t.risk_at_fill_pct_nav),
+                "realised_risk_pct_nav": _round4(t.realised_risk_pct_nav),
                 "nav_at_entry": round(t.nav_at_entry, 2),
                 "exit_date": t.exit_date,
                 "exit_price": t.exit_price,
@@ -274,6 +299,10 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 FILL_FIELDS = (
