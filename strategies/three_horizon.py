@@ -929,8 +929,8 @@ def _atr(bars: pd.DataFrame, period: int) -> list[float]:
         window=period,
         fillna=False,
     ).average_true_range()
-    values = atr.to_numpy(dtype=float)
-    values[:period] = np.nan  # ta writes 0 before its first full window
+    values = atr.to_numpy(dtype=float, copy=True)
+    values[: period - 1] = np.nan  # ta writes 0 before its first full window
     result: list[float] = values.tolist()
     return result
 

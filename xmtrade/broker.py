@@ -66,7 +66,10 @@ class HkCommission(bt.CommInfoBase):
 class HkBroker(bt.brokers.BackBroker):
     """A BackBroker whose slippage is whole ticks of the HKEX spread table in force that day."""
 
-    params = (("slip_open", True), ("slip_match", True), ("slip_out", False))
+    # coo: a market order placed by the pre-opening check fills at the open of the bar it is
+    # placed on (backtrader's cheat-on-open matching); orders decided at a close are placed
+    # after the broker has matched that bar, so they still fill at the next open
+    params = (("slip_open", True), ("slip_match", True), ("slip_out", False), ("coo", True))
 
     def __init__(
         self,
