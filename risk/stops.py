@@ -144,7 +144,7 @@ def stop_level(rule: StopRule, inputs: StopInputs, on: date, ticks: TickRules) -
     lowest = protective_stop(inputs.lows, rule.lookback, rule.buffer_ticks, None, on, ticks)
     if method in ("lowest_low", "fixed"):
         note = "" if method == "lowest_low" else " (outside the fixed stop's dates)"
-        return StopLevel(lowest.price, lowest.basis + note, lowest.lowest_low, method)
+        return StopLevel(lowest.price, lowest.basis + note, lowest.lowest_low, "lowest_low")
     tick_word = "tick" if rule.buffer_ticks == 1 else "ticks"
     k = to_decimal(rule.atr_multiple)
     if method in ("atr", "lowest_low_atr"):

@@ -337,6 +337,7 @@ class ThreeHorizonStrategy(bt.Strategy):
             "position_value": position_value,
             "shares": int(broker.getposition(self.data).size),
             "weight": position_value / nav if nav else 0.0,
+            "interest": broker.interest_today,
             "stage": max((t.stage for t in live if t.is_open), default=0) if live else 0,
             "ps_ratio": _num(self._ps_ratio(i, today, state)),
         }
@@ -486,8 +487,8 @@ class ThreeHorizonStrategy(bt.Strategy):
         basis = "initial stop"
         method = self.cfg.stop.method
         if trailing and self.cfg.exits.trailing_stop and self._stop_may_rise(i, tomorrow, wanted):
-            level = self._stop_level(i, tomorrow)
-            if level.price > wanted and not (method == "fixed" and level.method == "fixed"):
+            level = self._stop_level(i, tomorrow)  # the same method as the initial stop
+            if level.price > wanted:
                 wanted, basis = level.price, f"trailing: {level.basis}"
         if tranche.stop_order is not None and wanted == current:
             return

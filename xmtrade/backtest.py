@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -43,6 +44,8 @@ class BacktestResult:
     bars: pd.DataFrame  # the traded sessions
     fee_kinds: list[str]
     open_orders: list[dict[str, Any]]  # orders still working after the last session
+    periods_per_year: float  # the calendar's sessions a year over the years of the run
+    risk_free: pd.Series  # per session: the cash rate's return since the previous session
 
 
 def resolve_window(
@@ -197,7 +200,27 @@ def run_backtest(
         bars=traded,
         fee_kinds=fee_kinds,
         open_orders=_open_orders(records.tranches),
+        periods_per_year=sessions_per_year(calendar, first, last),
+        risk_free=risk_free(traded.index, cash_rate(cfg)),
     )
+
+
+def sessions_per_year(calendar: SessionCalendar, first: date, last: date) -> float:
+    """The exchange calendar's sessions a year, averaged over the calendar years of a run
+    (about 246 for Hong Kong, not 252): the annualisation of volatility, Sharpe and Sortino."""
+    sessions = calendar.sessions(date(first.year, 1, 1), date(last.year, 12, 31))
+    return len(sessions) / (last.year - first.year + 1)
+
+
+def risk_free(index: pd.Index, rate: Callable[[date], float]) -> pd.Series:
+    """The risk-free return of each session: the cash rate in force on the previous session
+    over the calendar days since (ACT/365), 0 for the first."""
+    days = [ts.date() for ts in index]
+    values = [0.0] + [
+        rate(before) / 100 * (after - before).days / 365
+        for before, after in itertools.pairwise(days)
+    ]
+    return pd.Series(values, index=index, dtype=float)
 
 
 @contextlib.contextmanager
@@ -250,10 +273,7 @@ TRADE_COLUMNS = [
     "shares",
     "stop_price",
     "initial_stop",
-    "stop_method",
     "planned_risk_pct_nav",
-    "risk_at_fill_pct_nav",
-    "realised_risk_pct_nav",
     "exit_date",
     "exit_price",
     "exit_reason",
@@ -264,6 +284,13 @@ TRADE_COLUMNS = [
     "cap_breach",
     "entry_reason",
 ]
+
+
+"""The columns of a trade a paper ledger keeps."""
+RISK_COLUMNS = ["stop_method", "risk_at_fill_pct_nav", "realised_risk_pct_nav"]
+"""trades.csv's planned and realised risk side by side, after `planned_risk_pct_nav`."""
+_AT = TRADE_COLUMNS.index("planned_risk_pct_nav") + 1
+TRADES_CSV_COLUMNS = [*TRADE_COLUMNS[:_AT], *RISK_COLUMNS, *TRADE_COLUMNS[_AT:]]
 
 
 def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
@@ -298,7 +325,7 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
                 "entry_reason": t.entry_reason,
             }
         )
-    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    return pd.DataFrame(rows, columns=TRADES_CSV_COLUMNS)
 
 
 def _round4(value: float | None) -> float | None:

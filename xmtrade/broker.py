@@ -86,6 +86,7 @@ class HkBroker(bt.brokers.BackBroker):
         self.pre_open: Callable[[], None] | None = None  # set by the strategy
         self.feed = feed  # the priced feed (for the dates interest accrues over)
         self.interest_total = 0.0
+        self.interest_today = 0.0  # credited at this bar's open
         self._last_bar: date | None = None
 
     def _credit_interest(self) -> None:
@@ -94,11 +95,13 @@ class HkBroker(bt.brokers.BackBroker):
         if self.feed is None or self.cash_rate_pct is None:
             return
         today = bar_date(self.feed)
+        self.interest_today = 0.0
         last, self._last_bar = self._last_bar, today
         if last is None or self.cash <= 0:
             return
         amount = cash_interest(self.cash, self.cash_rate_pct(last), (today - last).days)
         self.cash += amount
+        self.interest_today = amount
         self.interest_total = round(self.interest_total + amount, 2)
 
     def _try_exec(self, order: bt.Order) -> None:
