@@ -234,3 +234,34 @@ def test_pure_rules() -> None:
     on_allocation = breaker_check(960_000, 1_000_000, 25, "allocation", 15)
     assert not on_nav.fires and on_nav.limit == 250_000
     assert on_allocation.fires and on_allocation.limit == pytest.approx(37_500)
+
+
+def test_cash_earns_the_cash_rate_and_is_the_risk_free_rate(
+    calendar: SessionCalendar, tmp_path: Path
+) -> None:
+    from xmtrade.report import summarize
+
+    facts = write_facts(tmp_path / "f.csv", PASSING)
+    rate = {"cash.rate": [{"start": date(1990, 1, 1), "rate_pct": 3.65}]}
+    result = run(calendar, facts, [], **rate)
+    equity = result.equity
+    # 3.65% a year is 0.01% a calendar day: HK$100.00 a day on HK$1,000,000, then compounded
+    assert equity["interest"].iloc[1] == 100.0 * (equity.index[1] - equity.index[0]).days
+    cash = 1_000_000.0
+    for (before, after), credited in zip(
+        zip(equity.index[:-1], equity.index[1:], strict=True),
+        equity["interest"].iloc[1:],
+        strict=True,
+    ):
+        expected = round(cash * 0.0365 * (after - before).days / 365, 2)
+        assert credited == expected
+        cash += expected
+    assert equity["nav"].iloc[-1] == pytest.approx(cash, abs=0.005)
+    summary = summarize(result)
+    assert summary["interest_on_cash"] == pytest.approx(cash - 1_000_000, abs=0.01)
+    # cash alone earns the risk-free rate: its excess return is nothing but cent rounding
+    returns = equity["nav"].pct_change().iloc[1:]
+    excess = returns - result.risk_free.iloc[1:]
+    assert float(excess.abs().max()) < 1e-8
+    assert float(result.risk_free.iloc[1:].min()) > 0
+    assert 240 < summary["periods_per_year"] < 250

@@ -50,8 +50,12 @@ def run_validate(args: argparse.Namespace) -> int:
             f"unknown exchange calendar {cfg.market.calendar!r} (expected an exchange_calendars "
             "code such as XHKG)",
         )
+    from strategies.binding import never_binding
+
     layers = ", ".join(["defaults", *args.config])
     print(f"config OK ({layers}); hash {cfg.config_hash()}")
+    for warning in never_binding(cfg):
+        print(f"warning: never binds: {warning}")
     return 0
 
 

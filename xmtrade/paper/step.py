@@ -473,7 +473,7 @@ class _Step:
     # ------------------------------------------------------------------ the replay
 
     def _replay(self, bars: pd.DataFrame, end: date) -> _Replay:
-        from xmtrade.backtest import TRADE_COLUMNS, run_backtest
+        from xmtrade.backtest import run_backtest
 
         cfg = with_cash(self.cfg, self.account.initial_cash)
         result = run_backtest(cfg, bars, self.calendar, start=self.account.start, end=end)
@@ -483,7 +483,7 @@ class _Step:
             equity=equity_rows(result.equity),
             records=records,
             decisions=[decision_text(d) for d in records],
-            tranches=tranche_rows(result.trades[TRADE_COLUMNS]),  # the columns the ledger keeps
+            tranches=tranche_rows(result.trades),
             orders=order_rows(result.open_orders),
         )
 

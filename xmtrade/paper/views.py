@@ -172,7 +172,7 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
     """The account's sessions as a `BacktestResult`, built from the ledger alone."""
     from data_feeds.calendar import SessionCalendar
     from xmtrade.backtest import (
-        TRADE_COLUMNS,
+        TRADES_CSV_COLUMNS,
         BacktestResult,
         cash_rate,
         risk_free,
@@ -211,8 +211,11 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
     fills_frame = pd.DataFrame.from_records(fills, columns=[*fill_columns, "fees", "reason"])
 
     trades = pd.DataFrame(
-        [{k: row[k] for k in TRADE_COLUMNS} for row in ledger.table(account, s.tranches, "id")],
-        columns=TRADE_COLUMNS,
+        [
+            {k: row[k] for k in TRADES_CSV_COLUMNS}
+            for row in ledger.table(account, s.tranches, "id")
+        ],
+        columns=TRADES_CSV_COLUMNS,
     )
     decisions = [
         ledger.loads(s.decisions.name, row["record"])
