@@ -31,7 +31,12 @@ def rules() -> TickRules:
 
 def test_default_stop_config_is_the_strategy_default() -> None:
     stop = load_config().stop
-    assert (stop.lookback, stop.buffer_ticks, stop.fixed_price) == (20, 1, None)
+    assert (stop.method, stop.lookback, stop.buffer_ticks, stop.fixed_price) == (
+        "lowest_low",
+        20,
+        1,
+        None,
+    )
 
 
 def test_lowest_low_minus_one_tick(rules: TickRules) -> None:
@@ -156,3 +161,14 @@ def test_fixed_stop_window_and_fallbacks(rules: TickRules) -> None:
 def test_reanchored_stop_keeps_the_planned_distance(rules: TickRules) -> None:
     assert reanchored_stop(11.80, 12.02, 11.88, OLD, rules) == 11.66
     assert reanchored_stop(0.10, 12.02, 11.88, OLD, rules) == 0.0
+
+
+def test_stop_config_errors_are_one_line() -> None:
+    from xmtrade.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fixed_price is used only by method fixed"):
+        load_config(overrides={"stop.fixed_price": 15})
+    with pytest.raises(ConfigError, match="method fixed needs stop.fixed_price"):
+        load_config(overrides={"stop.method": "fixed"})
+    with pytest.raises(ConfigError, match="stop.method"):
+        load_config(overrides={"stop.method": "chandelier"})

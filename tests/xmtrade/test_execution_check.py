@@ -14,6 +14,7 @@ It runs on the reference config and on other configs and windows."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -139,3 +140,31 @@ def test_other_configs_and_windows_are_executable(
 ) -> None:
     result = run_backtest(load_config(overrides=overrides), real_bars, hkex, start, end)
     assert check_execution(result, real_bars)["buys"] > 0
+
+
+@pytest.mark.slow
+def test_the_check_finds_what_it_looks_for(real_bars: pd.DataFrame, hkex: SessionCalendar) -> None:
+    """The check fails on runs that break each rule (so it can fail at all)."""
+    kept = run_backtest(load_config(overrides={"entry.gap_rule": "keep"}), real_bars, hkex)
+    below = kept.trades[kept.trades["entry_price"] <= kept.trades["initial_stop"]]
+    assert len(below) > 0  # keep buys at or below the stop...
+    judged_as_skip = dataclasses.replace(kept, config=load_config())
+    with pytest.raises(AssertionError):  # ... which the default rule forbids
+        check_execution(judged_as_skip, real_bars)
+    run = run_backtest(load_config(), real_bars, hkex)
+    with pytest.raises(AssertionError):  # a tighter cap than the run's
+        tight = load_config(overrides={"sizing.max_weight_pct": 5})
+        check_execution(dataclasses.replace(run, config=tight), real_bars)
+    with pytest.raises(AssertionError):  # a tighter 2% rule than the run's
+        strict = load_config(overrides={"sizing.risk_per_trade_pct": 0.05})
+        check_execution(dataclasses.replace(run, config=strict), real_bars)
+    fills = run.fills.copy()
+    sell = fills.index[fills["side"] == "sell"][0]
+    buy_day = fills.loc[fills.index[fills["side"] == "buy"][1], "date"]
+    fills.loc[sell, ["date", "order_type"]] = [buy_day, "market"]  # a sell moved to a buy's open
+    with pytest.raises(AssertionError):
+        check_execution(dataclasses.replace(run, fills=fills), real_bars)
+    trades = run.trades.copy()
+    trades.loc[trades["stage"] == 2, "stage"] = 3  # a stage 3 with no stage 2 under it
+    with pytest.raises(AssertionError):
+        check_execution(dataclasses.replace(run, trades=trades), real_bars)
