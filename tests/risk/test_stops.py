@@ -168,7 +168,7 @@ def test_stop_config_errors_are_one_line() -> None:
 
     with pytest.raises(ConfigError, match="fixed_price is used only by method fixed"):
         load_config(overrides={"stop.fixed_price": 15})
-    with pytest.raises(ConfigError, match="method fixed needs stop.fixed_price"):
+    with pytest.raises(ConfigError, match=r"method fixed needs stop\.fixed_price"):
         load_config(overrides={"stop.method": "fixed"})
-    with pytest.raises(ConfigError, match="stop.method"):
+    with pytest.raises(ConfigError, match=r"stop\.method"):
         load_config(overrides={"stop.method": "chandelier"})
