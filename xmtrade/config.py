@@ -346,12 +346,13 @@ class CashRatePeriod(Frozen):
 class CashConfig(Frozen):
     rate: tuple[CashRatePeriod, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _sorted(self) -> CashConfig:
-        starts = [p.start for p in self.rate]
+    @field_validator("rate")
+    @classmethod
+    def _sorted(cls, rate: tuple[CashRatePeriod, ...]) -> tuple[CashRatePeriod, ...]:
+        starts = [p.start for p in rate]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
-            raise ValueError("rate periods must be in ascending order of start, one per date")
-        return self
+            raise ValueError("periods must be in ascending order of start, one per date")
+        return rate
 
 
 _WEEKDAY = "(mon|tue|wed|thu|fri|sat|sun)"
