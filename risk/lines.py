@@ -58,7 +58,17 @@ class Reading:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, **self.detail}
+        """The reading for the decision log: `value` is always the figure the rule compared;
+        a detail's own `value` (e.g. the latest margin behind a year-on-year change) is kept
+        as `latest_value`."""
+        detail = dict(self.detail)
+        own = detail.pop("value", None)
+        out = {"metric": detail.pop("metric")} if "metric" in detail else {}
+        out["value"] = self.value
+        if own is not None and own != self.value:
+            out["latest_value"] = own
+        out.update(detail)
+        return out
 
 
 Reader = Callable[[str, Any], Reading]

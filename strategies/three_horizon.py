@@ -11,56 +11,32 @@ the next open, protective stops rest in the market from the session after the en
   From stage 2 on, every tranche is held on its protective stop and managed by the lines.
 - The risk lines, the P/S ceiling and the drawdown breaker trim back to stage 1 or exit.
 
-Every decision leaves a record with the numbers behind it.
+Orders decided at a close are not sent at once: at the next open the pre-opening check
+(`Opening._pre_open`, strategies/preopen.py) looks at the open and only then places them.
+
+Every decision leaves a record with the numbers behind it. The strategy is split by
+responsibility: `TrancheBook` (strategies/tranche_book.py) keeps the state, records and
+fills; `Opening` (strategies/opening.py) decides openings and checks them at the open; this
+class runs the session loop, the portfolio demands and the held tranches' exits and stops.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import backtrader as bt
-import numpy as np
-import pandas as pd
 
-from risk.sizing import size_tranche
-from risk.stops import StopLevel, protective_stop
-from strategies.signals import combine_entry
-from strategies.tranches import STAGE_NAMES, RunRecords, Tranche
+from strategies.opening import Opening
+from strategies.rules import CORE, TACTICAL, breaker_check
+from strategies.tranche_book import StrategyInputs
+from strategies.tranches import Tranche
 
 if TYPE_CHECKING:
-    from risk.ticks import TickRules
-    from strategies.fundamental_state import FundamentalState, FundamentalTimeline
-    from xmtrade.config import AppConfig
-    from xmtrade.costs import HkCostModel
+    from strategies.fundamental_state import FundamentalState
 
-TACTICAL, CORE, FULL = 1, 2, 3
-DIVERGENCE_DETAIL_COLUMNS = (
-    "div_low1_date",
-    "div_low1_price",
-    "div_low1_macd",
-    "div_low2_date",
-    "div_low2_price",
-    "div_low2_macd",
-)
-
-
-@dataclass(frozen=True)
-class StrategyInputs:
-    """Everything the strategy reads besides the live feed; built once per run by the engine."""
-
-    config: AppConfig
-    bars: pd.DataFrame  # the full history up to the last traded session (indicator warm-up)
-    signals: pd.DataFrame  # compute_signals() on `bars`, same index
-    first_index: int  # position in `bars` of the first traded session
-    next_session: Callable[[date], date]
-    ticks: TickRules
-    costs: HkCostModel
-    fundamentals: FundamentalTimeline
-    hkd_per_rmb: Callable[[date], float]
+__all__ = ["Demand", "StrategyInputs", "ThreeHorizonStrategy"]
 
 
 @dataclass(frozen=True)
@@ -72,215 +48,13 @@ class Demand:
     detail: dict[str, Any]
 
 
-class BarsWithFlags(bt.feeds.PandasData):
-    """OHLCV plus the `no_trading` flag of placeholder bars.
-
-    Preloading fills each line's buffer from the frame's columns in one step instead of one
-    `.iloc` per value and bar, and stepping through the preloaded bars only moves the line
-    buffers: the same values as `PandasData`, much faster. The `tick_*` attributes stay None,
-    so the broker reads each bar's prices from the lines (backtrader's `tick_*` copies of
-    them exist for bars built from ticks, which a daily feed never is).
-    """
-
-    lines = ("no_trading",)
-    params = (("no_trading", "no_trading"), ("openinterest", None))
-    _fast_lines: tuple[Any, ...] = ()  # every line buffer, set by a plain preload
-
-    def advance(self, size: int = 1, datamaster: Any = None, ticks: bool = True) -> None:
-        if datamaster is not None or not self._fast_lines:
-            super().advance(size=size, datamaster=datamaster, ticks=ticks)
-            return
-        for line in self._fast_lines:  # LineBuffer.advance on unbounded buffers
-            line._idx += size
-            line.lencount += size
-
-    def preload(self) -> None:
-        plain = (
-            not self._filters
-            and not self._ffilters
-            and not self._tzinput
-            and self.p.fromdate is None
-            and self.p.todate is None
-            and self._colmapping.get("datetime") is None
-            and len(self) == 0
-        )
-        if not plain:
-            super().preload()
-            return
-        frame: pd.DataFrame = self.p.dataname
-        count = len(frame)
-        for alias in self.getlinealiases():
-            line = getattr(self.lines, alias)
-            if alias == "datetime":
-                values = _date_numbers(frame.index)
-            else:
-                column = self._colmapping[alias]
-                if column is None:  # a field missing from the frame stays NaN, as in PandasData
-                    values = [math.nan] * count
-                else:
-                    values = [float(v) for v in frame.iloc[:, column].tolist()]
-            line.array.extend(values)
-            line.idx += count
-            line.lencount += count
-        self._idx = count
-        self._last()
-        self.home()
-        buffers = tuple(self.lines.lines)  # type: ignore[attr-defined]
-        if all(b.mode == b.UnBounded for b in buffers):
-            self._tick_nullify()
-            self._fast_lines = buffers
-
-
-class ThreeHorizonStrategy(bt.Strategy):
+class ThreeHorizonStrategy(Opening):
     """The three-horizon plan: tactical entries, staged adds on the gate, three risk lines."""
 
     params = (("inputs", None),)
 
-    def __init__(self) -> None:
-        inputs: StrategyInputs = self.p.inputs
-        self.inputs = inputs
-        self.cfg = inputs.config
-        self.records = RunRecords()
-        sig = inputs.signals
-        # Per-session values as Python lists: indexing a list is cheaper than a numpy array,
-        # and every use converts or formats the value the same way either way.
-        self._dates: list[date] = _session_dates(inputs.bars.index)
-        self._close: list[float] = inputs.bars["close"].to_numpy(dtype=float).tolist()
-        self._low = inputs.bars["low"].to_numpy(dtype=float)
-        self._low_values: list[float] = self._low.tolist()
-        self._no_trading: list[bool] = inputs.bars["no_trading"].to_numpy(dtype=bool).tolist()
-        self._rsi: list[float] = sig["rsi"].to_numpy(dtype=float).tolist()
-        self._macd: list[float] = sig["macd"].to_numpy(dtype=float).tolist()
-        self._macd_signal: list[float] = sig["macd_signal"].to_numpy(dtype=float).tolist()
-        self._oversold: list[bool] = sig["rsi_oversold"].to_numpy(dtype=bool).tolist()
-        self._overbought: list[bool] = sig["rsi_overbought"].to_numpy(dtype=bool).tolist()
-        self._divergence: list[bool] = sig["divergence"].to_numpy(dtype=bool).tolist()
-        entry = combine_entry(sig["rsi_oversold"], sig["divergence"], self.cfg.entry.require)
-        self._entry: list[bool] = entry.to_numpy(dtype=bool).tolist()
-        self._signals = sig
-        self._divergence_columns: dict[str, list[Any]] | None = None
-        self._order_role: dict[int, tuple[Tranche, str]] = {}
-        # the tranches pending entry or open, in order of creation (a subset of
-        # records.tranches kept so that each session does not scan every tranche ever made)
-        self._live: list[Tranche] = []
-        self._next_id = 1
-        self._peak_nav = self.cfg.backtest.initial_nav
-        self._cooldown_until = -1
-        self._last_decision_day = date.min
-        self._last_opened_index = -(10**9)
-        self._seen_state: date | None = None
-        self._cells_of: FundamentalState | None = None  # the state _line_cells were made of
-        self._line_cells: dict[str, str] = {}
-
-    # ------------------------------------------------------------------ state helpers
-
-    def _i(self) -> int:
-        return self.inputs.first_index + len(self) - 1
-
-    def _open_tranches(self) -> list[Tranche]:
-        return [t for t in self._live if t.is_open] if self._live else []
-
-    def _held(self) -> list[Tranche]:
-        """Open tranches not already on their way out."""
-        if not self._live:
-            return []
-        return [t for t in self._live if t.is_open and t.pending_exit_reason is None]
-
-    def _stage(self) -> int:
-        if not self._live:
-            return 0
-        return max((t.stage for t in self._held()), default=0)
-
-    def _pending_entries(self) -> list[Tranche]:
-        return [t for t in self._live if t.is_pending_entry] if self._live else []
-
-    def _decide(self, record: dict[str, Any]) -> None:
-        self.records.decisions.append(record)
-
-    def _ps_ratio(self, i: int, today: date, state: FundamentalState) -> float | None:
-        per_share = state.revenue_per_share_rmb
-        if per_share is None or per_share <= 0:
-            return None
-        return float(self._close[i]) / (per_share * self.inputs.hkd_per_rmb(today))
-
-    # ------------------------------------------------------------------ signals
-
-    def _signal_snapshot(self, i: int) -> dict[str, Any]:
-        snap: dict[str, Any] = {
-            "rsi": _num(self._rsi[i]),
-            "macd": _num(self._macd[i]),
-            "macd_signal": _num(self._macd_signal[i]),
-            "rsi_oversold": bool(self._oversold[i]),
-            "macd_divergence": bool(self._divergence[i]),
-        }
-        if self._divergence[i]:
-            row = self._divergence_row(i)
-            snap["divergence"] = {
-                "low1_date": _day(row["div_low1_date"]),
-                "low1_price": _num(row["div_low1_price"]),
-                "low1_macd": _num(row["div_low1_macd"]),
-                "low2_date": _day(row["div_low2_date"]),
-                "low2_price": _num(row["div_low2_price"]),
-                "low2_macd": _num(row["div_low2_macd"]),
-            }
-        return snap
-
-    def _divergence_row(self, i: int) -> dict[str, Any]:
-        """The divergence detail columns of session i (read without a pandas row lookup)."""
-        if self._divergence_columns is None:
-            self._divergence_columns = {
-                c: self._signals[c].tolist() for c in DIVERGENCE_DETAIL_COLUMNS
-            }
-        return {c: values[i] for c, values in self._divergence_columns.items()}
-
-    def _entry_signal(self, i: int) -> str | None:
-        """The entry signal of session i in words, or None when there is none."""
-        if not self._entry[i]:
-            return None
-        fired = []
-        if self._oversold[i]:
-            oversold = self.cfg.signals.rsi.oversold
-            fired.append(f"rsi_oversold (RSI {self._rsi[i]:.2f} < {oversold:g})")
-        if self._divergence[i]:
-            row = self._divergence_row(i)
-            fired.append(
-                "macd_divergence (lows {} {:.2f} / {} {:.2f}; MACD {:.3f} / {:.3f})".format(
-                    _day(row["div_low1_date"]),
-                    row["div_low1_price"],
-                    _day(row["div_low2_date"]),
-                    row["div_low2_price"],
-                    row["div_low1_macd"],
-                    row["div_low2_macd"],
-                )
-            )
-        return " + ".join(fired)
-
-    def _stop_level(self, i: int, on: date) -> StopLevel:
-        stop_cfg = self.cfg.stop
-        first = max(0, i - stop_cfg.lookback + 1)
-        return protective_stop(
-            lows=self._low_values[first : i + 1],
-            lookback=stop_cfg.lookback,
-            buffer_ticks=stop_cfg.buffer_ticks,
-            fixed_price=stop_cfg.fixed_price,
-            on=on,
-            ticks=self.inputs.ticks,
-        )
-
-    def _stop_may_rise(self, i: int, on: date, wanted: float) -> bool:
-        """False when the stop rule's level cannot be above `wanted` (a cheap float check
-        of what `protective_stop` computes; the rule itself runs whenever this is True)."""
-        stop_cfg = self.cfg.stop
-        window = self._low_values[max(0, i - stop_cfg.lookback + 1) : i + 1]
-        if not window or not all(map(math.isfinite, window)):
-            return True
-        lowest = min(window)
-        ticks = self.inputs.ticks
-        try:
-            price = ticks.shift(ticks.round_down(lowest, on), on, -stop_cfg.buffer_ticks)
-        except ValueError:
-            return True  # let the rule itself report the problem
-        return price > wanted
+    def start(self) -> None:
+        self.broker.pre_open = self._pre_open
 
     # ------------------------------------------------------------------ the session loop
 
@@ -326,49 +100,6 @@ class ThreeHorizonStrategy(bt.Strategy):
             self._manage_held(i, today, tomorrow)
         self._consider_opening(i, today, tomorrow, state)
 
-    def _note_new_reports(self, today: date, state: FundamentalState) -> None:
-        if state.as_of == self._seen_state:
-            return
-        self._seen_state = state.as_of
-        newest = state.newest
-        self._decide(
-            {
-                "date": today,
-                "action": "fundamentals",
-                "newest_report": None if newest is None else newest.as_dict(),
-                "consecutive_passes": state.streak,
-                "passing_reports": state.streak_reports(),
-                "lines": {f"line{n}": s.as_dict() for n, s in state.lines.items()},
-                "lines_action": state.action,
-                "revenue_per_share_rmb": _num(state.revenue_per_share_rmb),
-                "revenue_detail": state.revenue_detail,
-            }
-        )
-
-    def _record_equity(self, i: int, today: date, state: FundamentalState) -> None:
-        broker = self.broker
-        nav = float(broker.getvalue())
-        cash = float(broker.getcash())
-        position_value = nav - cash
-        live = self._live
-        row: dict[str, Any] = {
-            "date": today,
-            "nav": nav,
-            "cash": cash,
-            "position_value": position_value,
-            "shares": int(broker.getposition(self.data).size),
-            "weight": position_value / nav if nav else 0.0,
-            "stage": max((t.stage for t in live if t.is_open), default=0) if live else 0,
-            "ps_ratio": _num(self._ps_ratio(i, today, state)),
-        }
-        if state is not self._cells_of:
-            self._cells_of = state
-            self._line_cells = {f"line{n}": line.status for n, line in state.lines.items()}
-        row.update(self._line_cells)
-        self.records.equity.append(row)
-        if nav > self._peak_nav:
-            self._peak_nav = nav
-
     # ------------------------------------------------------------------ portfolio demands
 
     def _portfolio_demand(self, i: int, today: date, state: FundamentalState) -> Demand | None:
@@ -378,10 +109,24 @@ class ThreeHorizonStrategy(bt.Strategy):
         nav = float(self.broker.getvalue())
         breaker = self.cfg.risk.drawdown_breaker
         if breaker is not None:
-            drawdown = nav / self._peak_nav - 1.0
-            if drawdown <= -breaker.max_drawdown_pct / 100:
+            check = breaker_check(
+                nav,
+                self._peak_nav,
+                breaker.max_drawdown_pct,
+                breaker.basis,
+                self.cfg.sizing.max_weight_pct,
+            )
+            if check.fires:
                 self._cooldown_until = i + breaker.cooldown_sessions
-                detail = {"nav": nav, "peak_nav": self._peak_nav, "drawdown": round(drawdown, 6)}
+                detail = {
+                    "nav": nav,
+                    "peak_nav": self._peak_nav,
+                    "drawdown": round(nav / self._peak_nav - 1.0, 6),
+                    "basis": breaker.basis,
+                    "loss": round(check.loss, 2),
+                    "limit": round(check.limit, 2),
+                    "of": round(check.base, 2),
+                }
                 self._peak_nav = nav
                 return Demand("exit", "drawdown_breaker", detail)
         line_demand = self._line_demand(state)
@@ -413,7 +158,7 @@ class ThreeHorizonStrategy(bt.Strategy):
         self, demand: Demand, i: int, today: date, tomorrow: date, state: FundamentalState
     ) -> None:
         for pending in self._pending_entries():
-            self.cancel(pending.entry_order)
+            self._drop_planned(pending, today, "Canceled")
         targets = [t for t in self._held() if demand.action == "exit" or t.stage >= CORE]
         if not targets:
             return
@@ -491,13 +236,9 @@ class ThreeHorizonStrategy(bt.Strategy):
             raise RuntimeError(f"tranche {tranche.id} is open without a stop")
         wanted = self.inputs.ticks.round_down(current, tomorrow)
         basis = "initial stop"
-        if (
-            trailing
-            and self.cfg.exits.trailing_stop
-            and self.cfg.stop.fixed_price is None
-            and self._stop_may_rise(i, tomorrow, wanted)
-        ):
-            level = self._stop_level(i, tomorrow)
+        method = self.cfg.stop.method
+        if trailing and self.cfg.exits.trailing_stop and self._stop_may_rise(i, tomorrow, wanted):
+            level = self._stop_level(i, tomorrow)  # the same method as the initial stop
             if level.price > wanted:
                 wanted, basis = level.price, f"trailing: {level.basis}"
         if tranche.stop_order is not None and wanted == current:
@@ -513,308 +254,14 @@ class ThreeHorizonStrategy(bt.Strategy):
                 "action": "place_stop" if current == wanted else "raise_stop",
                 "tranche": tranche.id,
                 "stage": tranche.stage,
-                "stop": {"from": current, "to": wanted, "basis": basis, "rests_from": tomorrow},
+                "stop": {
+                    "from": current,
+                    "to": wanted,
+                    "method": method,
+                    "basis": basis,
+                    "rests_from": tomorrow,
+                },
                 "close": float(self._close[i]),
             }
         )
         tranche.stop_price = wanted
-
-    # ------------------------------------------------------------------ opening tranches
-
-    def _uses_fundamentals(self) -> bool:
-        cfg = self.cfg
-        return (
-            bool(cfg.risk.rules)
-            or cfg.stages.max_stage > TACTICAL
-            or (cfg.valuation.ps_ceiling is not None)
-        )
-
-    def _context(self, today: date, state: FundamentalState) -> dict[str, Any] | None:
-        """What the decision knew of the fundamentals; None when the config uses none."""
-        if not self._uses_fundamentals():
-            return None
-        return state.context(today, self.cfg.fundamentals.stale_after_days)
-
-    def _consider_opening(
-        self, i: int, today: date, tomorrow: date, state: FundamentalState
-    ) -> None:
-        signal = self._entry_signal(i)
-        stage = self._stage()
-        stages = self.cfg.stages
-        next_stage = stage + 1
-        if stages.add_on == "announcement":
-            newest = state.newest
-            add_trigger = newest is not None and newest.usable_from > self._last_decision_day
-        else:
-            add_trigger = signal is not None
-        self._last_decision_day = today
-        if next_stage == TACTICAL:
-            if signal is None:
-                return
-            why_not = None
-        elif next_stage > stages.max_stage or next_stage > FULL:
-            if signal is not None:
-                self._skip(i, today, state, signal, next_stage, "position is fully built")
-            return
-        else:
-            needed = stages.core_after_passes if next_stage == CORE else stages.full_after_passes
-            if state.streak < needed or not add_trigger:
-                if signal is not None:
-                    why = (
-                        f"stage {next_stage} needs {needed} consecutive passing reports, "
-                        f"have {state.streak}"
-                    )
-                    self._skip(i, today, state, signal, next_stage, why)
-                return
-            why_not = self._ps_blocks(i, today, state) or self._too_soon(i, next_stage)
-        why_not = why_not or self._opening_blocked(i, state)
-        if why_not is not None:
-            self._skip(i, today, state, signal, next_stage, why_not)
-            return
-        self._open(i, today, tomorrow, state, next_stage, signal)
-
-    def _too_soon(self, i: int, stage: int) -> str | None:
-        gap = self.cfg.stages.min_sessions_between_tranches
-        waited = i - self._last_opened_index
-        if waited < gap:
-            return f"stage {stage} waits {gap} sessions after the last tranche, {waited} so far"
-        return None
-
-    def _opening_blocked(self, i: int, state: FundamentalState) -> str | None:
-        if self._pending_entries() or any(t.pending_exit_reason for t in self._open_tranches()):
-            return "an order of the position is still pending"
-        if i <= self._cooldown_until:
-            return "drawdown breaker cooling down"
-        if state.action is not None:
-            alarms = [f"line{n} {s.status}" for n, s in state.lines.items() if s.status != "ok"]
-            return f"risk lines say {state.action} ({', '.join(alarms)})"
-        return None
-
-    def _ps_blocks(self, i: int, today: date, state: FundamentalState) -> str | None:
-        ceiling = self.cfg.valuation.ps_ceiling
-        ps = self._ps_ratio(i, today, state)
-        if ceiling is not None and ps is not None and ps > ceiling:
-            return f"P/S {ps:.2f} above the ceiling {ceiling:g}"
-        return None
-
-    def _skip(
-        self,
-        i: int,
-        today: date,
-        state: FundamentalState,
-        signal: str | None,
-        stage: int,
-        why: str,
-    ) -> None:
-        self._decide(
-            {
-                "date": today,
-                "action": "skip",
-                "stage": stage,
-                "why": why,
-                "signal": signal,
-                "signals": self._signal_snapshot(i),
-                "close": float(self._close[i]),
-                "fundamentals": self._context(today, state),
-            }
-        )
-
-    def _open(
-        self,
-        i: int,
-        today: date,
-        tomorrow: date,
-        state: FundamentalState,
-        stage: int,
-        signal: str | None,
-    ) -> None:
-        cfg = self.cfg
-        ticks = self.inputs.ticks
-        nav = float(self.broker.getvalue())
-        close = float(self._close[i])
-        slip = cfg.costs.slippage_ticks
-        entry_price = ticks.shift(ticks.round_up(close, tomorrow), tomorrow, slip)
-        stop = self._stop_level(i, tomorrow)
-        exit_at_stop = ticks.shift(stop.price, tomorrow, -slip)
-
-        def round_trip(entry_value: float, exit_value: float) -> float:
-            return self.inputs.costs.round_trip(tomorrow, entry_value, exit_value)
-
-        targets = cfg.sizing.target_weight_pct
-        target = {TACTICAL: targets.tactical, CORE: targets.core, FULL: targets.full}[stage]
-        sizing = size_tranche(
-            nav=nav,
-            position_shares=int(self.position.size),
-            price=close,
-            entry_price=entry_price,
-            stop_price=exit_at_stop,
-            target_weight_pct=target,
-            max_weight_pct=cfg.sizing.max_weight_pct,
-            risk_per_trade_pct=cfg.sizing.risk_per_trade_pct,
-            board_lot=cfg.instrument.board_lot,
-            round_trip_cost=round_trip,
-        )
-        reason = self._opening_reason(stage, state, signal)
-        record = {
-            "date": today,
-            "stage": stage,
-            "reason": reason,
-            "signals": self._signal_snapshot(i),
-            "close": close,
-            "nav": nav,
-            "stop": {**stop.as_dict(), "exit_estimate_with_slippage": exit_at_stop},
-            "entry_estimate": {"close": close, "with_slippage": entry_price},
-            "sizing": sizing.as_dict(),
-            "fundamentals": self._context(today, state),
-        }
-        if sizing.shares <= 0:
-            self._decide({**record, "action": "skip", "why": sizing.reason})
-            return
-        tranche = Tranche(
-            id=self._next_id,
-            stage=stage,
-            decided=today,
-            entry_reason=reason,
-            planned_stop=stop.price,
-            planned_shares=sizing.shares,
-            planned_risk_pct_nav=sizing.planned_risk_pct_nav,
-            risk_cap_pct=cfg.sizing.risk_per_trade_pct,
-            nav_at_entry=nav,
-        )
-        self._next_id += 1
-        self._last_opened_index = i
-        order = self.buy(size=sizing.shares, exectype=bt.Order.Market)
-        tranche.entry_order = order
-        self._order_role[order.ref] = (tranche, "entry")
-        self.records.tranches.append(tranche)
-        self._live.append(tranche)
-        self._decide(
-            {
-                **record,
-                "action": "enter" if stage == TACTICAL else "add",
-                "tranche": tranche.id,
-                "order": {
-                    "side": "buy",
-                    "type": "market",
-                    "shares": sizing.shares,
-                    "fills_on": tomorrow,
-                },
-            }
-        )
-
-    def _opening_reason(self, stage: int, state: FundamentalState, signal: str | None) -> str:
-        if stage == TACTICAL:
-            return signal or ""
-        passing = ", ".join(state.streak_reports())
-        trigger = f"signal {signal}" if signal else "at the report"
-        return (
-            f"stage {stage} ({STAGE_NAMES[stage]}): gate passed in {state.streak} consecutive "
-            f"reports ({passing}); {trigger}"
-        )
-
-    # ------------------------------------------------------------------ fills
-
-    def notify_order(self, order: bt.Order) -> None:
-        role = self._order_role.get(order.ref)
-        if role is None or order.status in (order.Submitted, order.Accepted):
-            return
-        tranche, kind = role
-        if order.status == order.Completed:
-            self._on_fill(order, tranche, kind)
-        elif order.status in (order.Margin, order.Rejected) or (
-            kind == "entry" and order.status == order.Canceled
-        ):
-            self._decide(
-                {
-                    "date": self._dates[self._i()],
-                    "action": "order_not_filled",
-                    "tranche": tranche.id,
-                    "order": kind,
-                    "status": order.getstatusname(),
-                }
-            )
-            if kind == "entry":
-                tranche.entry_order = None
-                self.records.tranches.remove(tranche)
-                self._live.remove(tranche)
-
-    def _on_fill(self, order: bt.Order, tranche: Tranche, kind: str) -> None:
-        on = self.data.datetime.date(0)
-        price = float(order.executed.price)
-        shares = abs(int(order.executed.size))
-        charges = self.inputs.costs.charges(on, price * shares)
-        self.records.fills.append(
-            {
-                "date": on,
-                "tranche": tranche.id,
-                "stage": tranche.stage,
-                "side": "buy" if order.isbuy() else "sell",
-                "kind": kind,
-                "order_type": "stop" if order.exectype == bt.Order.Stop else "market",
-                "order_price": float(order.created.price) if kind == "stop" else None,
-                "shares": shares,
-                "price": price,
-                "value": round(price * shares, 2),
-                **charges.by_kind,
-                "fees": charges.total,
-                "reason": tranche.entry_reason if kind == "entry" else None,
-            }
-        )
-        if kind == "entry":
-            tranche.entry_date = on
-            tranche.entry_price = price
-            tranche.shares = shares
-            tranche.entry_fees = charges.total
-            tranche.stop_price = tranche.planned_stop
-            tranche.initial_stop = tranche.planned_stop
-            tranche.entry_order = None
-            return
-        tranche.exit_date = on
-        tranche.exit_price = price
-        tranche.exit_fees = charges.total
-        if kind == "stop":
-            initial = tranche.initial_stop
-            raised = initial is not None and (tranche.stop_price or 0) > initial
-            tranche.exit_reason = "trailing_stop" if raised else "stop"
-        else:
-            tranche.exit_reason = tranche.pending_exit_reason
-        self.records.fills[-1]["reason"] = tranche.exit_reason
-        tranche.stop_order = None
-        tranche.exit_order = None
-        self._live.remove(tranche)
-
-
-def _session_dates(index: pd.Index) -> list[date]:
-    """`[ts.date() for ts in index]`, vectorised for a tz-naive DatetimeIndex."""
-    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
-        dates: list[date] = index.date.tolist()
-        return dates
-    return [ts.date() for ts in index]
-
-
-def _date_numbers(index: pd.Index) -> list[float]:
-    """backtrader's `date2num` of each timestamp: the proleptic ordinal for tz-naive midnights."""
-    if (
-        isinstance(index, pd.DatetimeIndex)
-        and index.tz is None
-        and bool((index == index.normalize()).all())
-    ):
-        days = index.to_numpy().astype("datetime64[D]").astype(np.int64)
-        return [float(d) for d in (days + _UNIX_EPOCH_ORDINAL).tolist()]
-    return [bt.date2num(ts.to_pydatetime()) for ts in index]
-
-
-_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else round(number, 6)
-
-
-def _day(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value):
-        return None
-    return pd.Timestamp(value).date().isoformat()

@@ -37,6 +37,12 @@ class Tranche:
     entry_order: Any = None
     stop_order: Any = None
     exit_order: Any = None
+    awaiting_open: bool = False  # decided, waiting for the pre-opening check of the next open
+    planned_entry: float = 0.0  # the buy estimate at the decision close (with slippage)
+    target_weight_pct: float = 0.0  # the position's weight target once this tranche is in
+    stop_method: str = "lowest_low"
+    step_report: str | None = None  # the quarterly report an add of stage 2 or 3 rests on
+    risk_at_fill_pct_nav: float | None = None  # the 2% rule's loss at the real fill price
 
     @property
     def is_open(self) -> bool:
@@ -44,7 +50,16 @@ class Tranche:
 
     @property
     def is_pending_entry(self) -> bool:
-        return self.entry_date is None and self.entry_order is not None
+        return self.entry_date is None and (self.awaiting_open or self.entry_order is not None)
+
+    @property
+    def realised_risk_pct_nav(self) -> float | None:
+        """The realised loss as a percent of the NAV at entry (negative: a gain); None while
+        open. Set beside the planned risk in trades.csv."""
+        pnl = self.pnl
+        if pnl is None or not self.nav_at_entry:
+            return None
+        return -pnl / self.nav_at_entry * 100
 
     @property
     def pnl(self) -> float | None:

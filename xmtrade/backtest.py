@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +18,10 @@ from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import DataError
 from data_feeds.fundamentals import PointInTimeFacts, read_facts
 from risk.ticks import TickRules
+from strategies.bars_feed import BarsWithFlags
 from strategies.fundamental_state import FundamentalTimeline
 from strategies.signals import compute_signals
-from strategies.three_horizon import BarsWithFlags, StrategyInputs, ThreeHorizonStrategy
+from strategies.three_horizon import StrategyInputs, ThreeHorizonStrategy
 from strategies.tranches import RunRecords, Tranche
 from xmtrade.broker import HkBroker, HkCommission
 from xmtrade.config import AppConfig
@@ -42,6 +44,8 @@ class BacktestResult:
     bars: pd.DataFrame  # the traded sessions
     fee_kinds: list[str]
     open_orders: list[dict[str, Any]]  # orders still working after the last session
+    periods_per_year: float  # the calendar's sessions a year over the years of the run
+    risk_free: pd.Series  # per session: the cash rate's return since the previous session
 
 
 def resolve_window(
@@ -87,6 +91,19 @@ def fx_rate(cfg: AppConfig) -> Callable[[date], float]:
     def rate(on: date) -> float:
         in_force = [p.rate for p in periods if p.start <= on]
         return in_force[-1] if in_force else periods[0].rate
+
+    return rate
+
+
+def cash_rate(cfg: AppConfig) -> Callable[[date], float]:
+    """The annual interest rate on cash (percent) in force on a date, from `cash.rate`; the
+    same series is the risk-free rate of the statistics."""
+    periods = cfg.cash.rate
+
+    @functools.lru_cache(maxsize=4096)
+    def rate(on: date) -> float:
+        in_force = [p.rate_pct for p in periods if p.start <= on]
+        return in_force[-1] if in_force else 0.0
 
     return rate
 
@@ -142,7 +159,12 @@ def run_backtest(
     cerebro = bt.Cerebro(stdstats=False, preload=True, runonce=True, quicknotify=True)
     feed = BarsWithFlags(dataname=traded)
     cerebro.adddata(feed)
-    broker = HkBroker(ticks=ticks, slippage_ticks=cfg.costs.slippage_ticks)
+    broker = HkBroker(
+        ticks=ticks,
+        slippage_ticks=cfg.costs.slippage_ticks,
+        cash_rate_pct=cash_rate(cfg),
+        feed=feed,
+    )
     broker.setcash(cfg.backtest.initial_nav)
     broker.addcommissioninfo(HkCommission(costs, feed))
     cerebro.setbroker(broker)
@@ -178,7 +200,27 @@ def run_backtest(
         bars=traded,
         fee_kinds=fee_kinds,
         open_orders=_open_orders(records.tranches),
+        periods_per_year=sessions_per_year(calendar, first, last),
+        risk_free=risk_free(traded.index, cash_rate(cfg)),
     )
+
+
+def sessions_per_year(calendar: SessionCalendar, first: date, last: date) -> float:
+    """The exchange calendar's sessions a year, averaged over the calendar years of a run
+    (about 246 for Hong Kong, not 252): the annualisation of volatility, Sharpe and Sortino."""
+    sessions = calendar.sessions(date(first.year, 1, 1), date(last.year, 12, 31))
+    return len(sessions) / (last.year - first.year + 1)
+
+
+def risk_free(index: pd.Index, rate: Callable[[date], float]) -> pd.Series:
+    """The risk-free return of each session: the cash rate in force on the previous session
+    over the calendar days since (ACT/365), 0 for the first."""
+    days = [ts.date() for ts in index]
+    values = [0.0] + [
+        rate(before) / 100 * (after - before).days / 365
+        for before, after in itertools.pairwise(days)
+    ]
+    return pd.Series(values, index=index, dtype=float)
 
 
 @contextlib.contextmanager
@@ -244,6 +286,13 @@ TRADE_COLUMNS = [
 ]
 
 
+"""The columns of a trade a paper ledger keeps."""
+RISK_COLUMNS = ["stop_method", "risk_at_fill_pct_nav", "realised_risk_pct_nav"]
+"""trades.csv's planned and realised risk side by side, after `planned_risk_pct_nav`."""
+_AT = TRADE_COLUMNS.index("planned_risk_pct_nav") + 1
+TRADES_CSV_COLUMNS = [*TRADE_COLUMNS[:_AT], *RISK_COLUMNS, *TRADE_COLUMNS[_AT:]]
+
+
 def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
     rows = []
     for t in tranches:
@@ -260,7 +309,10 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
                 "shares": t.shares,
                 "stop_price": t.stop_price,
                 "initial_stop": t.initial_stop,
+                "stop_method": t.stop_method,
                 "planned_risk_pct_nav": round(t.planned_risk_pct_nav, 4),
+                "risk_at_fill_pct_nav": _round4(t.risk_at_fill_pct_nav),
+                "realised_risk_pct_nav": _round4(t.realised_risk_pct_nav),
                 "nav_at_entry": round(t.nav_at_entry, 2),
                 "exit_date": t.exit_date,
                 "exit_price": t.exit_price,
@@ -273,7 +325,11 @@ def _trades_frame(tranches: list[Tranche]) -> pd.DataFrame:
                 "entry_reason": t.entry_reason,
             }
         )
-    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    return pd.DataFrame(rows, columns=TRADES_CSV_COLUMNS)
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 FILL_FIELDS = (

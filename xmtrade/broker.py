@@ -6,10 +6,16 @@ Fill rules (STRATEGY §1): orders decided after the close of *t* fill at the ope
 fill is `costs.slippage_ticks` ticks worse than that price, never outside the bar's range.
 A bar flagged `no_trading` (Yahoo's half-day placeholder) shows no real prices: nothing fills
 on it, orders wait for the next real bar.
+
+At each bar, in order: interest on the cash of the previous close is credited (`cash.rate`);
+the strategy's pre-opening check (`pre_open`) looks at the open and places the entries that
+pass it; then the orders are matched: resting stops and market exits first (they were placed
+earlier), then the entries just placed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +66,43 @@ class HkCommission(bt.CommInfoBase):
 class HkBroker(bt.brokers.BackBroker):
     """A BackBroker whose slippage is whole ticks of the HKEX spread table in force that day."""
 
-    params = (("slip_open", True), ("slip_match", True), ("slip_out", False))
+    # coo: a market order placed by the pre-opening check fills at the open of the bar it is
+    # placed on (backtrader's cheat-on-open matching); orders decided at a close are placed
+    # after the broker has matched that bar, so they still fill at the next open
+    params = (("slip_open", True), ("slip_match", True), ("slip_out", False), ("coo", True))
 
-    def __init__(self, ticks: TickRules, slippage_ticks: int) -> None:
+    def __init__(
+        self,
+        ticks: TickRules,
+        slippage_ticks: int,
+        cash_rate_pct: Callable[[date], float] | None = None,
+        feed: Any = None,
+    ) -> None:
         super().__init__()
         self.ticks = ticks
         self.slippage_ticks = slippage_ticks
         self._fill_date: date | None = None
+        self.cash_rate_pct = cash_rate_pct
+        self.pre_open: Callable[[], None] | None = None  # set by the strategy
+        self.feed = feed  # the priced feed (for the dates interest accrues over)
+        self.interest_total = 0.0
+        self.interest_today = 0.0  # credited at this bar's open
+        self._last_bar: date | None = None
+
+    def _credit_interest(self) -> None:
+        """Interest on the previous close's cash for the calendar days since (ACT/365, to
+        the cent), at the rate in force on the previous session."""
+        if self.feed is None or self.cash_rate_pct is None:
+            return
+        today = bar_date(self.feed)
+        self.interest_today = 0.0
+        last, self._last_bar = self._last_bar, today
+        if last is None or self.cash <= 0:
+            return
+        amount = cash_interest(self.cash, self.cash_rate_pct(last), (today - last).days)
+        self.cash += amount
+        self.interest_today = amount
+        self.interest_total = round(self.interest_total + amount, 2)
 
     def _try_exec(self, order: bt.Order) -> None:
         data = order.data
@@ -81,6 +117,9 @@ class HkBroker(bt.brokers.BackBroker):
         orders, fills, cash and value after every bar."""
         while self._toactivate:
             self._toactivate.popleft().activate()
+        self._credit_interest()
+        if self.pre_open is not None:
+            self.pre_open()
         if self.p.checksubmit and self.submitted:
             self.check_submitted()
         credit = 0.0
@@ -136,3 +175,10 @@ class HkBroker(bt.brokers.BackBroker):
         on = self._on()
         slipped = self.ticks.shift(self.ticks.round_down(price, on), on, -self.slippage_ticks)
         return max(slipped, min(pmin, price))
+
+
+def cash_interest(cash: float, rate_pct: float, days: int) -> float:
+    """Interest on `cash` over `days` calendar days at `rate_pct` a year (ACT/365), to the cent."""
+    if cash <= 0 or days <= 0 or rate_pct == 0:
+        return 0.0
+    return round(cash * rate_pct / 100 * days / 365, 2)

@@ -145,6 +145,7 @@ class SignalsConfig(Frozen):
 
 class EntryConfig(Frozen):
     require: Literal["any", "all"]
+    gap_rule: Literal["skip", "reanchor", "keep"]
 
 
 class TargetWeights(Frozen):
@@ -171,6 +172,7 @@ class StagesConfig(Frozen):
     full_after_passes: int = Field(ge=1)
     add_on: Literal["signal", "announcement"]
     min_sessions_between_tranches: int = Field(ge=0)
+    one_step_per_report: bool
 
     @model_validator(mode="after")
     def _ordered(self) -> StagesConfig:
@@ -274,6 +276,7 @@ class RiskRule(Frozen):
 class DrawdownBreakerConfig(Frozen):
     max_drawdown_pct: float = Field(gt=0, lt=100)
     cooldown_sessions: int = Field(ge=0)
+    basis: Literal["nav", "allocation"]
 
 
 class RiskConfig(Frozen):
@@ -291,9 +294,28 @@ class RiskConfig(Frozen):
 
 
 class StopConfig(Frozen):
+    method: Literal["lowest_low", "atr", "lowest_low_atr", "swing_low", "fixed"]
     lookback: int = Field(ge=1)
     buffer_ticks: int = Field(ge=0)
+    atr_period: int = Field(ge=1)
+    atr_multiple: float = Field(gt=0)
+    swing_k: int = Field(ge=1)
     fixed_price: float | None = Field(gt=0)
+    fixed_from: date | None
+    fixed_to: date | None
+
+    @model_validator(mode="after")
+    def _fixed(self) -> StopConfig:
+        if self.method == "fixed" and self.fixed_price is None:
+            raise ValueError("method fixed needs stop.fixed_price (a HK$ price)")
+        if self.method != "fixed" and self.fixed_price is not None:
+            raise ValueError(
+                f"fixed_price is used only by method fixed (method is {self.method}): "
+                "set stop.method: fixed, or fixed_price: null"
+            )
+        if self.fixed_from and self.fixed_to and self.fixed_to < self.fixed_from:
+            raise ValueError(f"fixed_to ({self.fixed_to}) is before fixed_from ({self.fixed_from})")
+        return self
 
 
 class ExitsConfig(Frozen):
@@ -314,6 +336,23 @@ class BacktestConfig(Frozen):
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"end ({self.end}) is before start ({self.start})")
         return self
+
+
+class CashRatePeriod(Frozen):
+    start: date
+    rate_pct: float
+
+
+class CashConfig(Frozen):
+    rate: tuple[CashRatePeriod, ...] = Field(min_length=1)
+
+    @field_validator("rate")
+    @classmethod
+    def _sorted(cls, rate: tuple[CashRatePeriod, ...]) -> tuple[CashRatePeriod, ...]:
+        starts = [p.start for p in rate]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise ValueError("periods must be in ascending order of start, one per date")
+        return rate
 
 
 _WEEKDAY = "(mon|tue|wed|thu|fri|sat|sun)"
@@ -467,6 +506,7 @@ class AppConfig(Frozen):
     backtest: BacktestConfig
     paper: PaperConfig
     sweep: SweepConfig
+    cash: CashConfig
 
     def config_hash(self, include_files: bool = True) -> str:
         """A short stable hash of every value: two runs with equal hashes used equal configs.

@@ -41,9 +41,8 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
     cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
 
     returns = pd.concat([pd.Series([initial]), nav.reset_index(drop=True)]).pct_change().dropna()
-    periods = cfg.backtest.periods_per_year
-    rf = cfg.backtest.risk_free_rate_pct / 100 / periods
-    excess = returns - rf
+    periods = result.periods_per_year
+    excess = returns - result.risk_free.reset_index(drop=True).reindex(returns.index, fill_value=0)
     vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(excess) else 0.0
     sharpe = float(excess.mean()) / vol * math.sqrt(periods) if vol > 0 else None
@@ -107,6 +106,11 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "sessions_by_stage": {str(s): int(stages.get(s, 0)) for s in range(4)},
         "line_alarms": alarms,
         "stale_decisions": stale,
+        "pre_open_skips": _pre_open_skips(decisions),
+        "interest_on_cash": _money(float(equity["interest"].sum()))
+        if "interest" in equity
+        else 0.0,
+        "periods_per_year": round(periods, 4),
         "last_report": None
         if last_report is None
         else {
@@ -120,6 +124,16 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "benchmark_max_drawdown": _ratio(max_drawdown(bench)),
         "config_hash": cfg.config_hash(),
     }
+
+
+def _pre_open_skips(decisions: list[dict[str, Any]]) -> dict[str, int]:
+    """Entries the pre-opening check did not buy, by why: a gap at or below the stop, a held
+    stop hit at the same open, or too small at the open."""
+    counts = {"gap": 0, "stop_hit": 0, "size": 0}
+    for d in decisions:
+        if d.get("action") == "pre_open_check" and d["check"] != "buy":
+            counts[str(d["check"]).removeprefix("skip_")] += 1
+    return counts
 
 
 def _as_date(value: Any) -> date:

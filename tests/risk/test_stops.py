@@ -8,7 +8,15 @@ from datetime import date
 
 import pytest
 
-from risk.stops import StopLevel, protective_stop, ratchet
+from risk.stops import (
+    StopInputs,
+    StopLevel,
+    StopRule,
+    protective_stop,
+    ratchet,
+    reanchored_stop,
+    stop_level,
+)
 from risk.ticks import TickRules
 from xmtrade.config import load_config
 
@@ -23,7 +31,12 @@ def rules() -> TickRules:
 
 def test_default_stop_config_is_the_strategy_default() -> None:
     stop = load_config().stop
-    assert (stop.lookback, stop.buffer_ticks, stop.fixed_price) == (20, 1, None)
+    assert (stop.method, stop.lookback, stop.buffer_ticks, stop.fixed_price) == (
+        "lowest_low",
+        20,
+        1,
+        None,
+    )
 
 
 def test_lowest_low_minus_one_tick(rules: TickRules) -> None:
@@ -102,3 +115,60 @@ def test_ratchet_never_lowers_a_stop(
     current: float | None, candidate: float, expected: float
 ) -> None:
     assert ratchet(current, candidate) == expected
+
+
+def rule(method: str, **changes: object) -> StopRule:
+    values: dict[str, object] = {
+        "method": method,
+        "lookback": 20,
+        "buffer_ticks": 1,
+        "atr_multiple": 2.0,
+        "fixed_price": None,
+        "fixed_from": None,
+        "fixed_to": None,
+    }
+    values.update(changes)
+    return StopRule(**values)  # type: ignore[arg-type]
+
+
+INPUTS = StopInputs(lows=[16.0] * 19 + [15.32], close=16.5, atr=0.4, swing_low=15.9)
+
+
+def test_each_stop_method(rules: TickRules) -> None:
+    lowest = stop_level(rule("lowest_low"), INPUTS, OLD, rules)
+    assert (lowest.price, lowest.method) == (15.30, "lowest_low")
+    atr = stop_level(rule("atr"), INPUTS, OLD, rules)
+    assert atr.price == 15.68  # 16.50 - 2 x 0.40 = 15.70, minus a tick
+    assert atr.as_dict()["atr"] == 0.4 and atr.method == "atr"
+    low_atr = stop_level(rule("lowest_low_atr"), INPUTS, OLD, rules)
+    assert low_atr.price == 14.50  # 15.32 - 0.80 = 14.52, minus a tick
+    swing = stop_level(rule("swing_low"), INPUTS, OLD, rules)
+    assert swing.price == 15.88 and swing.as_dict()["swing_low"] == 15.9
+    fixed = stop_level(rule("fixed", fixed_price=15.0), INPUTS, OLD, rules)
+    assert (fixed.price, fixed.method) == (15.0, "fixed")
+
+
+def test_fixed_stop_window_and_fallbacks(rules: TickRules) -> None:
+    windowed = rule("fixed", fixed_price=15.0, fixed_from=date(2024, 7, 1))
+    outside = stop_level(windowed, INPUTS, OLD, rules)
+    assert outside.price == 15.30 and "outside the fixed stop's dates" in outside.basis
+    unknown = StopInputs(lows=INPUTS.lows, close=16.5, atr=float("nan"), swing_low=None)
+    assert stop_level(rule("atr"), unknown, OLD, rules).price == 15.30
+    assert "ATR not known yet" in stop_level(rule("atr"), unknown, OLD, rules).basis
+    assert "no swing low" in stop_level(rule("swing_low"), unknown, OLD, rules).basis
+
+
+def test_reanchored_stop_keeps_the_planned_distance(rules: TickRules) -> None:
+    assert reanchored_stop(11.80, 12.02, 11.88, OLD, rules) == 11.66
+    assert reanchored_stop(0.10, 12.02, 11.88, OLD, rules) == 0.0
+
+
+def test_stop_config_errors_are_one_line() -> None:
+    from xmtrade.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fixed_price is used only by method fixed"):
+        load_config(overrides={"stop.fixed_price": 15})
+    with pytest.raises(ConfigError, match=r"method fixed needs stop\.fixed_price"):
+        load_config(overrides={"stop.method": "fixed"})
+    with pytest.raises(ConfigError, match=r"stop\.method"):
+        load_config(overrides={"stop.method": "chandelier"})

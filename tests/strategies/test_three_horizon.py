@@ -346,7 +346,7 @@ def test_stage_one_only_config_never_adds(calendar: SessionCalendar, tmp_path: P
     facts = write_facts(tmp_path / "f.csv", PASSING)
     result = run(calendar, facts, [date(2024, 4, 10), date(2024, 5, 22)], **{"stages.max_stage": 1})
     assert entries(result) == [(1, date(2024, 4, 11))]
-    assert decision(result, date(2024, 5, 22), "skip")["why"] == "position is fully built"
+    assert decision(result, date(2024, 5, 22), "skip")["why"].startswith("position is fully built")
 
 
 def test_rule_comes_into_force_on_its_date_without_a_new_fact(

@@ -73,3 +73,23 @@ def test_later_start_keeps_indicators_of_the_full_history(
     first_late = next(d for d in late.decisions if "signals" in d)
     same_day = [d for d in full.decisions if d["date"] == first_late["date"] and "signals" in d]
     assert same_day and same_day[0]["signals"] == first_late["signals"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"stop.method": "atr"},
+        {"stop.method": "swing_low"},
+        {"stop.method": "lowest_low_atr", "entry.gap_rule": "reanchor"},
+    ],
+)
+def test_stop_methods_and_the_open_check_read_no_future_bar(
+    real_bars: pd.DataFrame, hkex: SessionCalendar, overrides: dict[str, Any]
+) -> None:
+    cfg = load_config(overrides=overrides)
+    cutoff = date(2022, 5, 19)
+    base = run_backtest(cfg, real_bars, hkex)
+    changed = run_backtest(cfg, scramble_after(real_bars, cutoff, seed=11), hkex)
+    assert any(d["action"] == "pre_open_check" for d in decisions_upto(base, cutoff))
+    assert_same_upto(base, changed, cutoff)

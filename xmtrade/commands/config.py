@@ -52,6 +52,7 @@ def run_validate(args: argparse.Namespace) -> int:
             "code such as XHKG)",
         )
     from data_feeds.facts_check import require_usable_facts
+    from strategies.binding import never_binding
 
     facts = require_usable_facts(cfg.fundamentals.file)
     layers = ", ".join(["defaults", *args.config])
@@ -60,6 +61,8 @@ def run_validate(args: argparse.Namespace) -> int:
         f"facts file OK: {cfg.fundamentals.file} ({facts.summary()}; every finding: "
         f"xmtrade facts check {cfg.fundamentals.file})"
     )
+    for warning in never_binding(cfg):
+        print(f"warning: never binds: {warning}")
     return 0
 
 

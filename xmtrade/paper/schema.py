@@ -171,6 +171,9 @@ tranches = Table(
     Column("stop_price", Float),
     Column("initial_stop", Float),
     Column("planned_risk_pct_nav", Float, nullable=False),
+    Column("stop_method", String(32)),
+    Column("risk_at_fill_pct_nav", Float),
+    Column("realised_risk_pct_nav", Float),
     Column("exit_date", Date),
     Column("exit_price", Float),
     Column("exit_reason", String(32), nullable=False),  # "open" while held

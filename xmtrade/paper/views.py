@@ -170,7 +170,14 @@ def history_lines(ledger: Ledger, account: Account, since: date | None) -> list[
 
 def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
     """The account's sessions as a `BacktestResult`, built from the ledger alone."""
-    from xmtrade.backtest import TRADE_COLUMNS, BacktestResult
+    from data_feeds.calendar import SessionCalendar
+    from xmtrade.backtest import (
+        TRADES_CSV_COLUMNS,
+        BacktestResult,
+        cash_rate,
+        risk_free,
+        sessions_per_year,
+    )
     from xmtrade.costs import HkCostModel
 
     cfg = with_cash(account_config(account), account.initial_cash)
@@ -204,8 +211,11 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
     fills_frame = pd.DataFrame.from_records(fills, columns=[*fill_columns, "fees", "reason"])
 
     trades = pd.DataFrame(
-        [{k: row[k] for k in TRADE_COLUMNS} for row in ledger.table(account, s.tranches, "id")],
-        columns=TRADE_COLUMNS,
+        [
+            {k: row[k] for k in TRADES_CSV_COLUMNS}
+            for row in ledger.table(account, s.tranches, "id")
+        ],
+        columns=TRADES_CSV_COLUMNS,
     )
     decisions = [
         ledger.loads(s.decisions.name, row["record"])
@@ -238,4 +248,10 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
         bars=bars,
         fee_kinds=fee_kinds,
         open_orders=orders,
+        periods_per_year=sessions_per_year(
+            SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures),
+            equity_rows[0]["date"],
+            equity_rows[-1]["date"],
+        ),
+        risk_free=risk_free(bars.index, cash_rate(cfg)),
     )

@@ -115,7 +115,11 @@ def test_catch_up_equals_day_by_day_and_the_backtest(
         paper = (tmp_path / "paper" / name).read_text()
         assert paper == (tmp_path / "backtest" / name).read_text(), name
     trades = pd.read_csv(tmp_path / "paper" / "trades.csv")
-    assert set(trades["stage"]) == {1, 2, 3}
+    # the stage-2 add decided on 2025-10-30 is cancelled at the open of 10-31, where the
+    # stage-1 stop sells (the pre-opening check); stage 2 first fills on 2025-11-11
+    assert set(trades["stage"]) == {1}
+    decisions = (tmp_path / "paper" / "decisions.jsonl").read_text()
+    assert '"check": "skip_stop_hit"' in decisions
     assert (trades["exit_reason"] == "stop").sum() >= 3
 
 

@@ -70,7 +70,7 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
     eligible = table[table["status"] == "ok"]
     assert list(eligible["sharpe"]) == sorted(eligible["sharpe"], reverse=True)
     assert len(eligible) == 4 and (eligible["n_trades"] >= 40).all()
-    assert set(table.iloc[4:]["status"]) == {"too few trades (30 < 40)"}
+    assert set(table.iloc[4:]["status"]) == {"too few trades (26 < 40)"}
     best = table.iloc[0]
     assert best["status"] == "ok"
 

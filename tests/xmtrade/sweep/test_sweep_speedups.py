@@ -16,7 +16,7 @@ import pytest
 from data_feeds.calendar import SessionCalendar
 from risk.sizing import _most_lots
 from risk.ticks import TickRules, to_decimal
-from strategies.three_horizon import BarsWithFlags
+from strategies.bars_feed import BarsWithFlags
 from xmtrade.backtest import load_fundamentals, run_backtest, signals_for
 from xmtrade.config import load_config
 from xmtrade.costs import HkCostModel
