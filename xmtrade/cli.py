@@ -43,7 +43,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every verb."""
-    from xmtrade.commands import backtest, config, data, paper, sweep
+    from xmtrade.commands import backtest, config, data, init, paper, sweep
 
     parser = _Parser(
         prog="xmtrade",
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verbs.required = True
     common = common_options()
+    init.register(verbs, common)
     data.register(verbs, common)
     config.register(verbs, common)
     backtest.register(verbs, common)

@@ -119,6 +119,7 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "benchmark_total_return": _ratio(float(bench.iloc[-1] / bench.iloc[0] - 1.0)),
         "benchmark_max_drawdown": _ratio(max_drawdown(bench)),
         "config_hash": cfg.config_hash(),
+        "facts_digest": cfg.facts_digest(),
     }
 
 

@@ -63,7 +63,8 @@ FULL_STRATEGY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "d8ab3383302878f4",
+    "config_hash": "5551e747842acb68",
+    "facts_digest": "sha256:65446e54a9bc2664",
 }
 
 STAGE_ONE_ONLY: dict[str, Any] = {
@@ -110,7 +111,8 @@ STAGE_ONE_ONLY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "75ab896f4c1a2d6d",
+    "config_hash": "7f832a644f1febfa",
+    "facts_digest": "sha256:65446e54a9bc2664",
 }
 
 

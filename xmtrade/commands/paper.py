@@ -167,7 +167,9 @@ def _market(cfg: AppConfig, data_dir: Path) -> tuple[SessionCalendar, PriceCache
 
 
 def _layers(args: argparse.Namespace) -> list[str]:
-    return [str(Path(p).resolve()) for p in args.config]
+    from xmtrade.commands.config import config_files
+
+    return [str(p.resolve()) for p in config_files(args)]
 
 
 def parse_cash(value: str | None) -> float | None:

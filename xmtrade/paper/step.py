@@ -66,9 +66,9 @@ def crash_point(name: str) -> None:
 
 
 def account_config_hash(cfg: AppConfig) -> str:
-    """The hash an account is bound to: every strategy value, not the facts file (a changed
+    """The hash an account is bound to: `AppConfig.config_hash` (not the facts file: a changed
     facts file is checked by replaying history instead)."""
-    return cfg.config_hash(include_files=False)
+    return cfg.config_hash()
 
 
 def read_facts_file(cfg: AppConfig) -> tuple[str, str]:
