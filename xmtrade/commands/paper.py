@@ -267,7 +267,7 @@ def run_init(args: argparse.Namespace) -> int:
     span = f"{history.index[0].date()} .. {history.index[-1].date()}" if len(history) else "none"
     print(
         f"paper account '{account.name}' created in {ledger.where}: {symbol} from {start} "
-        f"with HK${cash:,.2f}; config {account.config_hash}"
+        f"with HK${cash:,.2f}; config hash {account.config_hash}"
     )
     print(f"price history frozen into the ledger: {len(history):,} bars ({span})")
     print(f"next: xmtrade paper step --account {account.name}")
@@ -396,6 +396,10 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print the account's state from the ledger."""
+    from datetime import date
+
+    import pandas as pd
+
     from xmtrade.commands.config import load_from_args
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
@@ -403,9 +407,20 @@ def run_status(args: argparse.Namespace) -> int:
 
     name = _account_name(args)
     cfg = load_from_args(args)
-    ledger = _open_ledger(args, resolve_data_dir(args.data_dir), create=False)
+    data_dir = resolve_data_dir(args.data_dir)
+    ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
-    for line in status_lines(ledger, account, account_config_hash(cfg)):
+    calendar, cache = _market(cfg, data_dir)
+    cached = cache.load_or_empty(account.symbol)
+    lines = status_lines(
+        ledger,
+        account,
+        account_config_hash(cfg),
+        latest_closed=calendar.latest_closed_session(),
+        cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
+        today=date.today(),
+    )
+    for line in lines:
         print(line)
     return 0
 

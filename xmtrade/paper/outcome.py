@@ -11,6 +11,11 @@ from typing import Any
 from xmtrade.paper.records import describe_fill, describe_order
 
 
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """`1 session`, `2 sessions`, `1,800 sessions`: a count with its noun agreed."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
 @dataclass
 class StepReport:
     """What one step did, for the terminal, the log and the notification."""
@@ -33,6 +38,7 @@ class StepReport:
     fetch_lines: list[str] = field(default_factory=list)
     reset: bool = False
     run_id: int | None = None
+    fetch_failed: bool = False  # the price update could not reach the source (network)
 
     @property
     def up_to_date(self) -> bool:
@@ -52,19 +58,18 @@ class StepReport:
         if self.stale:
             found.append("stale data")
         if self.revisions:
-            found.append(f"{len(self.revisions)} price revision(s) kept out of the ledger")
+            found.append(f"{counted(len(self.revisions), 'price revision')} kept out of the ledger")
         return found
+
+    def _span(self) -> str:
+        first, last = self.sessions[0], self.sessions[-1]
+        return f"{first}" if first == last else f"{first} .. {last}"
 
     def summary(self) -> str:
         """The one-line summary: sessions, fills, working orders, NAV, alarms."""
         head = f"xmtrade paper {self.account} ({self.symbol})"
         if self.sessions:
-            span = (
-                f"{self.sessions[0]}"
-                if len(self.sessions) == 1
-                else f"{self.sessions[0]} .. {self.sessions[-1]}"
-            )
-            what = f"{len(self.sessions)} session{'s' if len(self.sessions) > 1 else ''} ({span})"
+            what = f"{counted(len(self.sessions), 'session')} ({self._span()})"
             if self.reset:
                 what = f"reset, {what}"
         else:
@@ -94,9 +99,8 @@ class StepReport:
         if self.sessions:
             reset = " after --reset" if self.reset else ""
             out.append(
-                f"paper account {self.account}: processed {len(self.sessions)} "
-                f"session{'s' if len(self.sessions) > 1 else ''}{reset}, "
-                f"{self.sessions[0]} .. {self.sessions[-1]}"
+                f"paper account {self.account}: processed "
+                f"{counted(len(self.sessions), 'session')}{reset}, {self._span()}"
             )
             out += _session_lines(self.sessions, self.fills, self.decisions)
         else:
