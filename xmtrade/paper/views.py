@@ -146,7 +146,8 @@ def _performance_lines(
         f"NAV HK${last['nav']:,.2f} ({change:+.2%} since the start), "
         f"drawdown {last['drawdown']:.2%}",
         f"buy and hold: {hold:+.2%} since the close of {sessions[0]['date']} "
-        f"({first_close:g} -> {last_close:g}); the account {(change - hold) * 100:+.2f} pp against it",
+        f"({first_close:g} -> {last_close:g}); "
+        f"the account {(change - hold) * 100:+.2f} pp against it",
         f"realised P&L {_signed(realised)} after fees ({counted(closed, 'tranche')} closed); "
         f"fees to date HK${fees:,.2f} ({counted(len(fills), 'fill')})",
     ]
