@@ -371,16 +371,18 @@ class PaperRetryConfig(Frozen):
 
 
 class PaperNotifyConfig(Frozen):
+    apprise_urls_env: str | None
     webhook_url_env: str | None
     command: tuple[str, ...] | None = Field(min_length=1)
     timeout_seconds: float = Field(gt=0)
+    max_length: int = Field(ge=200)
 
-    @field_validator("webhook_url_env")
+    @field_validator("apprise_urls_env", "webhook_url_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
             raise ValueError(
-                "expected the NAME of an environment variable holding the webhook URL "
+                "expected the NAME of an environment variable holding the URL "
                 "(secrets never go in config files)"
             )
         return value

@@ -4,10 +4,13 @@ a time, on a ledger in the data directory (or any SQLAlchemy URL with --db)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from xmtrade.commands.dates import parse_day
 from xmtrade.errors import ConfigError, UserInputError
@@ -305,7 +308,13 @@ def run_step_command(args: argparse.Namespace) -> int:
         raise
     for line in report.lines():
         print(line)
-    sent = notify(report.summary(), payload_of(report), cfg.paper.notify, log_warnings=False)
+    sent = notify(
+        report.message(cfg.paper.notify.max_length),
+        payload_of(report),
+        cfg.paper.notify,
+        title=report.title(),
+        log_warnings=False,
+    )
     for warning in sent:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -316,9 +325,7 @@ def run_step_command(args: argparse.Namespace) -> int:
 
 def run_scheduler(args: argparse.Namespace) -> int:
     """Catch up, then step on every session (or print the next run times with --next)."""
-    import logging
-    from datetime import date, datetime
-    from zoneinfo import ZoneInfo
+    from datetime import date
 
     from xmtrade.commands.config import load_from_args
     from xmtrade.home import resolve_data_dir
@@ -349,11 +356,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 0
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZonedFormatter(ZoneInfo(schedule.timezone)))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # yfinance's own error lines reach the log inside the step's one-line reason
     logging.getLogger("yfinance").propagate = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -364,11 +369,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
         request = StepRequest(name, trigger="scheduler", record_idle=record_idle)
         return run_step(ledger, current, calendar, cache, request, layers=layers)
 
-    def record_no_bar(session: date, line: str) -> None:
+    def record_no_bar(session: date, outcome: str, line: str) -> None:
         run = RunRecord(
             started_at=now_utc(),
             trigger="scheduler",
-            outcome="no bar published",
+            outcome=outcome,
             asof=session,
             config_hash=account_config_hash(cfg),
             notes=[line],
@@ -376,8 +381,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
         )
         ledger.record_run(account, run)
 
-    def send(summary: str, payload: dict[str, Any]) -> None:
-        notify(summary, {"account": name, **payload}, load_from_args(args).paper.notify)
+    def send(summary: str, payload: dict[str, Any], title: str | None) -> None:
+        current = load_from_args(args).paper.notify
+        notify(summary, {"account": name, **payload}, current, title=title)
 
     service = PaperService(
         step=step,
@@ -386,9 +392,27 @@ def run_scheduler(args: argparse.Namespace) -> int:
         schedule=schedule,
         retry=cfg.paper.retry,
         calendar=calendar,
+        max_length=cfg.paper.notify.max_length,
     )
     serve(service, schedule, calendar)
     return 0
+
+
+class ZonedFormatter(logging.Formatter):
+    """Log lines stamped in the schedule's time zone, with the zone (`... 17:15:02 HKT`), so
+    the log and the run times it names read on one clock; continuation lines indented."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's time in the schedule's zone."""
+        return f"{datetime.fromtimestamp(record.created, self.zone):%Y-%m-%d %H:%M:%S %Z}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One record, its later lines indented under the first."""
+        return super().format(record).replace("\n", "\n    ")
 
 
 # ---------------------------------------------------------------------- status, history, report
@@ -441,8 +465,6 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
-    from datetime import datetime
-
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
     from xmtrade.report import metrics_table, summarize, write_run

@@ -3,6 +3,7 @@ the log and the notifications get."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -93,6 +94,49 @@ class StepReport:
         parts.append("alarms: " + (", ".join(alarms) if alarms else "none"))
         return "; ".join(parts)
 
+    def title(self) -> str:
+        """The notification's title: account, what happened, NAV."""
+        what = (
+            f"{counted(len(self.sessions), 'session')} ({self._span()})"
+            if self.sessions
+            else "no new bar"
+        )
+        return f"xmtrade paper {self.account} ({self.symbol}): {what}"
+
+    def message(self, max_length: int) -> str:
+        """The multi-line summary a person reads on a phone: what was processed, each fill,
+        the working orders, NAV and the alarms, at most `max_length` characters (fills past
+        what fits are counted, not listed)."""
+        head = [self.title()]
+        if not self.sessions:
+            head.append(f"processed through {self.last_session or 'nothing yet'}")
+        tail = []
+        if self.orders:
+            tail.append("working orders:")
+            tail += [f"  {_short_order(o)}" for o in self.orders]
+        else:
+            tail.append("working orders: none")
+        if self.equity is not None:
+            nav = self.equity["nav"]
+            change = nav / self.initial_cash - 1.0
+            tail.append(f"NAV HK${nav:,.2f} ({change:+.2%}), stage {self.equity['stage']}")
+        alarms = self.alarms()
+        tail.append("alarms: " + (", ".join(alarms) if alarms else "none"))
+        fills = [f"  {f['date']} {_short_fill(f)}" for f in self.fills]
+        for shown in range(len(fills), -1, -1):
+            middle = []
+            if self.fills:
+                middle.append(f"{counted(len(self.fills), 'fill')}:")
+                middle += fills[:shown]
+                if shown < len(fills):
+                    middle.append(f"  ... {len(fills) - shown} more: xmtrade paper history")
+            elif self.sessions:
+                middle.append("no fills")
+            text = "\n".join([*head, *middle, *tail])
+            if len(text) <= max_length:
+                return text
+        return cap(text, max_length)
+
     def lines(self) -> list[str]:
         """What `paper step` prints."""
         out = list(self.fetch_lines)
@@ -112,8 +156,16 @@ class StepReport:
             out.append("working orders: " + "; ".join(describe_order(o) for o in self.orders))
         out += [f"warning: {r}" for r in self.revisions]
         out += self.notes
-        out.append(f"summary: {self.summary()}")
+        out.append("summary:")
+        out += [f"  {line}" for line in self.message(max_length=sys.maxsize).splitlines()]
         return out
+
+
+def cap(text: str, max_length: int) -> str:
+    """`text` cut to `max_length` characters, saying so."""
+    if len(text) <= max_length:
+        return text
+    return text[: max_length - 12].rstrip() + "\n[truncated]"
 
 
 def _short_fill(fill: dict[str, Any]) -> str:

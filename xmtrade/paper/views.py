@@ -110,8 +110,8 @@ def _freshness_lines(
 ) -> list[str]:
     """The last bar's date and close, and a warning when the ledger is behind the market."""
     out: list[str] = []
-    last = last_bar["date"] if last_bar else None
-    if last_bar is not None:
+    last: date | None = last_bar["date"] if last_bar else None
+    if last_bar is not None and last is not None:
         age = f", {counted((today - last).days, 'day')} ago" if today else ""
         out.append(f"last bar: {last} close {float(last_bar['close']):g}{age}")
     behind_market = latest_closed is not None and (last is None or last < latest_closed)
