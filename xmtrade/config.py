@@ -532,7 +532,7 @@ def user_config_path(folder: Path | None = None) -> Path | None:
 def changed_checkout_defaults(folder: Path | None = None) -> Path | None:
     """`configs/default.yaml` of an xmtrade checkout in `folder` when it differs from the
     packaged copy the program reads (an edit that `pip install .` has not picked up)."""
-    here = folder or Path.cwd()
+    here = folder or Path()
     checkout = here / "configs" / DEFAULT_CONFIG_NAME
     if not checkout.is_file() or not (here / "xmtrade" / "config.py").is_file():
         return None

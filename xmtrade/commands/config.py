@@ -18,7 +18,7 @@ from xmtrade.config import (
 )
 from xmtrade.errors import ConfigError
 
-_said: set[str] = set()  # each note once per process (`paper run` loads the config each slot)
+NOTES_SAID: set[str] = set()  # each note once per command (`paper run` loads it each slot)
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -56,8 +56,8 @@ def config_files(args: argparse.Namespace) -> list[Path]:
     `configs/default.yaml` is not the packaged copy the program reads."""
     given = [Path(p) for p in getattr(args, "config", [])]
     checkout = changed_checkout_defaults()
-    if checkout is not None and "checkout" not in _said:
-        _said.add("checkout")
+    if checkout is not None and "checkout" not in NOTES_SAID:
+        NOTES_SAID.add("checkout")
         print(
             f"xmtrade: warning: {checkout} differs from the packaged defaults this program "
             f"reads ({default_config_path()}); edits there do nothing until you reinstall "
@@ -67,8 +67,8 @@ def config_files(args: argparse.Namespace) -> list[Path]:
     user = user_config_path()
     if user is None or any(p.resolve() == user.resolve() for p in given if p.exists()):
         return given
-    if "user" not in _said:
-        _said.add("user")
+    if "user" not in NOTES_SAID:
+        NOTES_SAID.add("user")
         after = " and the -c files" if given else ""
         print(
             f"xmtrade: using ./{user.name} (over the packaged defaults{after})",
