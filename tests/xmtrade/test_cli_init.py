@@ -36,6 +36,7 @@ def test_init_makes_a_folder_whose_config_is_the_packaged_defaults(
         "grids/random_search.yaml",
         "grids/rsi_stop.yaml",
         "grids/walkforward_small.yaml",
+        "layers/stage1_only.yaml",
         "xmtrade.yaml",
     ]
     shipped = load_config()

@@ -16,6 +16,7 @@ from xmtrade.errors import ConfigError
 
 FACTS_FOLDER = "facts"
 GRIDS_FOLDER = "grids"
+LAYERS_FOLDER = "layers"
 
 _HEADER = """\
 # xmtrade.yaml: your configuration, made by `xmtrade init` from the packaged defaults of
@@ -39,6 +40,7 @@ Made by `xmtrade init`. Run xmtrade from this folder and it reads `xmtrade.yaml`
 - `{facts}`: your copy of the quarterly facts file; `fundamentals.file` points here, so
   facts you add land in this copy, not in the installed package.
 - `{grids}/`: example parameter grids for `xmtrade sweep --grid {grids}/rsi_stop.yaml`.
+- `layers/`: example config layers, e.g. `xmtrade backtest -c layers/stage1_only.yaml`.
 
 Prices, backtest runs, sweeps and the paper ledger live in the data directory
 (`$XMTRADE_HOME`, else the per-user data directory), not here.
@@ -103,11 +105,17 @@ def run_init(args: argparse.Namespace) -> int:
         for entry in resources.files("configs").joinpath("sweeps").iterdir()
         if entry.name.endswith(".yaml")
     )
+    layers = sorted(
+        (entry.name, entry.read_bytes())
+        for entry in resources.files("configs").iterdir()
+        if entry.name.endswith(".yaml") and entry.name != "default.yaml"
+    )
     targets = [
         USER_CONFIG_NAME,
         facts_relative,
         "README.md",
         *(f"{GRIDS_FOLDER}/{name}" for name, _ in grids),
+        *(f"{LAYERS_FOLDER}/{name}" for name, _ in layers),
     ]
     present = [t for t in targets if (folder / t).exists()]
     if present:
@@ -126,13 +134,16 @@ def run_init(args: argparse.Namespace) -> int:
         (staging / GRIDS_FOLDER).mkdir()
         (staging / USER_CONFIG_NAME).write_text(user_config_text(facts_relative), "utf-8")
         shutil.copyfile(facts_source, staging / facts_relative)
+        (staging / LAYERS_FOLDER).mkdir()
         for name, content in grids:
             (staging / GRIDS_FOLDER / name).write_bytes(content)
+        for name, content in layers:
+            (staging / LAYERS_FOLDER / name).write_bytes(content)
         readme = _README.format(folder=folder.resolve().name, facts=facts_relative, grids="grids")
         (staging / "README.md").write_text(readme, "utf-8")
         made = load_config([staging / USER_CONFIG_NAME])
         _same_as_defaults(made, defaults, staging / USER_CONFIG_NAME)
-        for sub in (FACTS_FOLDER, GRIDS_FOLDER):
+        for sub in (FACTS_FOLDER, GRIDS_FOLDER, LAYERS_FOLDER):
             if not (folder / sub).exists():
                 (folder / sub).mkdir()
                 made_folders.append(folder / sub)
@@ -149,7 +160,8 @@ def run_init(args: argparse.Namespace) -> int:
         shutil.rmtree(staging, ignore_errors=True)
     print(f"made {folder}: {USER_CONFIG_NAME} (every key, the packaged defaults of this version)")
     print(f"  {facts_relative}: your copy of the facts file (fundamentals.file points here)")
-    print(f"  {GRIDS_FOLDER}/: {', '.join(name for name, _ in grids)}")
+    print(f"  {GRIDS_FOLDER}/: {', '.join(name for name, _ in grids)} (example grids)")
+    print(f"  {LAYERS_FOLDER}/: {', '.join(name for name, _ in layers)} (example -c layers)")
     print("  README.md: what is where")
     where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
     print(f"next: {where}xmtrade config show --diff")
