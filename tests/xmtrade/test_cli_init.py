@@ -163,3 +163,23 @@ def test_zsh_completion_names_every_verb(capsys: pytest.CaptureFixture[str]) -> 
     if shutil.which("zsh"):
         done = subprocess.run(["zsh", "-n"], input=script, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_a_run_folder_has_the_usual_permissions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shared_prices_csv: Path
+) -> None:
+    import os
+
+    home = tmp_path / "home"
+    assert main(["data", "import", str(shared_prices_csv), "--data-dir", str(home)]) == 0
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "run"
+        code = main(
+            ["backtest", "--data-dir", str(home), "--out", str(out), "--start", "2025-06-02"]
+        )
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert code == 0
+    assert out.stat().st_mode & 0o777 == 0o755  # not mkdtemp's 0700
