@@ -198,6 +198,7 @@ def run_init(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from xmtrade.commands.config import load_from_args
+    from xmtrade.config import HASH_COVERS
     from xmtrade.errors import DataError
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash, read_facts_file
@@ -272,6 +273,7 @@ def run_init(args: argparse.Namespace) -> int:
         f"paper account '{account.name}' created in {ledger.where}: {symbol} from {start} "
         f"with HK${cash:,.2f}; config hash {account.config_hash}"
     )
+    print(f"config hash {account.config_hash}: {HASH_COVERS}")
     print(f"price history frozen into the ledger: {len(history):,} bars ({span})")
     print(f"next: xmtrade paper step --account {account.name}")
     return 0
