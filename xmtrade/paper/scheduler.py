@@ -4,7 +4,8 @@
   the exchange calendar: holidays and ad-hoc closures never fire; half days run at the usual
   time (their bar is final by then). `next_runs` is the same rule as a pure function.
 - While the session's bar is not published, the step is retried with a doubling wait
-  (`paper.retry`) until the cutoff; then the run is recorded as "no bar published".
+  (`paper.retry`) until the cutoff; then the run is recorded as "no bar published", or as
+  "network unreachable" when the price source could not be reached at all.
 - On start-up, the latest slot that has passed is run at once, so whatever was missed while
   the scheduler was down is caught up (a step processes every session it has not seen).
 """
