@@ -271,7 +271,7 @@ def run_init(args: argparse.Namespace) -> int:
     span = f"{history.index[0].date()} .. {history.index[-1].date()}" if len(history) else "none"
     print(
         f"paper account '{account.name}' created in {ledger.where}: {symbol} from {start} "
-        f"with HK${cash:,.2f}; config hash {account.config_hash}"
+        f"with HK${cash:,.2f}"
     )
     print(f"config hash {account.config_hash}: {HASH_COVERS}")
     print(f"price history frozen into the ledger: {len(history):,} bars ({span})")
