@@ -158,7 +158,8 @@ def run_init(args: argparse.Namespace) -> int:
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"made {folder}: {USER_CONFIG_NAME} (every key, the packaged defaults of this version)")
+    shown = folder.resolve() if folder == Path() else folder
+    print(f"made {shown}: {USER_CONFIG_NAME} (every key, the packaged defaults of this version)")
     print(f"  {facts_relative}: your copy of the facts file (fundamentals.file points here)")
     print(f"  {GRIDS_FOLDER}/: {', '.join(name for name, _ in grids)} (example grids)")
     print(f"  {LAYERS_FOLDER}/: {', '.join(name for name, _ in layers)} (example -c layers)")
