@@ -141,6 +141,16 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
     report.set_defaults(handler=run_report)
 
+    send = sub.add_parser(
+        "notify",
+        parents=parents,
+        help="send the account's status to the configured notifications (to try them)",
+        description="Send a short status of the account (last bar, NAV against buy and hold, "
+        "P&L, tranches and stops, last run) to every target paper.notify names: apprise "
+        "URLs, the webhook, the command. Exit 1 when a target fails.",
+    )
+    send.set_defaults(handler=run_notify)
+
 
 # ---------------------------------------------------------------------- shared
 
@@ -448,6 +458,58 @@ def run_status(args: argparse.Namespace) -> int:
     )
     for line in lines:
         print(line)
+    return 0
+
+
+def run_notify(args: argparse.Namespace) -> int:
+    """Send the status to the configured notifications now."""
+    from datetime import date
+
+    import pandas as pd
+
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.home import resolve_data_dir
+    from xmtrade.paper.notify import notify
+    from xmtrade.paper.outcome import cap, counted
+    from xmtrade.paper.step import account_config_hash
+    from xmtrade.paper.views import status_lines
+
+    name = _account_name(args)
+    cfg = load_from_args(args)
+    targets = cfg.paper.notify
+    if targets.apprise_urls_env is None and targets.webhook_url_env is None and not targets.command:
+        raise ConfigError(
+            "paper.notify",
+            None,
+            "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
+            "xmtrade.yaml or a -c layer",
+        )
+    data_dir = resolve_data_dir(args.data_dir)
+    ledger = _open_ledger(args, data_dir, create=False)
+    account = ledger.account(name)
+    calendar, cache = _market(cfg, data_dir)
+    cached = cache.load_or_empty(account.symbol)
+    lines = status_lines(
+        ledger,
+        account,
+        account_config_hash(cfg),
+        latest_closed=calendar.latest_closed_session(),
+        cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
+        today=date.today(),
+    )
+    # the first line names the ledger and the second the hash: a phone needs neither
+    title = f"xmtrade paper {account.name} ({account.symbol}): status"
+    message = cap("\n".join([title, *lines[2:]]), targets.max_length)
+    warnings = notify(
+        message, {"account": name, "outcome": "status"}, targets, title=title, log_warnings=False
+    )
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    what = f"the status of paper account {account.name} ({len(message):,} characters)"
+    if warnings:
+        print(f"{what}: {counted(len(warnings), 'target')} failed")
+        return 1
+    print(f"sent {what}")
     return 0
 
 

@@ -314,3 +314,27 @@ def test_an_unknown_apprise_url_is_a_warning(monkeypatch: pytest.MonkeyPatch) ->
     (warning,) = notify("hello", {}, cfg, log_warnings=False)
     assert warning.startswith("$XMTRADE_TEST_NOTIFY: URL 1 of 1 is not an apprise URL")
     assert "secret-token" not in warning
+
+
+def test_paper_notify_sends_the_status_now(
+    home: Path,
+    tmp_path: Path,
+    apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port, received = apprise_receiver
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline")
+    ok(capsys, "paper", "step", "--asof", "2025-10-30", "--offline")
+    line = one_line_error(capsys, "paper", "notify")
+    assert line.startswith("paper.notify: names no target: set apprise_urls_env")
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/status")
+    layer = config_layer(tmp_path, "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n")
+    out = ok(capsys, "paper", "notify", "-c", str(layer))
+    assert out.startswith("sent the status of paper account default (")
+    ((path, body),) = received
+    assert path == "/status" and body["title"] == "xmtrade paper default (1810.HK): status"
+    message = body["message"]
+    assert message.splitlines()[0] == body["title"]
+    assert "last bar: 2025-10-30 close 44.16" in message and "buy and hold: " in message
+    assert "paper.sqlite" not in message and len(message) <= 1000
