@@ -499,7 +499,7 @@ def run_notify(args: argparse.Namespace) -> int:
     )
     # the first line names the ledger and the second the hash: a phone needs neither
     title = f"xmtrade paper {account.name} ({account.symbol}): status"
-    message = cap("\n".join([title, *lines[2:]]), targets.max_length)
+    message = cap("\n".join([title, *_compact(lines[2:])]), targets.max_length)
     warnings = notify(
         message, {"account": name, "outcome": "status"}, targets, title=title, log_warnings=False
     )
@@ -511,6 +511,20 @@ def run_notify(args: argparse.Namespace) -> int:
         return 1
     print(f"sent {what}")
     return 0
+
+
+def _compact(lines: list[str]) -> list[str]:
+    """Status lines for a small screen: the risk lines and the working orders each on one
+    line (`risk lines: line1 ok, line2 ok, line3 ok`)."""
+    out: list[str] = []
+    joining = False
+    for line in lines:
+        if joining and line.startswith("  "):
+            out[-1] += ("" if out[-1].endswith(":") else ",") + " " + line.strip()
+            continue
+        joining = line.startswith(("risk lines:", "working orders ("))
+        out.append(line)
+    return out
 
 
 def run_history(args: argparse.Namespace) -> int:

@@ -337,4 +337,5 @@ def test_paper_notify_sends_the_status_now(
     message = body["message"]
     assert message.splitlines()[0] == body["title"]
     assert "last bar: 2025-10-30 close 44.16" in message and "buy and hold: " in message
-    assert "paper.sqlite" not in message and len(message) <= 1000
+    assert "paper.sqlite" not in message and len(message) <= 1500
+    assert "risk lines: line1 ok, line2 ok, line3 ok" in message
