@@ -43,7 +43,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every verb."""
-    from xmtrade.commands import backtest, config, data, facts, paper, sweep
+    from xmtrade.commands import backtest, completion, config, data, facts, init, paper, sweep
 
     parser = _Parser(
         prog="xmtrade",
@@ -53,12 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verbs.required = True
     common = common_options()
+    init.register(verbs, common)
     data.register(verbs, common)
     config.register(verbs, common)
     facts.register(verbs, common)
     backtest.register(verbs, common)
     paper.register(verbs, common)
     sweep.register(verbs, common)
+    completion.register(verbs, common)
     return parser
 
 
@@ -72,8 +74,11 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from xmtrade.commands.config import NOTES_SAID
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    NOTES_SAID.clear()  # each note on the config layers once per command
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         code: int = args.handler(args)

@@ -410,16 +410,18 @@ class PaperRetryConfig(Frozen):
 
 
 class PaperNotifyConfig(Frozen):
+    apprise_urls_env: str | None
     webhook_url_env: str | None
     command: tuple[str, ...] | None = Field(min_length=1)
     timeout_seconds: float = Field(gt=0)
+    max_length: int = Field(ge=200)
 
-    @field_validator("webhook_url_env")
+    @field_validator("apprise_urls_env", "webhook_url_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
             raise ValueError(
-                "expected the NAME of an environment variable holding the webhook URL "
+                "expected the NAME of an environment variable holding the URL "
                 "(secrets never go in config files)"
             )
         return value
@@ -486,6 +488,13 @@ class SweepConfig(Frozen):
         return value
 
 
+HASH_EXCLUDED_SECTIONS = ("paper", "sweep")
+HASH_COVERS = (
+    "it covers every strategy value, not the paper and sweep sections, the starting cash "
+    "or the facts file, which has its own digest"
+)
+
+
 class AppConfig(Frozen):
     """The whole merged configuration."""
 
@@ -508,22 +517,27 @@ class AppConfig(Frozen):
     sweep: SweepConfig
     cash: CashConfig
 
-    def config_hash(self, include_files: bool = True) -> str:
-        """A short stable hash of every value: two runs with equal hashes used equal configs.
+    def config_hash(self) -> str:
+        """A short stable hash of the strategy: every rule and number of the merged config.
 
-        A file the config names counts by its content, not its path, so the hash is the same
-        on every machine and changes when the file does; with `include_files=False` the file
-        does not count at all (a paper account checks its facts file by replaying history).
-        The `paper` section (when to run, whom to tell) and the `sweep` section (how to search
-        for a config) change no decision and never count."""
+        Not counted: the `paper` section (when to run, whom to tell) and the `sweep` section
+        (how to search for a config), which change no decision; `backtest.initial_nav`, the
+        starting cash, shown beside the hash (a paper account's `--cash` replaces it); and the
+        facts file, which is data like the prices and has its own digest (`facts_digest`).
+        So one paper account has one hash everywhere: `paper init`, `status`, `report`,
+        `config validate` and `config show` print the same."""
         values = self.model_dump(mode="json")
-        del values["paper"]
-        del values["sweep"]  # how to search for a config changes none of its decisions
-        values["fundamentals"]["file"] = (
-            _content_digest(self.fundamentals.file) if include_files else "<not counted>"
-        )
+        for section in HASH_EXCLUDED_SECTIONS:
+            del values[section]
+        del values["backtest"]["initial_nav"]
+        del values["fundamentals"]["file"]
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def facts_digest(self) -> str:
+        """The facts file's content digest (`sha256:` and 16 hex digits)."""
+        digest = _content_digest(self.fundamentals.file)
+        return digest[:23] if digest.startswith("sha256:") else digest
 
     def to_yaml(self) -> str:
         """The merged configuration as YAML (what `xmtrade config show` prints)."""
@@ -543,6 +557,34 @@ def _content_digest(path: Path) -> str:
 def default_config_path() -> Path:
     """The packaged `configs/default.yaml`."""
     return Path(str(resources.files("configs").joinpath(DEFAULT_CONFIG_NAME)))
+
+
+USER_CONFIG_NAME = "xmtrade.yaml"
+
+
+def user_config_path(folder: Path | None = None) -> Path | None:
+    """`./xmtrade.yaml` (made by `xmtrade init`) when the folder has one: the layer every
+    command puts between the packaged defaults and its `-c` files."""
+    candidate = folder / USER_CONFIG_NAME if folder else Path(USER_CONFIG_NAME)
+    return candidate if candidate.is_file() else None
+
+
+def changed_checkout_defaults(folder: Path | None = None) -> Path | None:
+    """`configs/default.yaml` of an xmtrade checkout in `folder` when it differs from the
+    packaged copy the program reads (an edit that `pip install .` has not picked up)."""
+    here = folder or Path()
+    checkout = here / "configs" / DEFAULT_CONFIG_NAME
+    if not checkout.is_file() or not (here / "xmtrade" / "config.py").is_file():
+        return None
+    packaged = default_config_path()
+    try:
+        if checkout.resolve() == packaged.resolve():
+            return None  # an editable install reads the checkout itself
+        if checkout.read_bytes() == packaged.read_bytes():
+            return None
+    except OSError:
+        return None
+    return checkout
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -684,6 +726,7 @@ class ConfigLayers:
 
     def __init__(self, files: Sequence[Path] = ()) -> None:
         default = default_config_path()
+        self.files = [Path(p) for p in files]
         self.layers: list[tuple[str, Mapping[str, Any]]] = [
             (str(default), read_yaml_mapping(default))
         ]

@@ -123,6 +123,7 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "benchmark_total_return": _ratio(float(bench.iloc[-1] / bench.iloc[0] - 1.0)),
         "benchmark_max_drawdown": _ratio(max_drawdown(bench)),
         "config_hash": cfg.config_hash(),
+        "facts_digest": cfg.facts_digest(),
     }
 
 
@@ -212,6 +213,9 @@ def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Pat
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a run folder is a normal folder
     except OSError as exc:
         raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
     try:

@@ -152,15 +152,30 @@ def test_error_names_the_layer_that_broke_a_cross_field_rule(tmp_path: Path) -> 
     assert err.value.line().startswith(f"{second}: signals.macd: fast (30) must be below slow")
 
 
-def test_hash_counts_the_facts_file_by_content(tmp_path: Path) -> None:
+def test_hash_leaves_the_facts_file_to_its_own_digest(tmp_path: Path) -> None:
     shipped = load_config()
     copy = tmp_path / "facts.csv"
     copy.write_bytes(shipped.fundamentals.file.read_bytes())
     moved = write(tmp_path, "m.yaml", "fundamentals:\n  file: facts.csv\n")
     assert load_config([moved]).fundamentals.file == copy
     assert load_config([moved]).config_hash() == shipped.config_hash()
+    assert load_config([moved]).facts_digest() == shipped.facts_digest()
     copy.write_bytes(copy.read_bytes() + b"revenue,2025Q4,2025-12-31,2026-03-20,,1,RMB_m,x,H\n")
-    assert load_config([moved]).config_hash() != shipped.config_hash()
+    assert load_config([moved]).config_hash() == shipped.config_hash()
+    assert load_config([moved]).facts_digest() != shipped.facts_digest()
+
+
+def test_hash_leaves_out_the_starting_cash_and_the_paper_and_sweep_sections(
+    tmp_path: Path,
+) -> None:
+    base = load_config().config_hash()
+    other = write(
+        tmp_path,
+        "o.yaml",
+        "backtest:\n  initial_nav: 5000000\npaper:\n  retry:\n    max_delay_seconds: 3600\n"
+        "sweep:\n  jobs: 1\n",
+    )
+    assert load_config([other]).config_hash() == base
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,8 @@ FULL_STRATEGY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "7b527b29f77991d1",
+    "config_hash": "5551e747842acb68",
+    "facts_digest": "sha256:65446e54a9bc2664",
 }
 
 STAGE_ONE_ONLY: dict[str, Any] = {
@@ -122,7 +123,8 @@ STAGE_ONE_ONLY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "18ee8d95facebc58",
+    "config_hash": "7f832a644f1febfa",
+    "facts_digest": "sha256:65446e54a9bc2664",
 }
 
 

@@ -4,10 +4,13 @@ a time, on a ledger in the data directory (or any SQLAlchemy URL with --db)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from xmtrade.commands.dates import parse_day
 from xmtrade.errors import ConfigError, UserInputError
@@ -138,6 +141,16 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
     report.set_defaults(handler=run_report)
 
+    send = sub.add_parser(
+        "notify",
+        parents=parents,
+        help="send the account's status to the configured notifications (to try them)",
+        description="Send a short status of the account (last bar, NAV against buy and hold, "
+        "P&L, tranches and stops, last run) to every target paper.notify names: apprise "
+        "URLs, the webhook, the command. Exit 1 when a target fails.",
+    )
+    send.set_defaults(handler=run_notify)
+
 
 # ---------------------------------------------------------------------- shared
 
@@ -167,7 +180,9 @@ def _market(cfg: AppConfig, data_dir: Path) -> tuple[SessionCalendar, PriceCache
 
 
 def _layers(args: argparse.Namespace) -> list[str]:
-    return [str(Path(p).resolve()) for p in args.config]
+    from xmtrade.commands.config import config_files
+
+    return [str(p.resolve()) for p in config_files(args)]
 
 
 def parse_cash(value: str | None) -> float | None:
@@ -194,6 +209,7 @@ def run_init(args: argparse.Namespace) -> int:
 
     from data_feeds.facts_check import require_usable_facts
     from xmtrade.commands.config import load_from_args
+    from xmtrade.config import HASH_COVERS
     from xmtrade.errors import DataError
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash, read_facts_file
@@ -267,8 +283,9 @@ def run_init(args: argparse.Namespace) -> int:
     span = f"{history.index[0].date()} .. {history.index[-1].date()}" if len(history) else "none"
     print(
         f"paper account '{account.name}' created in {ledger.where}: {symbol} from {start} "
-        f"with HK${cash:,.2f}; config {account.config_hash}"
+        f"with HK${cash:,.2f}"
     )
+    print(f"config hash {account.config_hash}: {HASH_COVERS}")
     print(f"price history frozen into the ledger: {len(history):,} bars ({span})")
     print(f"next: xmtrade paper step --account {account.name}")
     return 0
@@ -310,7 +327,13 @@ def run_step_command(args: argparse.Namespace) -> int:
         report.notes.append(stale)  # printed with the notes, before the summary line
     for line in report.lines():
         print(line)
-    sent = notify(report.summary(), payload_of(report), cfg.paper.notify, log_warnings=False)
+    sent = notify(
+        report.message(cfg.paper.notify.max_length),
+        payload_of(report),
+        cfg.paper.notify,
+        title=report.title(),
+        log_warnings=False,
+    )
     for warning in sent:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -321,9 +344,7 @@ def run_step_command(args: argparse.Namespace) -> int:
 
 def run_scheduler(args: argparse.Namespace) -> int:
     """Catch up, then step on every session (or print the next run times with --next)."""
-    import logging
-    from datetime import date, datetime
-    from zoneinfo import ZoneInfo
+    from datetime import date
 
     from xmtrade.commands.config import load_from_args
     from xmtrade.facts_show import stale_warning
@@ -355,11 +376,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 0
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZonedFormatter(ZoneInfo(schedule.timezone)))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # yfinance's own error lines reach the log inside the step's one-line reason
     logging.getLogger("yfinance").propagate = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -374,11 +393,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
             report.notes.append(stale)  # logged with the step's lines
         return report
 
-    def record_no_bar(session: date, line: str) -> None:
+    def record_no_bar(session: date, outcome: str, line: str) -> None:
         run = RunRecord(
             started_at=now_utc(),
             trigger="scheduler",
-            outcome="no bar published",
+            outcome=outcome,
             asof=session,
             config_hash=account_config_hash(cfg),
             notes=[line],
@@ -386,8 +405,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
         )
         ledger.record_run(account, run)
 
-    def send(summary: str, payload: dict[str, Any]) -> None:
-        notify(summary, {"account": name, **payload}, load_from_args(args).paper.notify)
+    def send(summary: str, payload: dict[str, Any], title: str | None) -> None:
+        current = load_from_args(args).paper.notify
+        notify(summary, {"account": name, **payload}, current, title=title)
 
     service = PaperService(
         step=step,
@@ -396,9 +416,27 @@ def run_scheduler(args: argparse.Namespace) -> int:
         schedule=schedule,
         retry=cfg.paper.retry,
         calendar=calendar,
+        max_length=cfg.paper.notify.max_length,
     )
     serve(service, schedule, calendar)
     return 0
+
+
+class ZonedFormatter(logging.Formatter):
+    """Log lines stamped in the schedule's time zone, with the zone (`... 17:15:02 HKT`), so
+    the log and the run times it names read on one clock; continuation lines indented."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's time in the schedule's zone."""
+        return f"{datetime.fromtimestamp(record.created, self.zone):%Y-%m-%d %H:%M:%S %Z}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One record, its later lines indented under the first."""
+        return super().format(record).replace("\n", "\n    ")
 
 
 # ---------------------------------------------------------------------- status, history, report
@@ -406,6 +444,10 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print the account's state from the ledger."""
+    from datetime import date
+
+    import pandas as pd
+
     from xmtrade.commands.config import load_from_args
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
@@ -413,9 +455,20 @@ def run_status(args: argparse.Namespace) -> int:
 
     name = _account_name(args)
     cfg = load_from_args(args)
-    ledger = _open_ledger(args, resolve_data_dir(args.data_dir), create=False)
+    data_dir = resolve_data_dir(args.data_dir)
+    ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
-    for line in status_lines(ledger, account, account_config_hash(cfg)):
+    calendar, cache = _market(cfg, data_dir)
+    cached = cache.load_or_empty(account.symbol)
+    lines = status_lines(
+        ledger,
+        account,
+        account_config_hash(cfg),
+        latest_closed=calendar.latest_closed_session(),
+        cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
+        today=date.today(),
+    )
+    for line in lines:
         print(line)
     from xmtrade.facts_show import stale_warning
 
@@ -425,6 +478,72 @@ def run_status(args: argparse.Namespace) -> int:
     if stale:
         print(stale)
     return 0
+
+
+def run_notify(args: argparse.Namespace) -> int:
+    """Send the status to the configured notifications now."""
+    from datetime import date
+
+    import pandas as pd
+
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.home import resolve_data_dir
+    from xmtrade.paper.notify import notify
+    from xmtrade.paper.outcome import cap, counted
+    from xmtrade.paper.step import account_config_hash
+    from xmtrade.paper.views import status_lines
+
+    name = _account_name(args)
+    cfg = load_from_args(args)
+    targets = cfg.paper.notify
+    if targets.apprise_urls_env is None and targets.webhook_url_env is None and not targets.command:
+        raise ConfigError(
+            "paper.notify",
+            None,
+            "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
+            "xmtrade.yaml or a -c layer",
+        )
+    data_dir = resolve_data_dir(args.data_dir)
+    ledger = _open_ledger(args, data_dir, create=False)
+    account = ledger.account(name)
+    calendar, cache = _market(cfg, data_dir)
+    cached = cache.load_or_empty(account.symbol)
+    lines = status_lines(
+        ledger,
+        account,
+        account_config_hash(cfg),
+        latest_closed=calendar.latest_closed_session(),
+        cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
+        today=date.today(),
+    )
+    # the first line names the ledger and the second the hash: a phone needs neither
+    title = f"xmtrade paper {account.name} ({account.symbol}): status"
+    message = cap("\n".join([title, *_compact(lines[2:])]), targets.max_length)
+    warnings = notify(
+        message, {"account": name, "outcome": "status"}, targets, title=title, log_warnings=False
+    )
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    what = f"the status of paper account {account.name} ({len(message):,} characters)"
+    if warnings:
+        print(f"{what}: {counted(len(warnings), 'target')} failed")
+        return 1
+    print(f"sent {what}")
+    return 0
+
+
+def _compact(lines: list[str]) -> list[str]:
+    """Status lines for a small screen: the risk lines and the working orders each on one
+    line (`risk lines: line1 ok, line2 ok, line3 ok`)."""
+    out: list[str] = []
+    joining = False
+    for line in lines:
+        if joining and line.startswith("  "):
+            out[-1] += ("" if out[-1].endswith(":") else ",") + " " + line.strip()
+            continue
+        joining = line.startswith(("risk lines:", "working orders ("))
+        out.append(line)
+    return out
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -443,8 +562,6 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
-    from datetime import datetime
-
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
     from xmtrade.report import metrics_table, summarize, write_run

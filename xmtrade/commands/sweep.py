@@ -118,11 +118,12 @@ def _settings(args: argparse.Namespace, base: AppConfig) -> tuple[str, int, int]
 
 def _load(args: argparse.Namespace) -> tuple[ConfigLayers, AppConfig, Grid, pd.DataFrame, Path]:
     from data_feeds.cache import PriceCache
+    from xmtrade.commands.config import config_files
     from xmtrade.config import ConfigLayers
     from xmtrade.home import prices_dir, resolve_data_dir
     from xmtrade.sweep.grid import load_grid
 
-    layers = ConfigLayers([Path(p) for p in args.config])
+    layers = ConfigLayers(config_files(args))
     base = layers.build()
     grid = load_grid(Path(args.grid), base.sweep.max_combinations)
     data_dir = resolve_data_dir(args.data_dir)
@@ -185,7 +186,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     )
     result = run_sweep(
         layers=layers,
-        base_files=list(args.config),
+        base_files=[str(p) for p in layers.files],
         grid=grid,
         bars=bars,
         out=out,
@@ -233,7 +234,7 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     out = _out(args, data_dir, "walkforward", grid)
     result = run_walkforward(
         layers=layers,
-        base_files=list(args.config),
+        base_files=[str(p) for p in layers.files],
         grid=grid,
         bars=bars,
         out=out,

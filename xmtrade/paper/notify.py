@@ -1,7 +1,8 @@
-"""After each step: the one-line summary to the log, and to a webhook or a command when the
-config names one. The webhook's URL is read from the environment variable the config names
-(secrets never live in config files). A failed notification is a warning, never a failed step:
-the ledger is already committed when it is sent."""
+"""After each step: the summary to apprise URLs (Telegram, Slack, Discord, e-mail, ntfy and
+the rest), to a plain JSON webhook or to a command, as the config says. Every URL is read
+from an environment variable the config names (secrets never live in config files). A
+failed notification is a warning, never a failed step: the ledger is already committed when
+it is sent. The caller logs the summary itself; this module only sends it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from xmtrade.config import PaperNotifyConfig
+from xmtrade.paper.outcome import cap, counted
 
 log = logging.getLogger("xmtrade.paper")
 
@@ -24,24 +26,60 @@ SUMMARY_ENV = "XMTRADE_PAPER_SUMMARY"
 
 
 def notify(
-    summary: str, payload: Mapping[str, Any], cfg: PaperNotifyConfig, *, log_warnings: bool = True
+    summary: str,
+    payload: Mapping[str, Any],
+    cfg: PaperNotifyConfig,
+    *,
+    title: str | None = None,
+    log_warnings: bool = True,
 ) -> list[str]:
-    """Send `summary` everywhere the config says; return the warnings of what failed (also
-    logged unless `log_warnings` is False: a caller that prints them itself says so)."""
-    log.info(summary)
+    """Send `summary` (cut to `cfg.max_length`) everywhere the config says; return the
+    warnings of what failed (also logged unless `log_warnings` is False: a caller that
+    prints them itself says so)."""
+    text = cap(summary, cfg.max_length)
+    heading = title or text.splitlines()[0]
     warnings: list[str] = []
+    if cfg.apprise_urls_env is not None:
+        warning = _apprise(cfg.apprise_urls_env, heading, text, cfg.timeout_seconds)
+        if warning:
+            warnings.append(warning)
     if cfg.webhook_url_env is not None:
-        warning = _webhook(cfg.webhook_url_env, {"text": summary, **payload}, cfg.timeout_seconds)
+        warning = _webhook(cfg.webhook_url_env, {"text": text, **payload}, cfg.timeout_seconds)
         if warning:
             warnings.append(warning)
     if cfg.command is not None:
-        warning = _command(list(cfg.command), summary, cfg.timeout_seconds)
+        warning = _command(list(cfg.command), text, cfg.timeout_seconds)
         if warning:
             warnings.append(warning)
     if log_warnings:
         for warning in warnings:
             log.warning(warning)
     return warnings
+
+
+def _apprise(env_name: str, title: str, body: str, timeout: float) -> str | None:
+    """Send through every apprise URL in $env_name; the URLs themselves are never printed."""
+    urls = os.environ.get(env_name, "").replace(",", " ").split()
+    if not urls:
+        return f"notify.apprise_urls_env names {env_name}, which is not set: nothing sent"
+    import apprise
+
+    sender = apprise.Apprise()
+    for index, url in enumerate(urls, 1):
+        if not sender.add(url):
+            return (
+                f"${env_name}: URL {index} of {len(urls)} is not an apprise URL this version "
+                "knows (see https://github.com/caronc/apprise/wiki): nothing sent"
+            )
+    for service in sender:
+        with contextlib.suppress(AttributeError, TypeError):
+            service.socket_connect_timeout = timeout
+            service.socket_read_timeout = timeout
+    # apprise logs each failure (with the URL's host) on its own logger: keep it out of ours
+    logging.getLogger("apprise").setLevel(logging.CRITICAL)
+    if sender.notify(title=title, body=body):
+        return None
+    return f"apprise (${env_name}): sending failed for at least one of {counted(len(urls), 'URL')}"
 
 
 def _webhook(env_name: str, body: Mapping[str, Any], timeout: float) -> str | None:

@@ -3,12 +3,18 @@ the log and the notifications get."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from xmtrade.paper.records import describe_fill, describe_order
+
+
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """`1 session`, `2 sessions`, `1,800 sessions`: a count with its noun agreed."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 @dataclass
@@ -33,6 +39,7 @@ class StepReport:
     fetch_lines: list[str] = field(default_factory=list)
     reset: bool = False
     run_id: int | None = None
+    fetch_failed: bool = False  # the price update could not reach the source (network)
 
     @property
     def up_to_date(self) -> bool:
@@ -52,19 +59,18 @@ class StepReport:
         if self.stale:
             found.append("stale data")
         if self.revisions:
-            found.append(f"{len(self.revisions)} price revision(s) kept out of the ledger")
+            found.append(f"{counted(len(self.revisions), 'price revision')} kept out of the ledger")
         return found
+
+    def _span(self) -> str:
+        first, last = self.sessions[0], self.sessions[-1]
+        return f"{first}" if first == last else f"{first} .. {last}"
 
     def summary(self) -> str:
         """The one-line summary: sessions, fills, working orders, NAV, alarms."""
         head = f"xmtrade paper {self.account} ({self.symbol})"
         if self.sessions:
-            span = (
-                f"{self.sessions[0]}"
-                if len(self.sessions) == 1
-                else f"{self.sessions[0]} .. {self.sessions[-1]}"
-            )
-            what = f"{len(self.sessions)} session{'s' if len(self.sessions) > 1 else ''} ({span})"
+            what = f"{counted(len(self.sessions), 'session')} ({self._span()})"
             if self.reset:
                 what = f"reset, {what}"
         else:
@@ -88,15 +94,57 @@ class StepReport:
         parts.append("alarms: " + (", ".join(alarms) if alarms else "none"))
         return "; ".join(parts)
 
+    def title(self) -> str:
+        """The notification's title: account, what happened, NAV."""
+        what = (
+            f"{counted(len(self.sessions), 'session')} ({self._span()})"
+            if self.sessions
+            else "no new bar"
+        )
+        return f"xmtrade paper {self.account} ({self.symbol}): {what}"
+
+    def message(self, max_length: int) -> str:
+        """The multi-line summary a person reads on a phone: what was processed, each fill,
+        the working orders, NAV and the alarms, at most `max_length` characters (fills past
+        what fits are counted, not listed)."""
+        head = [self.title()]
+        if not self.sessions:
+            head.append(f"processed through {self.last_session or 'nothing yet'}")
+        tail = []
+        if self.orders:
+            tail.append("working orders:")
+            tail += [f"  {_short_order(o)}" for o in self.orders]
+        else:
+            tail.append("working orders: none")
+        if self.equity is not None:
+            nav = self.equity["nav"]
+            change = nav / self.initial_cash - 1.0
+            tail.append(f"NAV HK${nav:,.2f} ({change:+.2%}), stage {self.equity['stage']}")
+        alarms = self.alarms()
+        tail.append("alarms: " + (", ".join(alarms) if alarms else "none"))
+        fills = [f"  {f['date']} {_short_fill(f)}" for f in self.fills]
+        for shown in range(len(fills), -1, -1):
+            middle = []
+            if self.fills:
+                middle.append(f"{counted(len(self.fills), 'fill')}:")
+                middle += fills[:shown]
+                if shown < len(fills):
+                    middle.append(f"  ... {len(fills) - shown} more: xmtrade paper history")
+            elif self.sessions:
+                middle.append("no fills")
+            text = "\n".join([*head, *middle, *tail])
+            if len(text) <= max_length:
+                return text
+        return cap(text, max_length)
+
     def lines(self) -> list[str]:
         """What `paper step` prints."""
         out = list(self.fetch_lines)
         if self.sessions:
             reset = " after --reset" if self.reset else ""
             out.append(
-                f"paper account {self.account}: processed {len(self.sessions)} "
-                f"session{'s' if len(self.sessions) > 1 else ''}{reset}, "
-                f"{self.sessions[0]} .. {self.sessions[-1]}"
+                f"paper account {self.account}: processed "
+                f"{counted(len(self.sessions), 'session')}{reset}, {self._span()}"
             )
             out += _session_lines(self.sessions, self.fills, self.decisions)
         else:
@@ -108,8 +156,16 @@ class StepReport:
             out.append("working orders: " + "; ".join(describe_order(o) for o in self.orders))
         out += [f"warning: {r}" for r in self.revisions]
         out += self.notes
-        out.append(f"summary: {self.summary()}")
+        out.append("summary:")
+        out += [f"  {line}" for line in self.message(max_length=sys.maxsize).splitlines()]
         return out
+
+
+def cap(text: str, max_length: int) -> str:
+    """`text` cut to `max_length` characters, saying so."""
+    if len(text) <= max_length:
+        return text
+    return text[: max_length - 12].rstrip() + "\n[truncated]"
 
 
 def _short_fill(fill: dict[str, Any]) -> str:

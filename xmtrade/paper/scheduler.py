@@ -4,7 +4,8 @@
   the exchange calendar: holidays and ad-hoc closures never fire; half days run at the usual
   time (their bar is final by then). `next_runs` is the same rule as a pure function.
 - While the session's bar is not published, the step is retried with a doubling wait
-  (`paper.retry`) until the cutoff; then the run is recorded as "no bar published".
+  (`paper.retry`) until the cutoff; then the run is recorded as "no bar published", or as
+  "network unreachable" when the price source could not be reached at all.
 - On start-up, the latest slot that has passed is run at once, so whatever was missed while
   the scheduler was down is caught up (a step processes every session it has not seen).
 """
@@ -25,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import UserInputError
 from xmtrade.config import PaperRetryConfig, PaperScheduleConfig
-from xmtrade.paper.outcome import StepReport
+from xmtrade.paper.outcome import StepReport, counted
 
 log = logging.getLogger("xmtrade.paper")
 
@@ -133,6 +134,12 @@ class SlotOutcome:
     gave_up: bool = False  # the cutoff passed without the session's bar
     error: str | None = None
 
+    @property
+    def unreachable(self) -> bool:
+        """The last attempt could not reach the price source (network down), as opposed to
+        a source that answered without the session's bar."""
+        return self.report is not None and self.report.fetch_failed
+
 
 def run_slot(
     session: date,
@@ -159,14 +166,19 @@ def run_slot(
         on_report(report)
         if report.up_to_date:
             return SlotOutcome(session, attempts, report)
+        why = "the price source is unreachable (network)" if report.fetch_failed else "no bar yet"
         remaining = (cutoff - clock()).total_seconds()
         if remaining <= 0:
-            log.warning("no bar for %s by the cutoff %s", session, f"{retry.cutoff:%H:%M}")
+            log.warning(
+                "%s for %s at the cutoff %s (%s)",
+                why,
+                session,
+                f"{retry.cutoff:%H:%M}",
+                counted(attempts, "attempt"),
+            )
             return SlotOutcome(session, attempts, report, gave_up=True)
         wait = min(delay, remaining)
-        log.info(
-            "no bar for %s yet (attempt %d); next try in %.0f s", session, attempts, float(wait)
-        )
+        log.info("%s for %s (attempt %d); next try in %.0f s", why, session, attempts, float(wait))
         sleep(wait)
         delay = min(delay * 2, retry.max_delay_seconds)
 
@@ -178,11 +190,12 @@ class PaperService:
         self,
         *,
         step: Callable[[bool], StepReport],
-        record_no_bar: Callable[[date, str], None],
-        notify: Callable[[str, dict[str, Any]], None],
+        record_no_bar: Callable[[date, str, str], None],
+        notify: Callable[[str, dict[str, Any], str | None], None],
         schedule: PaperScheduleConfig,
         retry: PaperRetryConfig,
         calendar: SessionCalendar,
+        max_length: int,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = _time.sleep,
     ) -> None:
@@ -192,6 +205,7 @@ class PaperService:
         self.schedule = schedule
         self.retry = retry
         self.calendar = calendar
+        self.max_length = max_length
         self.zone = ZoneInfo(schedule.timezone)
         self.clock = clock or (lambda: datetime.now(self.zone))
         self.sleep = sleep
@@ -204,7 +218,7 @@ class PaperService:
             log.info("no scheduled session in the last %d days", _LOOK_BACK.days)
             return None
         session = slot.astimezone(self.zone).date()
-        log.info("paper step for the session of %s (slot %s)", session, slot.isoformat())
+        log.info("paper step for the session of %s (slot %s)", session, f"{slot:%H:%M %Z}")
         first = [True]
 
         def attempt() -> StepReport:
@@ -213,10 +227,9 @@ class PaperService:
             return self.step(record_idle)
 
         def on_report(report: StepReport) -> None:
-            for line in report.lines():
-                log.info("%s", line)
-            if report.sessions:
-                self.notify(report.summary(), payload_of(report))
+            if report.sessions:  # one multi-line block per step that processed sessions
+                log.info("%s", "\n".join(report.lines()))
+                self.notify(report.message(self.max_length), payload_of(report), report.title())
 
         outcome = run_slot(
             session,
@@ -227,21 +240,31 @@ class PaperService:
             sleep=self.sleep,
             on_report=on_report,
         )
-        if outcome.gave_up:
+        tries = counted(outcome.attempts, "attempt")
+        cutoff = f"{self.retry.cutoff:%H:%M}"
+        if outcome.gave_up and outcome.unreachable:
             line = (
-                f"xmtrade paper: no bar published for {session} by the cutoff "
-                f"{self.retry.cutoff:%H:%M} ({outcome.attempts} attempts); the next run "
-                "processes it when it appears"
+                f"xmtrade paper: network unreachable: the price source could not be reached "
+                f"for {session} by the cutoff {cutoff} ({tries}); the sessions the cache holds "
+                "were processed, the next run fetches the rest"
             )
-            self.record_no_bar(session, line)
-            self.notify(line, {"outcome": "no bar published", "session": str(session)})
+            self.record_no_bar(session, "network unreachable", line)
+            self.notify(line, {"outcome": "network unreachable", "session": str(session)}, None)
+        elif outcome.gave_up:
+            line = (
+                f"xmtrade paper: no bar published for {session} by the cutoff {cutoff} "
+                f"({tries}); the next run processes it when it appears"
+            )
+            self.record_no_bar(session, "no bar published", line)
+            self.notify(line, {"outcome": "no bar published", "session": str(session)}, None)
         elif outcome.error is not None:
             self.notify(
                 f"xmtrade paper: step for {session} failed: {outcome.error}",
                 {"outcome": "failed", "session": str(session)},
+                None,
             )
         elif outcome.report is not None and not outcome.report.sessions:
-            log.info("%s", outcome.report.summary())
+            log.info("%s", "\n".join(outcome.report.lines()))
         return outcome
 
 
@@ -275,5 +298,5 @@ def serve(service: PaperService, schedule: PaperScheduleConfig, calendar: Sessio
     )
     service.run_due()
     upcoming = next_runs(datetime.now(zone), 3, schedule, calendar)
-    log.info("next runs: %s", ", ".join(t.isoformat() for t in upcoming))
+    log.info("next runs: %s", ", ".join(f"{t:%a %Y-%m-%d %H:%M %Z}" for t in upcoming))
     scheduler.start()

@@ -65,7 +65,7 @@ runs = Table(
     Column("finished_at", String(40), nullable=False),
     Column("trigger", String(32), nullable=False),
     Column("asof", Date),
-    # processed | no new bar | no bar published | refused | failed
+    # processed | no new bar | no bar published | network unreachable | refused | failed
     Column("outcome", String(32), nullable=False),
     Column("sessions_processed", Integer, nullable=False),
     Column("first_session", Date),

@@ -32,7 +32,7 @@ from xmtrade.config import AppConfig
 from xmtrade.errors import ConfigError, DataError
 from xmtrade.paper import schema
 from xmtrade.paper.ledger import Account, History, Ledger, RunRecord, StepWrites, now_utc
-from xmtrade.paper.outcome import StepReport
+from xmtrade.paper.outcome import StepReport, counted
 from xmtrade.paper.records import (
     bar_row,
     decision_text,
@@ -66,9 +66,9 @@ def crash_point(name: str) -> None:
 
 
 def account_config_hash(cfg: AppConfig) -> str:
-    """The hash an account is bound to: every strategy value, not the facts file (a changed
+    """The hash an account is bound to: `AppConfig.config_hash` (not the facts file: a changed
     facts file is checked by replaying history instead)."""
-    return cfg.config_hash(include_files=False)
+    return cfg.config_hash()
 
 
 def read_facts_file(cfg: AppConfig) -> tuple[str, str]:
@@ -220,6 +220,7 @@ class _Step:
             self._note_freshness(report, cached, asof)
             report.notes = self.notes
             report.stale = self.stale
+            report.fetch_failed = self.fetch_failed
             report.equity = history.equity[-1] if history.equity else None
             report.orders = self._working_orders()
             run.stale = self.stale
@@ -255,6 +256,7 @@ class _Step:
         self._note_freshness(report, cached, asof)
         report.notes = self.notes
         report.stale = self.stale
+        report.fetch_failed = self.fetch_failed
         run.outcome = report.outcome
         run.sessions_processed = len(to_process)
         run.first_session = to_process[0] if to_process else None
@@ -428,7 +430,7 @@ class _Step:
                 change = Revision(day, mine, theirs).describe()
                 lines.append(f"price revised by the source: {change}; the ledger keeps its bar")
         if known:
-            self.notes.append(f"{known} known price revision(s) kept out of the ledger")
+            self.notes.append(f"{counted(known, 'known price revision')} kept out of the ledger")
         return lines, rows
 
     def _note_freshness(self, report: StepReport, cached: pd.DataFrame, asof: date) -> None:
@@ -466,8 +468,8 @@ class _Step:
         if missing:
             shown = ", ".join(str(d) for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
             self.notes.append(
-                f"no bar for {len(missing)} session(s) ({shown}): skipped, as a backtest on "
-                "these prices would"
+                f"no bar for {counted(len(missing), 'session')} ({shown}): skipped, as a "
+                "backtest on these prices would"
             )
 
     # ------------------------------------------------------------------ the replay

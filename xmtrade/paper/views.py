@@ -15,6 +15,7 @@ from xmtrade.config import validate_config as _validate
 from xmtrade.errors import DataError
 from xmtrade.paper import schema as s
 from xmtrade.paper.ledger import Account, Ledger, bars_frame
+from xmtrade.paper.outcome import counted
 from xmtrade.paper.records import FILL_FIELDS, describe_order
 from xmtrade.paper.step import with_cash
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from xmtrade.backtest import BacktestResult
 
 STAGE_NAMES = {0: "flat", 1: "tactical", 2: "core", 3: "full"}
+HKT = "Asia/Hong_Kong"
 
 
 def account_config(account: Account) -> AppConfig:
@@ -42,65 +44,206 @@ def account_config(account: Account) -> AppConfig:
 # ---------------------------------------------------------------------- status
 
 
-def status_lines(ledger: Ledger, account: Account, config_hash: str | None) -> list[str]:
-    """Cash, position, tranches with stops, working orders, stage, risk lines, NAV, last run."""
+def status_lines(
+    ledger: Ledger,
+    account: Account,
+    config_hash: str | None,
+    *,
+    latest_closed: date | None = None,
+    cached_through: date | None = None,
+    today: date | None = None,
+) -> list[str]:
+    """What a trader reads each evening, one section after the other (a section is a list
+    of lines, so another line slots in where it belongs): the account and its config, the
+    last bar and how fresh it is, NAV against buy and hold, P&L and fees, the position and
+    each tranche's unrealised P&L and distance to its stop, the working orders, the stage and
+    risk lines, and the last runs.
+
+    `latest_closed` is the latest session whose close has passed (for the staleness
+    warning), `cached_through` the price cache's newest bar."""
+    equity = ledger.table(account, s.equity, "date")
+    sessions = [b for b in ledger.table(account, s.bars, "date") if b["kind"] == "session"]
+    tranches = ledger.table(account, s.tranches, "id")
+    fills = ledger.table(account, s.fills, "seq")
+    out = _account_lines(ledger, account, config_hash)
+    if not equity or not sessions:
+        out.append("no session processed yet: run xmtrade paper step")
+        out += _freshness_lines(account, None, latest_closed, cached_through, today)
+    else:
+        last_bar = sessions[-1]
+        out += _freshness_lines(account, last_bar, latest_closed, cached_through, today)
+        out += _performance_lines(account, equity, sessions, tranches, fills)
+        out += _position_lines(equity[-1], tranches, float(last_bar["close"]))
+        stage = int(equity[-1]["stage"])
+        out.append(f"stage {stage} ({STAGE_NAMES.get(stage, '?')})")
+        out += _line_states(ledger, account, ledger.loads(s.equity.name, equity[-1]["lines"]))
+    if not equity:
+        out.append("tranches held: none")
+    out += _order_lines(ledger, account)
+    out += _run_lines(ledger, account)
+    return out
+
+
+def _account_lines(ledger: Ledger, account: Account, config_hash: str | None) -> list[str]:
+    from xmtrade.config import HASH_COVERS
+
     out = [
         f"paper account {account.name}: {account.symbol} from {account.start}, "
         f"HK${account.initial_cash:,.2f} at the start; ledger {ledger.where}"
     ]
     if config_hash is None or config_hash == account.config_hash:
-        out.append(f"config: hash {account.config_hash} (this config matches)")
+        out.append(f"config hash {account.config_hash} (this config matches; {HASH_COVERS})")
     else:
         out.append(
-            f"config: hash {account.config_hash}; this config is {config_hash}: the next step "
+            f"config hash {account.config_hash}; this config is {config_hash}: the next step "
             "refuses it (pass the account's -c files, or --reset)"
         )
-    equity = ledger.table(account, s.equity, "date")
-    if not equity:
-        out.append("no session processed yet: run xmtrade paper step")
-    else:
-        last = equity[-1]
-        change = last["nav"] / account.initial_cash - 1.0
-        out.append(
-            f"processed through {last['date']} ({len(equity)} sessions); "
-            f"NAV HK${last['nav']:,.2f} ({change:+.2%}), drawdown {last['drawdown']:.2%}"
-        )
-        out.append(
-            f"cash HK${last['cash']:,.2f}; position {last['shares']:,} shares worth "
-            f"HK${last['position_value']:,.2f} ({last['weight']:.2%} of NAV)"
-        )
-        stage = int(last["stage"])
-        out.append(f"stage {stage} ({STAGE_NAMES.get(stage, '?')})")
-        out += _line_states(ledger, account, ledger.loads(s.equity.name, last["lines"]))
-    held = [t for t in ledger.table(account, s.tranches, "id") if t["exit_reason"] == "open"]
-    if held:
-        out.append("tranches held:")
-        for t in held:
-            out.append(
-                f"  tranche {t['id']} stage {t['stage']}: {t['shares']:,} @ {t['entry_price']:g} "
-                f"since {t['entry_date']}, stop {t['stop_price']:g} (initial "
-                f"{t['initial_stop']:g}), held {t['sessions_held']} sessions"
-            )
-    else:
-        out.append("tranches held: none")
-    orders = ledger.table(account, s.orders, "seq")
-    if orders:
-        out.append(f"working orders (after {orders[0]['as_of']}):")
-        out += [f"  {describe_order({**o, 'type': o['order_type']})}" for o in orders]
-    else:
-        out.append("working orders: none")
-    runs = ledger.runs(account, limit=1)
-    if runs:
-        run = runs[0]
-        out.append(
-            f"last run: {run['finished_at']} ({run['trigger']}): {run['outcome']}"
-            + (" (stale data)" if run["stale"] else "")
-            + f", {run['sessions_processed']} session(s)"
-        )
-        out += [f"  {note}" for note in ledger.loads(s.runs.name, run["notes"])]
-    else:
-        out.append("last run: none yet")
     return out
+
+
+def _freshness_lines(
+    account: Account,
+    last_bar: dict[str, Any] | None,
+    latest_closed: date | None,
+    cached_through: date | None,
+    today: date | None,
+) -> list[str]:
+    """The last bar's date and close, and a warning when the ledger is behind the market."""
+    out: list[str] = []
+    last: date | None = last_bar["date"] if last_bar else None
+    if last_bar is not None and last is not None:
+        age = f", {counted((today - last).days, 'day')} ago" if today else ""
+        out.append(f"last bar: {last} close {float(last_bar['close']):g}{age}")
+    behind_market = latest_closed is not None and (last is None or last < latest_closed)
+    if latest_closed is not None and latest_closed >= account.start and behind_market:
+        behind = f"the ledger ends at {last}" if last else "nothing is processed yet"
+        how = (
+            f"the price cache has bars to {cached_through}: xmtrade paper step --offline "
+            "processes them"
+            if cached_through is not None and (last is None or cached_through > last)
+            else "run xmtrade paper step to fetch and process it"
+        )
+        out.append(f"warning: stale: {behind}, the latest closed session is {latest_closed}; {how}")
+    return out
+
+
+def _performance_lines(
+    account: Account,
+    equity: list[dict[str, Any]],
+    sessions: list[dict[str, Any]],
+    tranches: list[dict[str, Any]],
+    fills: list[dict[str, Any]],
+) -> list[str]:
+    last = equity[-1]
+    change = last["nav"] / account.initial_cash - 1.0
+    first_close, last_close = float(sessions[0]["close"]), float(sessions[-1]["close"])
+    hold = last_close / first_close - 1.0
+    realised = sum(float(t["pnl"] or 0.0) for t in tranches if t["exit_reason"] != "open")
+    closed = sum(1 for t in tranches if t["exit_reason"] != "open")
+    fees = sum(float(f["fees"]) for f in fills)
+    return [
+        f"processed through {last['date']} ({counted(len(equity), 'session')}); "
+        f"NAV HK${last['nav']:,.2f} ({change:+.2%} since the start), "
+        f"drawdown {last['drawdown']:.2%}",
+        f"buy and hold: {hold:+.2%} since the close of {sessions[0]['date']} "
+        f"({first_close:g} -> {last_close:g}); "
+        f"the account {(change - hold) * 100:+.2f} pp against it",
+        f"realised P&L {_signed(realised)} after fees ({counted(closed, 'tranche')} closed); "
+        f"fees to date HK${fees:,.2f} ({counted(len(fills), 'fill')})",
+    ]
+
+
+def _position_lines(
+    last: dict[str, Any], tranches: list[dict[str, Any]], close: float
+) -> list[str]:
+    out = [
+        f"cash HK${last['cash']:,.2f}; position {last['shares']:,} shares worth "
+        f"HK${last['position_value']:,.2f} ({last['weight']:.2%} of NAV)"
+    ]
+    held = [t for t in tranches if t["exit_reason"] == "open"]
+    if not held:
+        out.append("tranches held: none")
+        return out
+    total = 0.0
+    out.append(f"tranches held (at the last close, {close:g}; unrealised P&L after entry fees):")
+    for t in held:
+        unrealised = (close - float(t["entry_price"])) * int(t["shares"]) - float(t["fees"])
+        total += unrealised
+        stop = t["stop_price"]
+        if stop is None:
+            to_stop = "no stop"
+        else:
+            room = (close - float(stop)) / close
+            where = (
+                f"{room:.2%} below the close"
+                if room >= 0
+                else f"{-room:.2%} above the close: it sells at the next open"
+            )
+            to_stop = f"stop {float(stop):g} ({where})"
+        out.append(
+            f"  tranche {t['id']} stage {t['stage']}: {int(t['shares']):,} @ "
+            f"{float(t['entry_price']):g} since {t['entry_date']}, "
+            f"held {counted(int(t['sessions_held']), 'session')}; unrealised "
+            f"{_signed(unrealised)}; {to_stop} (initial {t['initial_stop']:g})"
+        )
+    out.append(f"  unrealised P&L in all: {_signed(total)}")
+    return out
+
+
+def _signed(amount: float) -> str:
+    return f"{'-' if amount < 0 else '+'}HK${abs(amount):,.2f}"
+
+
+def _order_lines(ledger: Ledger, account: Account) -> list[str]:
+    orders = ledger.table(account, s.orders, "seq")
+    if not orders:
+        return ["working orders: none"]
+    return [
+        f"working orders (after {orders[0]['as_of']}):",
+        *(f"  {describe_order({**o, 'type': o['order_type']})}" for o in orders),
+    ]
+
+
+def _run_lines(ledger: Ledger, account: Account) -> list[str]:
+    """The last run; when it processed nothing, also the last run that did."""
+    runs = ledger.runs(account, limit=50)
+    if not runs:
+        return ["last run: none yet"]
+    out = [_describe_run("last run", runs[0])]
+    out += [f"  {note}" for note in ledger.loads(s.runs.name, runs[0]["notes"])]
+    if not runs[0]["sessions_processed"]:
+        worked = next((r for r in runs if r["sessions_processed"]), None)
+        if worked is not None:
+            out.append(_describe_run("last run that processed sessions", worked))
+    return out
+
+
+def _describe_run(label: str, run: dict[str, Any]) -> str:
+    done = int(run["sessions_processed"])
+    span = ""
+    if done and run["first_session"] is not None:
+        span = (
+            f" ({run['first_session']})"
+            if run["first_session"] == run["last_session"]
+            else f" ({run['first_session']} .. {run['last_session']})"
+        )
+    return (
+        f"{label}: {_hkt(run['finished_at'])} ({run['trigger']}): {run['outcome']}"
+        + (" (stale data)" if run["stale"] else "")
+        + f", {counted(done, 'session')} processed{span}"
+    )
+
+
+def _hkt(stamp: str) -> str:
+    """A stored UTC time stamp in Hong Kong time, with the zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return f"{when.astimezone(ZoneInfo(HKT)):%Y-%m-%d %H:%M:%S} HKT"
 
 
 def _line_states(ledger: Ledger, account: Account, states: dict[str, Any]) -> list[str]:

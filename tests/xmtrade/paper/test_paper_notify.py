@@ -53,6 +53,13 @@ def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, 
         server.server_close()
 
 
+def message_in(out: str) -> str:
+    """The summary block `paper step` ends with: what the notifications get."""
+    lines = out.strip().splitlines()
+    start = lines.index("summary:")
+    return "\n".join(line.removeprefix("  ") for line in lines[start + 1 :])
+
+
 def config_layer(tmp_path: Path, notify_yaml: str) -> Path:
     layer = tmp_path / "notify.yaml"
     layer.write_text(f"paper:\n  notify:\n{notify_yaml}")
@@ -71,11 +78,12 @@ def test_step_posts_its_summary_to_the_webhook_named_by_env(
     layer = config_layer(tmp_path, "    webhook_url_env: XMTRADE_TEST_HOOK\n")
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
     out = ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
-    summary = out.strip().splitlines()[-1].removeprefix("summary: ")
+    summary = message_in(out)
     assert len(received) == 1
     assert received[0]["text"] == summary
     assert summary.startswith("xmtrade paper default (1810.HK): 10 sessions")
-    assert "fills: buy 1,000 @ 47 (t1), sell 1,000 @ 45.7 (t1)" in summary
+    assert "\n2 fills:\n  2025-10-20 buy 1,000 @ 47 (t1)\n  2025-10-" in summary
+    assert "sell 1,000 @ 45.7 (t1)\n" in summary
     assert received[0]["account"] == "default" and received[0]["fills"] == 2
 
     # a broken receiver is a warning on stderr; the step is done all the same
@@ -121,7 +129,7 @@ def test_the_command_hook_gets_the_summary(
     layer = config_layer(tmp_path, f"    command: {command}\n")
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
     out = ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
-    assert target.read_text() == out.strip().splitlines()[-1].removeprefix("summary: ")
+    assert target.read_text() == message_in(out)
 
 
 def test_notification_failures_are_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,3 +214,128 @@ def test_a_command_that_times_out_is_stopped_with_its_children(tmp_path: Path) -
     else:
         os.kill(grandchild, signal.SIGKILL)
         pytest.fail("the command's child was left running")
+
+
+@pytest.fixture
+def apprise_receiver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[int, list[tuple[str, dict[str, Any]]]]]:
+    """An HTTP endpoint on 127.0.0.1 that apprise's json:// posts to; yields its port and
+    what it received (path, JSON body)."""
+    for name in PROXIES:
+        monkeypatch.delenv(name, raising=False)
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append((self.path, json.loads(self.rfile.read(length))))
+            self.send_response(500 if self.path == "/broken" else 200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port, received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_apprise_sends_a_readable_message_per_step(
+    home: Path,
+    tmp_path: Path,
+    apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port, received = apprise_receiver
+    # the URLs (which carry tokens for real services) live in the environment only
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/xm")
+    layer = config_layer(tmp_path, "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    out = ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
+    assert len(received) == 1
+    path, body = received[0]
+    assert path == "/xm"
+    assert (
+        body["title"] == "xmtrade paper default (1810.HK): 10 sessions (2025-10-13 .. 2025-10-24)"
+    )
+    assert body["message"] == message_in(out)
+    lines = body["message"].splitlines()
+    assert lines[0] == body["title"] and "2 fills:" in lines
+    assert any(line.startswith("NAV HK$") for line in lines) and lines[-1] == "alarms: none"
+    assert all(len(line) < 120 for line in lines)
+
+    # a receiver that fails is one warning, without the URL; the step stands
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/broken")
+    code, out, err = run(
+        capsys, "paper", "step", "--asof", "2025-10-28", "--offline", "-c", str(layer)
+    )
+    assert code == 0 and "processed 2 sessions" in out
+    assert err.strip() == (
+        "warning: apprise ($XMTRADE_TEST_NOTIFY): sending failed for at least one of 1 URL"
+    )
+    assert str(port) not in err
+
+
+def test_a_long_message_is_capped_and_counts_the_fills_left_out(
+    home: Path,
+    tmp_path: Path,
+    apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port, received = apprise_receiver
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/xm")
+    layer = config_layer(
+        tmp_path, "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n    max_length: 300\n"
+    )
+    ok(capsys, "paper", "init", "--start", "2025-03-03", "--offline", "-c", str(layer))
+    out = ok(capsys, "paper", "step", "--asof", "2025-12-31", "--offline", "-c", str(layer))
+    message = received[0][1]["message"]
+    assert len(message) <= 300
+    full = message_in(out)
+    assert len(full) > 300  # the terminal shows every fill
+    assert "more: xmtrade paper history" in message and message.endswith(full.splitlines()[-1])
+
+
+def test_an_unknown_apprise_url_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config().paper.notify.model_copy(update={"apprise_urls_env": "XMTRADE_TEST_NOTIFY"})
+    monkeypatch.delenv("XMTRADE_TEST_NOTIFY", raising=False)
+    assert notify("hello", {}, cfg, log_warnings=False) == [
+        "notify.apprise_urls_env names XMTRADE_TEST_NOTIFY, which is not set: nothing sent"
+    ]
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", "nosuchservice://secret-token")
+    (warning,) = notify("hello", {}, cfg, log_warnings=False)
+    assert warning.startswith("$XMTRADE_TEST_NOTIFY: URL 1 of 1 is not an apprise URL")
+    assert "secret-token" not in warning
+
+
+def test_paper_notify_sends_the_status_now(
+    home: Path,
+    tmp_path: Path,
+    apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port, received = apprise_receiver
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline")
+    ok(capsys, "paper", "step", "--asof", "2025-10-30", "--offline")
+    line = one_line_error(capsys, "paper", "notify")
+    assert line.startswith("paper.notify: names no target: set apprise_urls_env")
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/status")
+    layer = config_layer(tmp_path, "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n")
+    out = ok(capsys, "paper", "notify", "-c", str(layer))
+    assert out.startswith("sent the status of paper account default (")
+    ((path, body),) = received
+    assert path == "/status" and body["title"] == "xmtrade paper default (1810.HK): status"
+    message = body["message"]
+    assert message.splitlines()[0] == body["title"]
+    assert "last bar: 2025-10-30 close 44.16" in message and "buy and hold: " in message
+    assert "paper.sqlite" not in message and len(message) <= 1500
+    assert "risk lines: line1 ok, line2 ok, line3 ok" in message

@@ -160,31 +160,38 @@ def test_retry_stops_at_the_cutoff_with_a_last_try_there() -> None:
 
 
 def service_for(
-    home: Path, clock: FakeClock, calendar: SessionCalendar, notes: list[str]
+    home: Path,
+    clock: FakeClock,
+    calendar: SessionCalendar,
+    notes: list[str],
+    fetch: Any = None,
 ) -> PaperService:
+    """The service `paper run` builds; offline unless `fetch` stands in for the source."""
     cfg = load_config()
     ledger = Ledger.open(str(home / "paper.sqlite"), create=False)
     account = ledger.account("default")
     cache = PriceCache(home / "prices")
 
     def step(record_idle: bool) -> StepReport:
-        request = StepRequest("default", offline=True, trigger="scheduler", record_idle=record_idle)
-        return run_step(ledger, cfg, calendar, cache, request, now=clock())
+        request = StepRequest(
+            "default", offline=fetch is None, trigger="scheduler", record_idle=record_idle
+        )
+        return run_step(ledger, cfg, calendar, cache, request, now=clock(), fetch=fetch)
 
-    def record_no_bar(session: date, line: str) -> None:
+    def record_no_bar(session: date, outcome: str, line: str) -> None:
         ledger.record_run(
             account,
             RunRecord(
                 started_at=now_utc(),
                 trigger="scheduler",
-                outcome="no bar published",
+                outcome=outcome,
                 asof=session,
                 notes=[line],
                 summary=line,
             ),
         )
 
-    def notify(summary: str, payload: dict[str, Any]) -> None:
+    def notify(summary: str, payload: dict[str, Any], title: str | None) -> None:
         notes.append(summary)
 
     return PaperService(
@@ -194,6 +201,7 @@ def service_for(
         schedule=cfg.paper.schedule,
         retry=cfg.paper.retry,
         calendar=calendar,
+        max_length=cfg.paper.notify.max_length,
         clock=clock,
         sleep=clock.sleep,
     )
@@ -278,3 +286,54 @@ def test_paper_run_next_checks_the_account_and_the_schedule(
             "paper.schedule: day_of_week: no XHKG session falls on 'sat', so the schedule "
             "never runs (sessions are Monday to Friday; the default is mon-fri)"
         )
+
+
+def test_a_network_down_is_not_a_missing_bar(
+    home: Path,
+    calendar: SessionCalendar,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ok(capsys, "paper", "init", "--start", "2026-03-02", "--offline")
+
+    def unreachable(symbol: str, start: date, end: date) -> pd.DataFrame:
+        raise OSError("[Errno 101] Network is unreachable")
+
+    clock = FakeClock(at("2026-03-27 20:00"))
+    notes: list[str] = []
+    caplog.set_level("INFO", logger="xmtrade.paper")
+    outcome = service_for(home, clock, calendar, notes, fetch=unreachable).run_due()
+    assert outcome is not None and outcome.gave_up and outcome.unreachable
+    runs = runs_of(home / "paper.sqlite")
+    assert [r["outcome"] for r in runs] == ["processed", "network unreachable"]
+    assert runs[0]["sessions_processed"] == 19 and runs[0]["stale"]
+    assert notes[-1].startswith(
+        "xmtrade paper: network unreachable: the price source could not be reached for "
+        "2026-03-27 by the cutoff 23:00 (9 attempts)"
+    )
+    logged = [r.getMessage() for r in caplog.records]
+    waits = [m for m in logged if "(attempt " in m]
+    assert waits and all(m.startswith("the price source is unreachable (network)") for m in waits)
+    # one multi-line summary for the catch-up, not a long line logged twice
+    blocks = [m for m in logged if "summary:" in m]
+    assert len(blocks) == 1 and "\n  NAV HK$" in blocks[0]
+    assert not any("no bar published" in m for m in logged)
+
+    # status: the last run, and the last run that did the work
+    out = ok(capsys, "paper", "status")
+    assert "last run: " in out and "network unreachable, 0 sessions processed" in out
+    assert (
+        "last run that processed sessions: " in out
+        and "processed (stale data), 19 sessions processed (2026-03-02 .. 2026-03-26)" in out
+    )
+
+
+def test_the_log_is_stamped_in_hong_kong_time() -> None:
+    import logging
+
+    from xmtrade.commands.paper import ZonedFormatter
+
+    record = logging.LogRecord("xmtrade.paper", logging.INFO, __file__, 1, "one\ntwo", (), None)
+    record.created = datetime(2026, 3, 27, 9, 15, 2, tzinfo=ZoneInfo("UTC")).timestamp()
+    line = ZonedFormatter(HK).format(record)
+    assert line == "2026-03-27 17:15:02 HKT INFO one\n    two"

@@ -17,6 +17,7 @@ from paper_support import dump, ok, one_line_error, run, runs_of
 
 from data_feeds.cache import PriceCache
 from xmtrade.cli import main
+from xmtrade.config import load_config
 
 START = "2025-10-13"  # a short span with entries, stage 2 and 3 adds and stop-outs
 SPAN = [
@@ -217,7 +218,7 @@ def test_a_revised_bar_is_reported_and_the_ledger_keeps_its_own(
     # reported once; later steps count it as known
     out = step(capsys, "2025-10-30")
     assert "warning: price revised" not in out
-    assert "1 known price revision(s) kept out of the ledger" in out
+    assert "1 known price revision kept out of the ledger" in out
 
 
 def test_offline_past_the_cache_is_stale_and_invents_no_bar(
@@ -346,20 +347,32 @@ def test_status_history_and_report(
     step(capsys, "2025-10-30")
     out = ok(capsys, "paper", "status")
     assert "HK$2,000,000.00 at the start" in out
-    assert "config: hash " in out and "(this config matches)" in out
+    account_hash = load_config().config_hash()
+    assert f"config hash {account_hash} (this config matches; it covers" in out
     assert "processed through 2025-10-30 (13 sessions)" in out
     assert "stage 2 (core)" not in out  # the add fills at the next open
     assert "cash HK$1,898,917.95; position 2,200 shares worth HK$97,152.00 (4.87% of NAV)" in out
     assert "stage 1 (tactical)" in out
+    # the evening read: the last bar, staleness, P&L, fees, buy and hold, distance to stops
+    assert "last bar: 2025-10-30 close 44.16" in out
+    assert "warning: stale: the ledger ends at 2025-10-30" in out
+    assert "the price cache has bars to 2026-03-26: xmtrade paper step --offline" in out
+    assert "NAV HK$1,996,069.95 (-0.20% since the start)" in out
+    assert "buy and hold: -10.02% since the close of 2025-10-13 (49.08 -> 44.16)" in out
+    assert "the account +9.83 pp against it" in out
+    assert "realised P&L -HK$2,865.17 after fees (1 tranche closed)" in out
+    assert "fees to date HK$406.05 (3 fills)" in out
     assert (
-        "  tranche 2 stage 1: 2,200 @ 44.58 since 2025-10-30, stop 43.86 (initial 43.86), "
-        "held 1 sessions" in out
+        "  tranche 2 stage 1: 2,200 @ 44.58 since 2025-10-30, held 1 session; unrealised "
+        "-HK$1,064.88; stop 43.86 (0.68% below the close) (initial 43.86)" in out
     )
+    # realised + unrealised is the NAV's change
+    assert round(2_000_000 - 2_865.17 - 1_064.88, 2) == 1_996_069.95
     assert "working orders (after 2025-10-30):" in out
     assert "  entry buy 2,200 at the open (tranche 3)" in out
     assert "  stop sell 2,200 @ 43.86 (tranche 2)" in out
     assert "risk lines:" in out and "  line1 ok" in out
-    assert "last run: " in out and "processed, 13 session(s)" in out
+    assert "last run: " in out and " HKT (command line): processed, 13 sessions processed" in out
 
     out = ok(capsys, "paper", "history", "--since", "2025-10-20")
     assert "fills of paper account default (3):" in out
@@ -370,6 +383,9 @@ def test_status_history_and_report(
     assert f"run folder: {tmp_path / 'rep'}" in out
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert summary["initial_nav"] == 2_000_000 and summary["end"] == "2025-10-30"
+    # one hash for the account everywhere: init, status, report and config validate
+    assert summary["config_hash"] == account_hash
+    assert f"hash {account_hash};" in ok(capsys, "config", "validate")
     assert (tmp_path / "rep" / "chart.png").stat().st_size > 0
 
 
