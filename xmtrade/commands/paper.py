@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from data_feeds.cache import PriceCache
     from data_feeds.calendar import SessionCalendar
     from xmtrade.config import AppConfig
-    from xmtrade.paper.ledger import Ledger
+    from xmtrade.paper.ledger import Account, Ledger
 
 DEFAULT_ACCOUNT = "default"
 
@@ -442,22 +442,22 @@ class ZonedFormatter(logging.Formatter):
 # ---------------------------------------------------------------------- status, history, report
 
 
-def run_status(args: argparse.Namespace) -> int:
-    """Print the account's state from the ledger."""
+def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[str]]:
+    """The config, the account and its status lines (the staleness warning last)."""
     from datetime import date
 
     import pandas as pd
 
     from xmtrade.commands.config import load_from_args
+    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
     from xmtrade.paper.views import status_lines
 
-    name = _account_name(args)
     cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
-    account = ledger.account(name)
+    account = ledger.account(_account_name(args))
     calendar, cache = _market(cfg, data_dir)
     cached = cache.load_or_empty(account.symbol)
     lines = status_lines(
@@ -468,34 +468,28 @@ def run_status(args: argparse.Namespace) -> int:
         cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
         today=date.today(),
     )
+    stale = stale_warning(cfg, calendar, account.last_session)
+    if stale:
+        lines.append(stale)
+    return cfg, account, lines
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the account's state from the ledger."""
+    _, _, lines = _account_status(args)
     for line in lines:
         print(line)
-    from xmtrade.facts_show import stale_warning
-
-    stale = stale_warning(
-        cfg, _market(cfg, resolve_data_dir(args.data_dir))[0], account.last_session
-    )
-    if stale:
-        print(stale)
     return 0
 
 
 def run_notify(args: argparse.Namespace) -> int:
     """Send the status to the configured notifications now."""
-    from datetime import date
-
-    import pandas as pd
-
     from xmtrade.commands.config import load_from_args
-    from xmtrade.home import resolve_data_dir
     from xmtrade.paper.notify import notify
     from xmtrade.paper.outcome import cap, counted
-    from xmtrade.paper.step import account_config_hash
-    from xmtrade.paper.views import status_lines
 
     name = _account_name(args)
-    cfg = load_from_args(args)
-    targets = cfg.paper.notify
+    targets = load_from_args(args).paper.notify
     if targets.apprise_urls_env is None and targets.webhook_url_env is None and not targets.command:
         raise ConfigError(
             "paper.notify",
@@ -503,19 +497,7 @@ def run_notify(args: argparse.Namespace) -> int:
             "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
             "xmtrade.yaml or a -c layer",
         )
-    data_dir = resolve_data_dir(args.data_dir)
-    ledger = _open_ledger(args, data_dir, create=False)
-    account = ledger.account(name)
-    calendar, cache = _market(cfg, data_dir)
-    cached = cache.load_or_empty(account.symbol)
-    lines = status_lines(
-        ledger,
-        account,
-        account_config_hash(cfg),
-        latest_closed=calendar.latest_closed_session(),
-        cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
-        today=date.today(),
-    )
+    _, account, lines = _account_status(args)
     # the first line names the ledger and the second the hash: a phone needs neither
     title = f"xmtrade paper {account.name} ({account.symbol}): status"
     message = cap("\n".join([title, *_compact(lines[2:])]), targets.max_length)
