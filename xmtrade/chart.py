@@ -139,7 +139,7 @@ STAGE_COLOURS = {1: "#c7e9c0", 2: "#74c476", 3: "#238b45"}
 STATUS_COLOURS = {"ok": "#a1d99b", "alarm": "#de2d26", "unknown": "#d9d9d9"}
 
 
-def _runs(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
+def runs_of(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
     """(first, last, value) of each run of equal values."""
     runs: list[tuple[pd.Timestamp, pd.Timestamp, object]] = []
     start: pd.Timestamp | None = None
@@ -157,7 +157,7 @@ def _runs(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
 
 
 def _shade_stages(ax: Any, equity: pd.DataFrame) -> None:
-    for first, last, stage in _runs(equity["stage"]):
+    for first, last, stage in runs_of(equity["stage"]):
         if stage in STAGE_COLOURS:
             ax.axvspan(first, last, color=STAGE_COLOURS[int(stage)], alpha=0.45, lw=0)
     for stage, colour in STAGE_COLOURS.items():
@@ -186,7 +186,7 @@ def _line_strip(ax: Any, equity: pd.DataFrame) -> None:
         ax.set_title("risk lines: none configured", fontsize=9, loc="left")
         return
     for row, column in enumerate(columns):
-        for first, last, status in _runs(equity[column].fillna("unknown")):
+        for first, last, status in runs_of(equity[column].fillna("unknown")):
             ax.barh(
                 row,
                 (last - first).days or 1,

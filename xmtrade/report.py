@@ -157,6 +157,7 @@ RUN_FILES = frozenset(
         "equity.csv",
         "decisions.jsonl",
         "chart.png",
+        "report.html",
     }
 )
 
@@ -186,9 +187,15 @@ def new_run_dir(runs_root: Path, config_hash: str) -> Path:
             ) from None
 
 
-def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Path:
-    """Write the whole run folder atomically. An existing folder at `out` is replaced only when
-    it is empty or holds nothing but an earlier run's own files."""
+def write_run(
+    result: BacktestResult,
+    summary: dict[str, Any],
+    out: Path,
+    formats: frozenset[str] = frozenset({"html", "png"}),
+) -> Path:
+    """Write the whole run folder atomically, with the reports in `formats` (html: report.html,
+    png: chart.png). An existing folder at `out` is replaced only when it is empty or holds
+    nothing but an earlier run's own files."""
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", None, f"{out} is a file, expected a folder")
     if out.exists() and not _is_run(out):
@@ -201,7 +208,7 @@ def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Pat
     except OSError as exc:
         raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
     try:
-        _write_files(result, summary, staging)
+        _write_files(result, summary, staging, formats)
         if out.exists():
             trash = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(trash)
@@ -221,7 +228,9 @@ def _is_run(folder: Path) -> bool:
     return all(e.name in RUN_FILES and e.is_file() for e in entries)
 
 
-def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) -> None:
+def _write_files(
+    result: BacktestResult, summary: dict[str, Any], folder: Path, formats: frozenset[str]
+) -> None:
     (folder / "summary.json").write_text(
         json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8"
     )
@@ -235,9 +244,14 @@ def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) 
     with (folder / "decisions.jsonl").open("w", encoding="utf-8") as out:
         for decision in result.decisions:
             out.write(decision_line(decision) + "\n")
-    from xmtrade.chart import plot_run
+    if "png" in formats:
+        from xmtrade.chart import plot_run
 
-    plot_run(result, folder / "chart.png")
+        plot_run(result, folder / "chart.png")
+    if "html" in formats:
+        from xmtrade.reports.run_page import write_run_page
+
+        write_run_page(result, summary, folder / "report.html")
 
 
 def metrics_table(summary: dict[str, Any]) -> str:
