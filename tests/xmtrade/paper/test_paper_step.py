@@ -367,6 +367,7 @@ def test_status_history_and_report(
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert summary["initial_nav"] == 2_000_000 and summary["end"] == "2025-10-30"
     assert (tmp_path / "rep" / "chart.png").stat().st_size > 0
+    assert "plotly" in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")[:20000]
 
 
 def test_report_without_sessions_is_one_line(
