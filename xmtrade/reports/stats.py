@@ -82,10 +82,11 @@ def period_returns(returns: pd.Series) -> tuple[dict[str, float | None], dict[st
     index = pd.DatetimeIndex(returns.index)
     yearly = growth.groupby(index.year).prod() - 1.0
     monthly = growth.groupby([index.year, index.month]).prod() - 1.0
-    years = {str(int(y)): _ratio(float(v)) for y, v in yearly.items()}
+    years = {str(y): _ratio(float(v)) for y, v in zip(yearly.index, yearly.to_numpy(), strict=True)}
     months: dict[str, dict[str, float | None]] = {}
-    for (year, month), value in monthly.items():
-        months.setdefault(str(int(year)), {})[f"{int(month):02d}"] = _ratio(float(value))
+    for key, value in zip(monthly.index, monthly.to_numpy(), strict=True):
+        year, month = key
+        months.setdefault(str(year), {})[f"{int(month):02d}"] = _ratio(float(value))
     return years, months
 
 
