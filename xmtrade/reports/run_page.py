@@ -287,16 +287,17 @@ def equity_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figure:
     fig.update_layout(
         yaxis={"title": "growth of 100", "type": "linear"},
         hovermode="x unified",
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        margin={"l": 60, "r": 20, "t": 70, "b": 40},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.14},
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
         updatemenus=[
             {
                 "type": "buttons",
                 "direction": "right",
-                "x": 1.0,
-                "xanchor": "right",
-                "y": 1.12,
+                "x": 0.0,
+                "xanchor": "left",
+                "y": 1.0,
                 "yanchor": "bottom",
+                "pad": {"b": 4},
                 "buttons": [
                     {"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
                     {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]},

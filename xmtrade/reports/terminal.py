@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-PLAIN_WIDTH = 120  # columns when the output is not a terminal (a file, a pipe)
+PLAIN_WIDTH = 160  # columns when the output is not a terminal (a file, a pipe)
 
 # how each metric of a sweep or a comparison reads
 PERCENT_METRICS = frozenset(
@@ -33,6 +33,13 @@ PERCENT_METRICS = frozenset(
 )
 COUNT_METRICS = frozenset({"n_trades", "open_tranches", "sessions", "cap_breaches"})
 MONEY_METRICS = frozenset({"final_nav", "fees_total", "expectancy", "initial_nav"})
+
+
+def short_params(params: dict[str, Any]) -> str:
+    """Parameters by the last part of their dotted names (whole names when two clash)."""
+    tails = [k.rsplit(".", 1)[-1] for k in params]
+    names = tails if len(set(tails)) == len(tails) else list(params)
+    return ", ".join(f"{n}={v}" for n, v in zip(names, params.values(), strict=True))
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -117,7 +124,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     )
 
     dd = stats.get("drawdowns") or {}
-    run = _table("run")
+    run = _table("run", show_header=False)
     run.add_column("")
     run.add_column("")
     run.add_row(
@@ -169,7 +176,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
 def trades_table(summary: dict[str, Any]) -> Table:
     """Trades: counts, win rate, average win and loss, expectancy, best, worst, holding."""
     stats = (summary.get("statistics") or {}).get("trades") or {}
-    table = _table("trades")
+    table = _table("trades", show_header=False)
     table.add_column("")
     table.add_column("")
     table.add_row(
@@ -256,8 +263,8 @@ def ranked_table(
 ) -> Table:
     """A table of already formatted cells, the first column a rank."""
     table = _table(title)
-    for n, name in enumerate(columns):
-        table.add_column(name, justify="left" if n == len(columns) - 1 else "right")
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(*(str(c) for c in row))
     return table
