@@ -370,16 +370,16 @@ def test_progress_plain_lines_when_not_a_terminal() -> None:
     assert "\r" not in stream.getvalue()
 
 
-def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
+def test_progress_bar_on_a_terminal_is_rich() -> None:
     stream = io.StringIO()
     progress = Progress(4, stream=stream, tty=True)
-    progress.advance(2, failed=1)
-    text = progress.line()
-    assert text.startswith("[" + "#" * 14 + "." * 14 + "] 2/4 runs (50%)")
-    assert "1 failed" in text and "ETA" in text
+    progress.advance(2, failed=1, note="best sharpe 0.5")
     progress.advance(2)
     progress.finish()
-    assert stream.getvalue().startswith("\r[") and stream.getvalue().endswith("\n")
+    text = stream.getvalue()
+    assert "\x1b[" in text  # drawn as a terminal bar, not as plain lines
+    assert "4/4" in text and "100%" in text
+    assert "1 failed" in text and "best sharpe 0.5" in text
 
 
 @pytest.mark.slow
