@@ -43,7 +43,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every verb."""
-    from xmtrade.commands import backtest, config, data, paper, sweep
+    from xmtrade.commands import backtest, compare, config, data, paper, sweep
 
     parser = _Parser(
         prog="xmtrade",
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.register(verbs, common)
     paper.register(verbs, common)
     sweep.register(verbs, common)
+    compare.register(verbs, common)
     return parser
 
 

@@ -41,7 +41,8 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right;
   white-space: nowrap; }
 th { background: #f3f4f6; position: sticky; top: 0; }
-td.text, th.text { text-align: left; white-space: normal; }
+td.text, th.text { text-align: left; white-space: normal; overflow-wrap: anywhere;
+  max-width: 640px; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th.asc::after { content: " \\25B2"; font-size: 10px; }
 table.sortable th.desc::after { content: " \\25BC"; font-size: 10px; }

@@ -31,7 +31,9 @@ PERCENT_METRICS = frozenset(
         "expectancy_pct_nav",
     }
 )
-COUNT_METRICS = frozenset({"n_trades", "open_tranches", "sessions", "cap_breaches"})
+COUNT_METRICS = frozenset(
+    {"n_trades", "open_tranches", "sessions", "cap_breaches", "drawdown_days", "stale_decisions"}
+)
 MONEY_METRICS = frozenset({"final_nav", "fees_total", "expectancy", "initial_nav"})
 
 
