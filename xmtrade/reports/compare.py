@@ -213,6 +213,7 @@ def equity_figure(runs: Sequence[Run]) -> go.Figure:
         initial = float(run.summary.get("initial_nav") or run.equity["nav"].iloc[0])
         fig.add_trace(
             go.Scatter(
+                mode="lines",
                 x=run.equity.index,
                 y=100 * run.equity["nav"] / initial,
                 name=run.label,
@@ -236,7 +237,9 @@ def underwater_figure(runs: Sequence[Run]) -> go.Figure:
     fig = go.Figure()
     for run in runs:
         nav = run.equity["nav"]
-        fig.add_trace(go.Scatter(x=nav.index, y=(nav / nav.cummax() - 1) * 100, name=run.label))
+        fig.add_trace(
+            go.Scatter(mode="lines", x=nav.index, y=(nav / nav.cummax() - 1) * 100, name=run.label)
+        )
     fig.update_layout(
         yaxis={"title": "below the peak, %"},
         hovermode="x unified",

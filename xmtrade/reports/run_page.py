@@ -97,6 +97,7 @@ def price_figure(result: BacktestResult, records: dict[int, dict[str, Any]]) -> 
     symbol = result.config.instrument.symbol
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=close.index,
             y=close,
             name=f"{symbol} close",
@@ -109,6 +110,7 @@ def price_figure(result: BacktestResult, records: dict[int, dict[str, Any]]) -> 
     stops = stop_levels(result)
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=stops.index,
             y=stops,
             name="protective stop",
@@ -259,6 +261,7 @@ def equity_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=strategy.index,
             y=strategy,
             name="strategy",
@@ -268,6 +271,7 @@ def equity_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figure:
     )
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=hold.index,
             y=hold,
             name="buy and hold",
@@ -277,6 +281,7 @@ def equity_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figure:
     )
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=matched.index,
             y=matched,
             name=f"stock at the strategy's average weight ({pct(weight)})",
@@ -321,6 +326,7 @@ def underwater_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figur
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=under.index,
             y=under,
             name="strategy",
@@ -331,6 +337,7 @@ def underwater_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figur
     )
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=bench_under.index,
             y=bench_under,
             name="buy and hold (click to show)",

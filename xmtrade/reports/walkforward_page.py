@@ -114,6 +114,7 @@ def oos_figure(
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=closes.index,
             y=100 * closes / float(closes.iloc[0]),
             name="buy and hold",
@@ -122,6 +123,7 @@ def oos_figure(
     )
     fig.add_trace(
         go.Scatter(
+            mode="lines",
             x=equity.index,
             y=100 * equity["nav"] / initial,
             name="out-of-sample strategy",
