@@ -1,5 +1,6 @@
 """Statistics of a run and the run folder: summary.json, trades.csv, fills.csv, equity.csv,
-decisions.jsonl and chart.png. A folder is written whole into a temporary sibling and renamed
+decisions.jsonl, chart.png and report.html (the terminal's tables are in
+xmtrade/reports/terminal.py). A folder is written whole into a temporary sibling and renamed
 into place, so a crash never leaves half a run behind."""
 
 from __future__ import annotations
@@ -252,61 +253,3 @@ def _write_files(
         from xmtrade.reports.run_page import write_run_page
 
         write_run_page(result, summary, folder / "report.html")
-
-
-def metrics_table(summary: dict[str, Any]) -> str:
-    """The short table printed after a backtest."""
-
-    def pct(key: str) -> str:
-        value = summary[key]
-        return "n/a" if value is None else f"{value * 100:.2f}%"
-
-    def num(key: str) -> str:
-        value = summary[key]
-        return "n/a" if value is None else f"{value:.2f}"
-
-    rows = [
-        ("period", f"{summary['start']} .. {summary['end']} ({summary['sessions']} sessions)"),
-        ("final NAV", f"HK${summary['final_nav']:,.2f} (from HK${summary['initial_nav']:,.0f})"),
-        ("total return", f"{pct('total_return')}  (buy & hold {pct('benchmark_total_return')})"),
-        ("CAGR", pct("cagr")),
-        ("max drawdown", f"{pct('max_drawdown')}  (buy & hold {pct('benchmark_max_drawdown')})"),
-        ("volatility", pct("annual_volatility")),
-        ("Sharpe / Sortino", f"{num('sharpe')} / {num('sortino')}"),
-        ("Calmar", num("calmar")),
-        (
-            "trades",
-            f"{summary['n_trades']} closed, {summary['open_tranches']} open; "
-            f"win rate {pct('win_rate')}; profit factor {num('profit_factor')}",
-        ),
-        ("exposure", pct("exposure")),
-        ("fees paid", f"HK${summary['fees_paid']['total']:,.2f}"),
-        ("cap breaches", str(summary["cap_breaches"])),
-        (
-            "sessions by stage",
-            "  ".join(f"{k}: {v}" for k, v in summary["sessions_by_stage"].items()),
-        ),
-        ("line alarms", _alarms(summary)),
-        ("stale decisions", str(summary["stale_decisions"])),
-        ("last report", _last_report(summary)),
-    ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-
-def _alarms(summary: dict[str, Any]) -> str:
-    lines = summary["line_alarms"]
-    if not lines:
-        return "no risk lines configured"
-    return "  ".join(f"{name}: {counts['alarms']}" for name, counts in lines.items())
-
-
-def _last_report(summary: dict[str, Any]) -> str:
-    report = summary.get("last_report")
-    if not report:
-        return "none: no quarterly report was usable in the run (fundamentals unknown)"
-    text = (
-        f"{report['period']}, announced {report['announced']}, "
-        f"{report['age_days_at_end']} days before the end"
-    )
-    return f"{text}: STALE, add the newer results to the facts file" if report["stale"] else text
