@@ -27,7 +27,7 @@ header h1 { margin: 0; font-size: 20px; font-weight: 600; }
 header p { margin: 4px 0 0; font-size: 13px; color: #d1d5db; }
 main { padding: 12px 24px 40px; max-width: 1500px; margin: 0 auto; }
 section { background: #fff; border: 1px solid #e5e7eb; border-radius: 6px; margin: 14px 0;
-  padding: 10px 16px; }
+  padding: 10px 16px; overflow-x: auto; }
 section h2 { font-size: 16px; margin: 4px 0 8px; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; }
 .card { background: #fff; border: 1px solid #e5e7eb; border-radius: 6px; padding: 8px 12px;
@@ -41,12 +41,13 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right;
   white-space: nowrap; }
 th { background: #f3f4f6; position: sticky; top: 0; }
-td.text, th.text { text-align: left; white-space: normal; overflow-wrap: anywhere;
-  max-width: 640px; }
+td.text, th.text { text-align: left; white-space: normal; overflow-wrap: break-word;
+  min-width: 9em; max-width: 640px; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th.asc::after { content: " \\25B2"; font-size: 10px; }
 table.sortable th.desc::after { content: " \\25BC"; font-size: 10px; }
 .scroll { max-height: 520px; overflow: auto; }
+.grid2 > div { overflow-x: auto; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr));
   gap: 14px; }
 pre { background: #f3f4f6; padding: 8px; font-size: 12px; overflow: auto; max-height: 480px; }
