@@ -63,6 +63,7 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
         "results.csv",
         "best.yaml",
         "heatmap.png",
+        "report.html",
         "sweep.json",
     }
     table = results(out)
@@ -239,7 +240,8 @@ def test_ctrl_c_keeps_the_finished_rows(
 
 
 def test_leaders_of_an_empty_table() -> None:
-    assert _leaders([], ["signals.rsi.oversold"], "sharpe", 0) == "no run finished"
+    table = _leaders([], ["signals.rsi.oversold"], "sharpe", 0)
+    assert table.title == "no run finished" and table.row_count == 0
 
 
 @pytest.mark.slow
