@@ -336,14 +336,15 @@ def _guards(report: dict[str, Any], periods_per_year: int) -> str:
     if dsr:
         parts.append(
             f"deflated Sharpe ratio of the best: {_num(dsr['dsr'])} (Sharpe "
-            f"{dsr['sharpe_annualised']:.3f} against {dsr['expected_max_sharpe_annualised']:.3f}"
+            f"{_num(dsr['sharpe_annualised'])} against "
+            f"{_num(dsr['expected_max_sharpe_annualised'])}"
             f" expected from the best of {dsr['trials']} skill-less trials; PSR(0) "
             f"{_num(dsr['psr'])})"
         )
     pbo = report.get("pbo")
     if pbo:
         parts.append(
-            f"probability of backtest overfitting: {pbo['pbo']:.3f} "
+            f"probability of backtest overfitting: {_num(pbo['pbo'])} "
             f"(CSCV, {pbo['splits']} blocks, {pbo['combinations']} splits)"
         )
     return "\n".join(parts)

@@ -134,7 +134,9 @@ def run_sweep(
                 leader[:] = [value]
 
     def note() -> str:
-        return f"best {metric} {leader[0]:.4g}" if leader else ""
+        from xmtrade.reports.terminal import metric as shown
+
+        return f"best {metric} {shown(metric, leader[0])}" if leader else ""
 
     tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
     progress = Progress(len(tasks), enabled=show_progress)

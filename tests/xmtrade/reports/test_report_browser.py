@@ -123,9 +123,7 @@ def test_paper_report_in_a_browser(browser: Browser, paper_run: Path, tmp_path: 
 
 
 def test_sweep_report_in_a_browser(browser: Browser, sweep_two: Path, tmp_path: Path) -> None:
-    check_page(
-        browser, sweep_two / "report.html", tmp_path, {"heatmap-plot", "equity-plot"}, (1400, 760)
-    )
+    check_page(browser, sweep_two / "report.html", tmp_path, {"heatmap-plot", "equity-plot"})
     names = browser.evaluate(
         "document.getElementById('heatmap-plot').data.map(t => t.name || t.type)"
     )
@@ -148,7 +146,6 @@ def test_walkforward_report_in_a_browser(
         walkforward_run / "report.html",
         tmp_path,
         {"timeline-plot", "oos-plot", "metric-plot"},
-        (1400, 760),
     )
     text = browser.evaluate("document.getElementById('timeline-plot').textContent")
     assert "no trades" in text and "cash" in text
