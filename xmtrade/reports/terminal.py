@@ -189,7 +189,7 @@ def trades_table(summary: dict[str, Any]) -> Table:
         "win rate / profit factor",
         f"{pct(summary['win_rate'])} / {num(summary['profit_factor'])}",
     )
-    if stats:
+    if stats and stats["closed"]:
         table.add_row(
             "average win / loss",
             f"{money(stats['average_win'])} ({pct(stats['average_win_pct_nav'])} of NAV) / "
@@ -212,13 +212,13 @@ def trades_table(summary: dict[str, Any]) -> Table:
             f"{num(stats['average_sessions_held'], 1)} sessions "
             f"({num(stats['average_days_held'], 1)} days)",
         )
-        held = stats["open_positions"]
-        if held["tranches"]:
-            table.add_row(
-                "open positions",
-                f"{held['shares']:,} shares in {held['tranches']} tranches, unrealised "
-                f"{money(held['unrealised_pnl'])} at {held['last_close']}",
-            )
+    held = stats.get("open_positions") or {}
+    if held.get("tranches"):
+        table.add_row(
+            "open positions",
+            f"{held['shares']:,} shares in {held['tranches']} tranches, unrealised "
+            f"{money(held['unrealised_pnl'])} at {held['last_close']}",
+        )
     exits = summary.get("exits_by_reason") or {}
     table.add_row("exits by reason", "  ".join(f"{k}: {v}" for k, v in exits.items()) or "none")
     return table
