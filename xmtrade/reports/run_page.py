@@ -41,6 +41,28 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 CLICK_SCRIPT = """
 (function () {
+  // a zoom on the dates fits the price axis to the closes it shows
+  var price = document.getElementById('price-plot');
+  if (price && price.on) {
+    price.on('plotly_relayout', function (ev) {
+      if (ev['xaxis.autorange']) { Plotly.relayout(price, {'yaxis.autorange': true}); return; }
+      var lo = ev['xaxis.range[0]'], hi = ev['xaxis.range[1]'];
+      if (ev['xaxis.range']) { lo = ev['xaxis.range'][0]; hi = ev['xaxis.range'][1]; }
+      if (lo === undefined || hi === undefined) { return; }
+      var t0 = new Date(lo).getTime(), t1 = new Date(hi).getTime();
+      var close = price._fullData[0], ys = [];
+      for (var i = 0; i < close.x.length; i++) {
+        var t = new Date(close.x[i]).getTime();
+        if (t >= t0 && t <= t1) { ys.push(close.y[i]); }
+      }
+      if (ys.length < 2) { return; }
+      var min = Math.min.apply(null, ys), max = Math.max.apply(null, ys);
+      var pad = (max - min) * 0.08 || 1;
+      Plotly.relayout(price, {'yaxis.range': [min - pad, max + pad]});
+    });
+  }
+})();
+(function () {
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var panel = document.getElementById('decision');
   var plot = document.getElementById('price-plot');
@@ -221,8 +243,8 @@ def price_figure(result: BacktestResult, records: dict[int, dict[str, Any]]) -> 
         "shapes": _stage_shapes(equity),
         "hovermode": "closest",
         "hoverlabel": {"align": "left", "font": {"size": 11}},
-        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 40},
+        "legend": {"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0},
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
         "yaxis": {"title": "HK$"},
         "dragmode": "zoom",
     }
@@ -236,7 +258,22 @@ def price_figure(result: BacktestResult, records: dict[int, dict[str, Any]]) -> 
             autorange="reversed",
             fixedrange=True,
         )
-    fig.update_xaxes(rangeslider={"visible": False})
+    fig.update_xaxes(rangeslider={"visible": False}, range=[close.index[0], close.index[-1]])
+    fig.update_layout(
+        xaxis={
+            "rangeselector": {
+                "buttons": [
+                    {"count": 6, "label": "6m", "step": "month", "stepmode": "backward"},
+                    {"count": 1, "label": "1y", "step": "year", "stepmode": "backward"},
+                    {"count": 3, "label": "3y", "step": "year", "stepmode": "backward"},
+                    {"step": "all", "label": "all"},
+                ],
+                "x": 0,
+                "y": 1.0,
+                "yanchor": "bottom",
+            }
+        }
+    )
     return fig
 
 
@@ -574,6 +611,8 @@ def _drawdown_table(stats: dict[str, Any]) -> str:
         ]
         for n, d in enumerate(longest, start=1)
     ]
+    if not rows:
+        return '<p class="note">never under water</p>'
     return table_html(["#", "peak", "trough", "recovered", "depth", "days", "sessions"], rows)
 
 

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from browser_support import CHROMIUM, Browser
 
@@ -81,6 +82,23 @@ def test_backtest_report_in_a_browser(browser: Browser, backtest_run: Path, tmp_
     assert record.startswith("tranche #1")
     first = json.loads(record.split("\n", 1)[1])
     assert first["entry"]["action"] == "enter" and "sizing" in first["entry"]
+    # a year's zoom fits the price axis to that year's closes; "all" gives the whole back
+    browser.evaluate(
+        "Array.from(document.querySelectorAll('#price-plot .rangeselector .button'))"
+        ".find(b => b.textContent === '1y')"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+    )
+    low, high = browser.evaluate("document.getElementById('price-plot').layout.yaxis.range")
+    closes = pd.read_csv(backtest_run / "equity.csv", index_col="date", parse_dates=["date"])
+    year = closes.index >= closes.index[-1] - pd.DateOffset(years=1)
+    prices = (closes["position_value"] / closes["shares"]).where(closes["shares"] > 0)[year]
+    assert low <= prices.min() and high >= prices.max() and low > 10
+    browser.evaluate(
+        "Array.from(document.querySelectorAll('#price-plot .rangeselector .button'))"
+        ".find(b => b.textContent === 'all')"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+    )
+    assert browser.evaluate("document.getElementById('price-plot').layout.yaxis.autorange")
     # the log switch of the equity chart
     browser.evaluate(
         "Array.from(document.querySelectorAll('#equity-plot .updatemenu-button'))"
