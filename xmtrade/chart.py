@@ -39,8 +39,10 @@ def stop_levels(result: BacktestResult) -> pd.Series:
     return levels
 
 
-def plot_run(result: BacktestResult, path: Path) -> None:
-    """Draw the three-panel chart of a run into `path`."""
+def plot_run(result: BacktestResult, path: Path, summary: dict[str, Any] | None = None) -> None:
+    """Draw the chart of a run into `path`: price with trades (and the last year close up when
+    it has trades), the risk lines when configured, equity against buy and hold on one axis
+    rebased to 100, and the strategy's drawdown with its longest spells marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,16 +50,129 @@ def plot_run(result: BacktestResult, path: Path) -> None:
 
     equity = result.equity
     close = result.bars["close"]
-    fig, (ax_price, ax_lines, ax_equity, ax_dd) = plt.subplots(
-        4, 1, figsize=(13, 12), sharex=True, gridspec_kw={"height_ratios": [3, 0.7, 2, 1]}
+    lines = sorted(c for c in equity.columns if c.startswith("line"))
+    recent = _recent_window(result)
+    panels: list[tuple[str, float]] = [("price", 3.0)]
+    if recent is not None:
+        panels.append(("recent", 2.2))
+    if lines:
+        panels.append(("lines", 0.25 + 0.25 * len(lines)))
+    panels += [("equity", 2.0), ("drawdown", 1.1)]
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(13, 2.2 + 2.3 * sum(h for _, h in panels) / 2),
+        gridspec_kw={"height_ratios": [h for _, h in panels]},
     )
-    _shade_stages(ax_price, equity)
-    _mark_reports(ax_price, result)
+    ax = dict(zip([name for name, _ in panels], axes, strict=True))
+    shared = [ax[name] for name in ("price", "lines", "equity", "drawdown") if name in ax]
+    for other in shared[1:]:
+        other.sharex(shared[0])
     symbol = result.config.instrument.symbol
-    ax_price.plot(close.index, close.to_numpy(), color="#333333", lw=0.9, label=f"{symbol} close")
-    ax_price.plot(
-        equity.index,
-        stop_levels(result).to_numpy(),
+    _price_panel(ax["price"], result, close, equity)
+    ax["price"].set_title(
+        f"{symbol} {result.start} to {result.end}  (config {result.config.config_hash()[:8]})"
+    )
+    _outside_legend(ax["price"])
+    if recent is not None:
+        first, last = recent
+        _price_panel(ax["recent"], result, close, equity, first, last)
+        ax["recent"].set_title(f"close up: {first.date()} to {last.date()}", fontsize=9, loc="left")
+    if lines:
+        _line_strip(ax["lines"], equity)
+
+    weight = float(equity["weight"].mean())
+    initial = result.config.backtest.initial_nav
+    strategy = equity["nav"] / initial * 100
+    bench = result.benchmark / result.benchmark.iloc[0] * 100
+    matched = 100 * (1 + result.benchmark.pct_change().fillna(0.0) * weight).cumprod()
+    ax_eq = ax["equity"]
+    ax_eq.plot(bench.index, bench.to_numpy(), color="#7f7f7f", lw=0.8, label="buy and hold")
+    ax_eq.plot(
+        matched.index,
+        matched.to_numpy(),
+        color="#ff7f0e",
+        lw=1.0,
+        ls="--",
+        label=f"stock at the strategy's average weight ({weight:.2%})",
+    )
+    ax_eq.plot(strategy.index, strategy.to_numpy(), color="#1f77b4", lw=1.4, label="strategy")
+    ax_eq.axhline(100, color="0.4", lw=0.6)
+    ax_eq.set_ylabel("growth of 100")
+    ax_eq.set_title("equity, one axis, rebased to 100", fontsize=9, loc="left")
+    ax_eq.grid(alpha=0.3)
+    _outside_legend(ax_eq)
+
+    ax_dd = ax["drawdown"]
+    under = (equity["nav"] / equity["nav"].cummax() - 1) * 100
+    ax_dd.fill_between(under.index, under.to_numpy(), 0, color="#1f77b4", alpha=0.45, lw=0)
+    from xmtrade.reports.stats import longest_drawdowns
+
+    for n, dd in enumerate(longest_drawdowns(equity["nav"], 3), start=1):
+        end = pd.Timestamp(dd["recovered"]) if dd["recovered"] else equity.index[-1]
+        depth = dd["depth"] * 100
+        ax_dd.plot([pd.Timestamp(dd["peak"]), end], [depth, depth], color="#d62728", lw=1.5)
+        ax_dd.annotate(
+            f"#{n} {dd['days']:,} days" + ("" if dd["recovered"] else ", not recovered"),
+            (pd.Timestamp(dd["peak"]), depth),
+            xytext=(2, 3),
+            textcoords="offset points",
+            fontsize=8,
+            color="#b91c1c",
+        )
+    bench_dd = (result.benchmark / result.benchmark.cummax() - 1).min()
+    ax_dd.set_ylabel("below peak, %")
+    ax_dd.set_title(
+        f"strategy drawdown (buy and hold's worst: {bench_dd:.1%}, off this scale)",
+        fontsize=9,
+        loc="left",
+    )
+    ax_dd.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+RECENT_DAYS = 365
+RECENT_MIN_TRADES = 6
+
+
+def _recent_window(result: BacktestResult) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The last year of the run, when it holds enough trades to crowd the full-length panel."""
+    index = result.equity.index
+    last = pd.Timestamp(index[-1])
+    first = max(pd.Timestamp(index[0]), last - pd.Timedelta(days=RECENT_DAYS))
+    if first <= pd.Timestamp(index[0]):
+        return None
+    entries = pd.to_datetime(result.trades["entry_date"])
+    return (first, last) if int((entries >= first).sum()) >= RECENT_MIN_TRADES else None
+
+
+def _price_panel(
+    ax: Any,
+    result: BacktestResult,
+    close: pd.Series,
+    equity: pd.DataFrame,
+    first: pd.Timestamp | None = None,
+    last: pd.Timestamp | None = None,
+) -> None:
+    def within(frame: Any) -> Any:
+        if first is None:
+            return frame
+        return frame.loc[first:last]
+
+    shown_equity = within(equity)
+    _shade_stages(ax, shown_equity)
+    _mark_reports(ax, result, first, last)
+    shown_close = within(close)
+    symbol = result.config.instrument.symbol
+    ax.plot(
+        shown_close.index, shown_close.to_numpy(), color="#333333", lw=0.9, label=f"{symbol} close"
+    )
+    stops = within(stop_levels(result))
+    ax.plot(
+        stops.index,
+        stops.to_numpy(),
         color="#d62728",
         lw=1.0,
         drawstyle="steps-post",
@@ -65,81 +180,57 @@ def plot_run(result: BacktestResult, path: Path) -> None:
     )
     trades = result.trades
     if not trades.empty:
-        ax_price.scatter(
-            pd.to_datetime(trades["entry_date"]),
-            trades["entry_price"],
+        entry_dates = pd.to_datetime(trades["entry_date"])
+        keep = (
+            entry_dates.between(first, last)
+            if first is not None and last is not None
+            else entry_dates.notna()
+        )
+        ax.scatter(
+            entry_dates[keep],
+            trades.loc[keep, "entry_price"],
             marker="^",
             color="#2ca02c",
-            s=50,
+            edgecolors="#124d12",
+            linewidths=0.6,
+            s=36 if first is None else 60,
             zorder=3,
             label="entry",
         )
         closed = trades[trades["exit_date"].notna()]
-        ax_price.scatter(
-            pd.to_datetime(closed["exit_date"]),
-            closed["exit_price"],
+        exit_dates = pd.to_datetime(closed["exit_date"])
+        keep = (
+            exit_dates.between(first, last)
+            if first is not None and last is not None
+            else exit_dates.notna()
+        )
+        ax.scatter(
+            exit_dates[keep],
+            closed.loc[keep, "exit_price"],
             marker="v",
             color="#d62728",
-            s=50,
+            edgecolors="#5c0f10",
+            linewidths=0.6,
+            s=36 if first is None else 60,
             zorder=3,
             label="exit",
         )
-    ax_price.set_ylabel("HK$")
-    ax_price.set_title(
-        f"{symbol} {result.start} to {result.end}  (config {result.config.config_hash()[:8]})"
-    )
-    ax_price.legend(loc="upper left", fontsize=8)
-    ax_price.grid(alpha=0.3)
-    _line_strip(ax_lines, equity)
-
-    initial = result.config.backtest.initial_nav
-    bench = result.benchmark / result.benchmark.iloc[0] * initial
-    ax_equity.plot(
-        equity.index,
-        equity["nav"].to_numpy(),
-        color="#1f77b4",
-        lw=1.0,
-        label="strategy NAV (left axis)",
-    )
-    ax_equity.set_ylabel("strategy NAV, HK$", color="#1f77b4")
-    ax_bench = ax_equity.twinx()
-    ax_bench.plot(
-        bench.index,
-        bench.to_numpy(),
-        color="#7f7f7f",
-        lw=0.8,
-        label="buy and hold, same capital (right axis)",
-    )
-    ax_bench.set_ylabel("buy and hold, HK$", color="#7f7f7f")
-    handles = ax_equity.get_legend_handles_labels()[0] + ax_bench.get_legend_handles_labels()[0]
-    ax_equity.legend(handles=handles, loc="upper left", fontsize=8)
-    ax_equity.grid(alpha=0.3)
-
-    bench_dd = bench / bench.cummax() - 1
-    ax_dd.fill_between(
-        equity.index,
-        equity["drawdown"].to_numpy() * 100,
-        0,
-        color="#1f77b4",
-        alpha=0.4,
-        label="strategy",
-    )
-    ax_dd.plot(
-        bench_dd.index, bench_dd.to_numpy() * 100, color="#7f7f7f", lw=0.6, label="buy and hold"
-    )
-    ax_dd.set_ylabel("drawdown %")
-    ax_dd.legend(loc="lower left", fontsize=8)
-    ax_dd.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.set_ylabel("HK$")
+    ax.grid(alpha=0.3)
+    if first is not None:
+        ax.set_xlim(first, last)
 
 
-STAGE_COLOURS = {1: "#c7e9c0", 2: "#74c476", 3: "#238b45"}
+def _outside_legend(ax: Any) -> None:
+    """The legend to the right of the axes, off the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+
+
+STAGE_COLOURS = {1: "#fdae61", 2: "#74c476", 3: "#238b45"}
 STATUS_COLOURS = {"ok": "#a1d99b", "alarm": "#de2d26", "unknown": "#d9d9d9"}
 
 
-def _runs(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
+def runs_of(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
     """(first, last, value) of each run of equal values."""
     runs: list[tuple[pd.Timestamp, pd.Timestamp, object]] = []
     start: pd.Timestamp | None = None
@@ -157,36 +248,31 @@ def _runs(values: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, object]]:
 
 
 def _shade_stages(ax: Any, equity: pd.DataFrame) -> None:
-    for first, last, stage in _runs(equity["stage"]):
+    for first, last, stage in runs_of(equity["stage"]):
         if stage in STAGE_COLOURS:
-            ax.axvspan(first, last, color=STAGE_COLOURS[int(stage)], alpha=0.45, lw=0)
+            ax.axvspan(first, last, color=STAGE_COLOURS[int(stage)], alpha=0.3, lw=0)
     for stage, colour in STAGE_COLOURS.items():
-        ax.fill_between([], [], color=colour, alpha=0.45, label=f"stage {stage} held")
+        ax.fill_between([], [], color=colour, alpha=0.3, label=f"stage {stage} held")
 
 
-def _mark_reports(ax: Any, result: BacktestResult) -> None:
+def _mark_reports(
+    ax: Any, result: BacktestResult, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> None:
     first = True
     for decision in result.decisions:
         if decision.get("action") != "fundamentals" or not decision.get("newest_report"):
             continue
-        ax.axvline(
-            pd.Timestamp(decision["date"]),
-            color="#6a51a3",
-            lw=0.6,
-            ls=":",
-            label="report usable" if first else None,
-        )
+        day = pd.Timestamp(decision["date"])
+        if start is not None and end is not None and not start <= day <= end:
+            continue
+        ax.axvline(day, color="#6a51a3", lw=0.6, ls=":", label="report usable" if first else None)
         first = False
 
 
 def _line_strip(ax: Any, equity: pd.DataFrame) -> None:
     columns = sorted(c for c in equity.columns if c.startswith("line"))
-    if not columns:
-        ax.set_yticks([])
-        ax.set_title("risk lines: none configured", fontsize=9, loc="left")
-        return
     for row, column in enumerate(columns):
-        for first, last, status in _runs(equity[column].fillna("unknown")):
+        for first, last, status in runs_of(equity[column].fillna("unknown")):
             ax.barh(
                 row,
                 (last - first).days or 1,
@@ -199,7 +285,9 @@ def _line_strip(ax: Any, equity: pd.DataFrame) -> None:
     ax.set_ylim(-0.5, len(columns) - 0.5)
     ax.invert_yaxis()
     handles = [plt_patch(colour, status) for status, colour in STATUS_COLOURS.items()]
-    ax.legend(handles=handles, loc="upper left", fontsize=7, ncol=3)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False
+    )
     ax.set_title("risk lines", fontsize=9, loc="left")
 
 

@@ -43,7 +43,17 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every verb."""
-    from xmtrade.commands import backtest, completion, config, data, facts, init, paper, sweep
+    from xmtrade.commands import (
+        backtest,
+        compare,
+        completion,
+        config,
+        data,
+        facts,
+        init,
+        paper,
+        sweep,
+    )
 
     parser = _Parser(
         prog="xmtrade",
@@ -61,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     paper.register(verbs, common)
     sweep.register(verbs, common)
     completion.register(verbs, common)
+    compare.register(verbs, common)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Statistics of a run and the run folder: summary.json, trades.csv, fills.csv, equity.csv,
-decisions.jsonl and chart.png. A folder is written whole into a temporary sibling and renamed
+decisions.jsonl, chart.png and report.html (the terminal's tables are in
+xmtrade/reports/terminal.py). A folder is written whole into a temporary sibling and renamed
 into place, so a crash never leaves half a run behind."""
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ RUN_FILES = frozenset(
         "equity.csv",
         "decisions.jsonl",
         "chart.png",
+        "report.html",
     }
 )
 
@@ -201,9 +203,15 @@ def new_run_dir(runs_root: Path, config_hash: str) -> Path:
             ) from None
 
 
-def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Path:
-    """Write the whole run folder atomically. An existing folder at `out` is replaced only when
-    it is empty or holds nothing but an earlier run's own files."""
+def write_run(
+    result: BacktestResult,
+    summary: dict[str, Any],
+    out: Path,
+    formats: frozenset[str] = frozenset({"html", "png"}),
+) -> Path:
+    """Write the whole run folder atomically, with the reports in `formats` (html: report.html,
+    png: chart.png). An existing folder at `out` is replaced only when it is empty or holds
+    nothing but an earlier run's own files."""
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", None, f"{out} is a file, expected a folder")
     if out.exists() and not _is_run(out):
@@ -219,7 +227,7 @@ def write_run(result: BacktestResult, summary: dict[str, Any], out: Path) -> Pat
     except OSError as exc:
         raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
     try:
-        _write_files(result, summary, staging)
+        _write_files(result, summary, staging, formats)
         if out.exists():
             trash = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(trash)
@@ -239,7 +247,9 @@ def _is_run(folder: Path) -> bool:
     return all(e.name in RUN_FILES and e.is_file() for e in entries)
 
 
-def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) -> None:
+def _write_files(
+    result: BacktestResult, summary: dict[str, Any], folder: Path, formats: frozenset[str]
+) -> None:
     (folder / "summary.json").write_text(
         json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8"
     )
@@ -253,69 +263,11 @@ def _write_files(result: BacktestResult, summary: dict[str, Any], folder: Path) 
     with (folder / "decisions.jsonl").open("w", encoding="utf-8") as out:
         for decision in result.decisions:
             out.write(decision_line(decision) + "\n")
-    from xmtrade.chart import plot_run
+    if "png" in formats:
+        from xmtrade.chart import plot_run
 
-    plot_run(result, folder / "chart.png")
+        plot_run(result, folder / "chart.png")
+    if "html" in formats:
+        from xmtrade.reports.run_page import write_run_page
 
-
-def metrics_table(summary: dict[str, Any]) -> str:
-    """The short table printed after a backtest."""
-
-    def pct(key: str) -> str:
-        value = summary[key]
-        return "n/a" if value is None else f"{value * 100:.2f}%"
-
-    def num(key: str) -> str:
-        value = summary[key]
-        return "n/a" if value is None else f"{value:.2f}"
-
-    rows = [
-        ("period", f"{summary['start']} .. {summary['end']} ({summary['sessions']} sessions)"),
-        ("final NAV", f"HK${summary['final_nav']:,.2f} (from HK${summary['initial_nav']:,.0f})"),
-        ("total return", f"{pct('total_return')}  (buy & hold {pct('benchmark_total_return')})"),
-        ("CAGR", pct("cagr")),
-        ("max drawdown", f"{pct('max_drawdown')}  (buy & hold {pct('benchmark_max_drawdown')})"),
-        ("volatility", pct("annual_volatility")),
-        ("Sharpe / Sortino", f"{num('sharpe')} / {num('sortino')}"),
-        ("Calmar", num("calmar")),
-        (
-            "trades",
-            f"{summary['n_trades']} closed, {summary['open_tranches']} open; "
-            f"win rate {pct('win_rate')}; profit factor {num('profit_factor')}",
-        ),
-        ("exposure", pct("exposure")),
-        ("fees paid", f"HK${summary['fees_paid']['total']:,.2f}"),
-        ("cap breaches", str(summary["cap_breaches"])),
-        (
-            "sessions by stage",
-            "  ".join(f"{k}: {v}" for k, v in summary["sessions_by_stage"].items()),
-        ),
-        ("line alarms", _alarms(summary)),
-        ("stale decisions", str(summary["stale_decisions"])),
-        ("last report", _last_report(summary)),
-    ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-
-def _alarms(summary: dict[str, Any]) -> str:
-    lines = summary["line_alarms"]
-    if not lines:
-        return "no risk lines configured"
-    return "  ".join(f"{name}: {counts['alarms']}" for name, counts in lines.items())
-
-
-def _last_report(summary: dict[str, Any]) -> str:
-    report = summary.get("last_report")
-    if not report:
-        return "none: no quarterly report was usable in the run (fundamentals unknown)"
-    text = (
-        f"{report['period']}, announced {report['announced']}, "
-        f"{report['age_days_at_end']} days before the end"
-    )
-    if not report["stale"]:
-        return text
-    from data_feeds.fundamentals import shift_quarter
-
-    due = shift_quarter(report["period"], 1)
-    return f"{text}: STALE, {due} is due (xmtrade facts fetch, or xmtrade facts add)"
+        write_run_page(result, summary, folder / "report.html")

@@ -19,6 +19,7 @@ RUN_FILES = {
     "equity.csv",
     "decisions.jsonl",
     "chart.png",
+    "report.html",
 }
 
 
@@ -71,6 +72,20 @@ def test_backtest_writes_a_complete_run_folder(
     # running again into the same folder replaces the run whole
     assert main(args) == 0
     assert {p.name for p in out.iterdir()} == RUN_FILES
+    # --report none: the data files alone; png: the chart without the page
+    assert main([*args, "--report", "none"]) == 0
+    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png", "report.html"}
+    assert main([*args, "--report", "png"]) == 0
+    assert {p.name for p in out.iterdir()} == RUN_FILES - {"report.html"}
+
+
+@pytest.mark.parametrize("value", ["pdf", "html,pdf", "", "none,html"])
+def test_bad_report_formats(
+    value: str, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = fails(["backtest", "--data-dir", str(home), "--report", value], capsys)
+    assert line.startswith("command line: --report: expected html, png, html,png or none")
+    assert not (home / "runs").exists()
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from xmtrade.commands.dates import parse_window
+from xmtrade.reports import add_report_option, parse_formats
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -16,37 +17,44 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="backtest the strategy on the cached prices",
         description="Backtest the strategy on the cached prices and write a run folder with "
-        "summary.json, trades.csv, fills.csv, equity.csv, decisions.jsonl and chart.png.",
+        "summary.json, trades.csv, fills.csv, equity.csv, decisions.jsonl, report.html (an "
+        "interactive report that works offline) and chart.png.",
     )
     parser.add_argument("--start", metavar="YYYY-MM-DD", help="first session to trade")
     parser.add_argument("--end", metavar="YYYY-MM-DD", help="last session to trade")
     parser.add_argument(
         "--out", metavar="DIR", help="run folder (default: a new folder under DATA_DIR/runs)"
     )
+    add_report_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load config and prices, run, write the folder, print the metrics table."""
     start, end = parse_window(args.start, args.end)
+    formats = parse_formats(args.report)
 
     from data_feeds.cache import PriceCache
     from data_feeds.calendar import SessionCalendar
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
-    from xmtrade.report import metrics_table, new_run_dir, summarize, write_run
+    from xmtrade.report import new_run_dir, write_run
+    from xmtrade.reports.stats import run_summary
+    from xmtrade.reports.terminal import print_summary
 
     cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     bars = PriceCache(prices_dir(data_dir)).load(cfg.instrument.symbol)
     calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
     result = run_backtest(cfg, bars, calendar, start=start, end=end)
-    summary = summarize(result)
+    summary = run_summary(result)
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
-    folder = write_run(result, summary, out)
-    print(metrics_table(summary))
+    folder = write_run(result, summary, out, formats)
+    print_summary(summary)
     print(f"run folder: {folder}")
+    if "html" in formats:
+        print(f"report: {folder / 'report.html'}")
     from xmtrade.facts_show import stale_warning
 
     warning = stale_warning(cfg, calendar, result.end)

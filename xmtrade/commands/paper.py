@@ -130,10 +130,13 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     report = sub.add_parser(
         "report",
         parents=parents,
-        help="the backtest's run folder (summary, trades, fills, equity, chart) from the ledger",
+        help="the backtest's run folder (summary, trades, fills, equity, report) from the ledger",
         description="Write the backtest's run folder (summary.json, trades.csv, fills.csv, "
-        "equity.csv, decisions.jsonl, chart.png) from the ledger alone.",
+        "equity.csv, decisions.jsonl, report.html, chart.png) from the ledger alone.",
     )
+    from xmtrade.reports import add_report_option
+
+    add_report_option(report)
     report.add_argument(
         "--out",
         metavar="DIR",
@@ -546,20 +549,24 @@ def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
-    from xmtrade.report import metrics_table, summarize, write_run
+    from xmtrade.report import write_run
+    from xmtrade.reports import parse_formats
+    from xmtrade.reports.stats import run_summary
+    from xmtrade.reports.terminal import print_summary
 
+    formats = parse_formats(args.report)
     name = _account_name(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
     result = ledger_result(ledger, account)
-    summary = summarize(result)
+    summary = run_summary(result)
     if args.out:
         out = Path(args.out)
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = runs_dir(data_dir) / f"paper-{account.name}-{stamp}"
-    folder = write_run(result, summary, out)
-    print(metrics_table(summary))
+    folder = write_run(result, summary, out, formats)
+    print_summary(summary)
     print(f"run folder: {folder}")
     return 0

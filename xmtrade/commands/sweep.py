@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from xmtrade.commands.dates import parse_window
 from xmtrade.errors import ConfigError
+from xmtrade.reports import add_report_option, parse_formats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +57,7 @@ def _shared_options(parser: argparse.ArgumentParser) -> None:
         "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_report_option(parser)
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -66,7 +68,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         help="backtest every combination of a grid of config values and rank them",
         description="Backtest every combination of a grid of config values (lists, ranges or "
         "random samples of dotted config fields) and write results.csv (ranked by the metric), "
-        "best.yaml (the winner as a -c overlay), heatmap.png (two varying fields) and "
+        "best.yaml (the winner as a -c overlay), report.html (ranked table, heatmap or parallel "
+        "coordinates, leaders' equity), heatmap.png (two varying fields) and "
         "sweep.json (with the deflated Sharpe ratio and the probability of backtest "
         "overfitting). Ctrl-C stops and keeps the finished rows.",
     )
@@ -83,7 +86,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         description="Walk forward: on each training span run the grid and pick the best "
         "combination, then trade it on the test span that follows (starting the session after "
         "the training span ends). The test spans are stitched into one out-of-sample equity "
-        "curve; in- and out-of-sample metrics are reported per window and overall.",
+        "curve; in- and out-of-sample metrics are reported per window and overall, in "
+        "walkforward.json, report.html and walkforward.png.",
     )
     _shared_options(walk)
     walk.add_argument("--train", required=True, metavar="LENGTH", help="training span: 3y, 18m…")
@@ -171,6 +175,7 @@ def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Pat
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the leaders and the overfitting guards."""
     start, end = parse_window(args.start, args.end)
+    formats = parse_formats(args.report)
     from xmtrade.sweep.sweep import check_sweep, run_sweep
 
     layers, base, grid, bars, data_dir = _load(args)
@@ -198,9 +203,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         end=end,
         show_progress=not args.no_progress,
         configs=configs,
+        formats=formats,
     )
     finished = len(result.ranked)
-    print(_leaders(result.ranked, grid.paths, metric, min_trades))
+    print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
     print(_guards(result.report, base.backtest.periods_per_year))
     rate = finished / result.seconds if result.seconds > 0 else 0.0
     print(f"{finished} runs in {result.seconds:.1f} s ({rate:.1f} runs/s)")
@@ -209,6 +215,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     else:
         print(f"best: {result.folder / 'best.yaml'}")
     print(f"results: {result.results_csv}")
+    if "html" in formats and (result.folder / "report.html").exists():
+        print(f"report: {result.folder / 'report.html'}")
     if result.interrupted:
         print(
             f"xmtrade: interrupted after {finished} of {result.total} runs; the finished rows "
@@ -222,6 +230,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def run_walkforward_command(args: argparse.Namespace) -> int:
     """Walk forward and print each window's in- and out-of-sample figures."""
     start, end = parse_window(args.start, args.end)
+    formats = parse_formats(args.report)
     from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
 
     train = parse_span(args.train, "--train")
@@ -248,8 +257,9 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
         start=start,
         end=end,
         show_progress=not args.no_progress,
+        formats=formats,
     )
-    print(_windows_table(result, metric))
+    print_table(_windows_table(result, metric))
     oos = result.overall["out_of_sample"]
     ins = result.overall["in_sample"]
     print(
@@ -264,6 +274,8 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
         f"{_num(result.overall['walk_forward_efficiency'])}"
     )
     print(f"folder: {result.folder}")
+    if "html" in formats and (result.folder / "report.html").exists():
+        print(f"report: {result.folder / 'report.html'}")
     if result.interrupted:
         print(
             f"xmtrade: interrupted; the finished training rows are in {result.folder / 'train'}"
@@ -276,32 +288,44 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}%"
+    from xmtrade.reports.terminal import pct
+
+    return pct(value)
 
 
 def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    from xmtrade.reports.terminal import num
+
+    return num(value)
 
 
-def _leaders(ranked: list[Row], paths: list[str], metric: str, min_trades: int) -> str:
+def print_table(table: Any) -> None:
+    from xmtrade.reports.terminal import print_table as show
+
+    show(table)
+
+
+def _leaders(ranked: list[Row], paths: list[str], metric: str, min_trades: int) -> Any:
+    """The first TOP_ROWS rows, in the terminal's one number format."""
+    from xmtrade.reports.terminal import metric as fmt
+    from xmtrade.reports.terminal import ranked_table
     from xmtrade.sweep.runner import status
 
-    if not ranked:
-        return "no run finished"
     shown = ["total_return", "sharpe", "max_drawdown", "n_trades"]
-    columns = ["#", *paths, *dict.fromkeys([metric, *shown]), "status"]
-    lines = []
-    for n, row in enumerate(ranked[:TOP_ROWS], start=1):
-        cells = [str(n), *(str(row.params[p]) for p in paths)]
-        for m in dict.fromkeys([metric, *shown]):
-            value = row.value(m)
-            cells.append("n/a" if value is None else f"{value:.4g}")
-        cells.append(status(row, metric, min_trades))
-        lines.append(cells)
-    widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    return "\n".join(out)
+    names = list(dict.fromkeys([metric, *shown]))
+    rows = [
+        [
+            str(n),
+            *(str(row.params[p]) for p in paths),
+            *(fmt(m, row.value(m)) for m in names),
+            status(row, metric, min_trades),
+        ]
+        for n, row in enumerate(ranked[:TOP_ROWS], start=1)
+    ]
+    title = f"best {min(TOP_ROWS, len(ranked))} of {len(ranked)} by {metric}"
+    return ranked_table(
+        rows, ["#", *paths, *names, "status"], title if ranked else "no run finished"
+    )
 
 
 def _guards(report: dict[str, Any], periods_per_year: int) -> str:
@@ -313,34 +337,49 @@ def _guards(report: dict[str, Any], periods_per_year: int) -> str:
     if dsr:
         parts.append(
             f"deflated Sharpe ratio of the best: {_num(dsr['dsr'])} (Sharpe "
-            f"{dsr['sharpe_annualised']:.3f} against {dsr['expected_max_sharpe_annualised']:.3f}"
+            f"{_num(dsr['sharpe_annualised'])} against "
+            f"{_num(dsr['expected_max_sharpe_annualised'])}"
             f" expected from the best of {dsr['trials']} skill-less trials; PSR(0) "
             f"{_num(dsr['psr'])})"
         )
     pbo = report.get("pbo")
     if pbo:
         parts.append(
-            f"probability of backtest overfitting: {pbo['pbo']:.3f} "
+            f"probability of backtest overfitting: {_num(pbo['pbo'])} "
             f"(CSCV, {pbo['splits']} blocks, {pbo['combinations']} splits)"
         )
     return "\n".join(parts)
 
 
-def _windows_table(result: Any, metric: str) -> str:
-    lines = [
-        f"window  train                     test                      IS {metric:<8} "
-        f"OOS {metric:<8} chosen"
-    ]
+def _windows_table(result: Any, metric: str) -> Any:
+    from xmtrade.reports.terminal import metric as fmt
+    from xmtrade.reports.terminal import ranked_table, short_params
+    from xmtrade.sweep.walkforward import window_label
+
+    rows = []
     for w, best, test in zip(result.windows, result.chosen, result.tests, strict=True):
-        chosen = (
-            "none eligible: cash"
-            if best is None
-            else ", ".join(f"{k}={v}" for k, v in best.params.items())
+        rows.append(
+            [
+                str(w.number),
+                f"{w.train_start}..{w.train_end}",
+                f"{w.test_start}..{w.test_end}{'*' if w.partial else ''}",
+                fmt(metric, best.value(metric)) if best else "n/a",
+                fmt(metric, test.value(metric)) if test else "n/a",
+                fmt("total_return", test.value("total_return")) if test else "n/a",
+                fmt("n_trades", test.value("n_trades")) if test else "n/a",
+                "none eligible" if best is None else short_params(best.params),
+                window_label(best, test),
+            ]
         )
-        is_value = _num(best.value(metric)) if best else "n/a"
-        oos_value = _num(test.value(metric)) if test else "n/a"
-        lines.append(
-            f"{w.number:<7} {w.train_start} .. {w.train_end}  {w.test_start} .. {w.test_end}"
-            f"{'*' if w.partial else ' '} {is_value:<11} {oos_value:<12} {chosen}"
-        )
-    return "\n".join(lines)
+    columns = [
+        "window",
+        "train",
+        "test (* cut short)",
+        f"IS {metric}",
+        f"OOS {metric}",
+        "OOS return",
+        "OOS trades",
+        "chosen",
+        "note",
+    ]
+    return ranked_table(rows, columns, "walk-forward windows")

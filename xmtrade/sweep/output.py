@@ -1,5 +1,6 @@
 """What a sweep leaves in its folder: results.csv (written as runs finish, then ranked),
-best.yaml (the winner as a config overlay for `-c`), heatmap.png and sweep.json."""
+best.yaml (the winner as a config overlay for `-c`), heatmap.png, report.html and
+sweep.json."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from xmtrade.sweep.runner import Row, status
 from xmtrade.sweep.work import METRICS
 
 SWEEP_MARKER = "sweep.json"
-KNOWN_FILES = ("results.csv", "best.yaml", "heatmap.png", SWEEP_MARKER)
+KNOWN_FILES = ("results.csv", "best.yaml", "heatmap.png", "report.html", SWEEP_MARKER)
 
 
 def check_folder(out: Path) -> None:
@@ -183,13 +184,24 @@ def _json_default(value: Any) -> Any:
 
 
 def plot_heatmap(
-    path: Path, rows: Sequence[Row], x: str, y: str, metric: str, min_trades: int
+    path: Path,
+    rows: Sequence[Row],
+    x: str,
+    y: str,
+    metric: str,
+    min_trades: int,
+    best: Row | None = None,
+    default: Mapping[str, Any] | None = None,
 ) -> None:
-    """The metric over the two varying parameters; cells that may not win are hatched."""
+    """The metric over the two varying parameters, colours centred on 0 (red below, green
+    above); cells that may not win are hatched, the winner starred, the default ringed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    from xmtrade.sweep.work import LOWER_IS_BETTER
 
     xs = _axis_values(rows, x)
     ys = _axis_values(rows, y)
@@ -202,10 +214,14 @@ def plot_heatmap(
         i, j = ys.index(_key(row.params[y])), xs.index(_key(row.params[x]))
         grid[i][j] = value
         eligible[i][j] = status(row, metric, min_trades) == "ok"
-    size = (max(6.0, 2.5 + 0.9 * len(xs)), max(3.5, 1.5 + 0.6 * len(ys)))
+    known = [abs(v) for line in grid for v in line if not math.isnan(v)]
+    span = max(known) if known and max(known) > 0 else 1.0
+    size = (max(6.5, 3.5 + 0.9 * len(xs)), max(3.8, 2.0 + 0.6 * len(ys)))
     fig, ax = plt.subplots(figsize=size, dpi=110)
-    image = ax.imshow(grid, cmap="RdYlGn", aspect="auto", origin="lower")
-    fig.colorbar(image, ax=ax, label=metric)
+    cmap = "RdYlGn_r" if metric in LOWER_IS_BETTER else "RdYlGn"
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
+    image = ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+    fig.colorbar(image, ax=ax, label=f"{metric} (centred on 0)")
     ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=45, ha="right")
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_xlabel(x)
@@ -218,8 +234,41 @@ def plot_heatmap(
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7)
             if not eligible[i][j]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
+    handles = []
+    if best is not None:
+        (star,) = ax.plot(
+            xs.index(_key(best.params[x])),
+            ys.index(_key(best.params[y])),
+            marker="*",
+            ms=20,
+            mfc="none",
+            mec="black",
+            mew=1.5,
+            ls="none",
+            label="winner",
+        )
+        handles.append(star)
+    if default is not None and _key(default.get(x)) in xs and _key(default.get(y)) in ys:
+        (ring,) = ax.plot(
+            xs.index(_key(default[x])),
+            ys.index(_key(default[y])),
+            marker="o",
+            ms=24,
+            mfc="none",
+            mec="#1d4ed8",
+            mew=2,
+            ls="none",
+            label="default config",
+        )
+        handles.append(ring)
+    if handles:
+        ax.legend(
+            handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False
+        )
     ax.set_title(
-        f"{metric} by {y} and {x}\n(hatched: fewer than {min_trades} closed trades)", fontsize=10
+        f"{metric} by {y} and {x}\n(hatched: fewer than {min_trades} closed trades)",
+        fontsize=10,
+        pad=28 if handles else 6,
     )
     fig.tight_layout()
     fig.savefig(path)

@@ -88,10 +88,12 @@ def run_sweep(
     show_progress: bool = True,
     run: RunFunction | None = None,
     configs: Sequence[AppConfig] | None = None,
+    formats: frozenset[str] = frozenset({"html", "png"}),
 ) -> SweepResult:
     """Run every combination of `grid` (layered over `layers`) on `bars` over [start, end].
 
-    `configs` are the combinations' configs when `check_sweep` already built them."""
+    `configs` are the combinations' configs when `check_sweep` already built them; `formats`
+    the reports to draw (html: report.html, png: heatmap.png)."""
     if configs is None:
         configs = check_sweep(layers, grid, bars, start, end)
     base = layers.build()
@@ -132,7 +134,9 @@ def run_sweep(
                 leader[:] = [value]
 
     def note() -> str:
-        return f"best {metric} {leader[0]:.4g}" if leader else ""
+        from xmtrade.reports.terminal import metric as shown
+
+        return f"best {metric} {shown(metric, leader[0])}" if leader else ""
 
     tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
     progress = Progress(len(tasks), enabled=show_progress)
@@ -152,8 +156,20 @@ def run_sweep(
         text = overlay_text(best, metric, base_files, grid.source, {"start": start, "end": end})
         (folder / "best.yaml").write_text(text, encoding="utf-8")
     varying = grid.varying
-    if len(varying) == 2 and rows:
-        plot_heatmap(folder / "heatmap.png", ranked, varying[0], varying[1], metric, min_trades)
+    if "png" in formats and len(varying) == 2 and rows:
+        from xmtrade.reports.sweep_page import default_value
+
+        defaults = {p: default_value(base, p) for p in varying}
+        plot_heatmap(
+            folder / "heatmap.png",
+            ranked,
+            varying[0],
+            varying[1],
+            metric,
+            min_trades,
+            best,
+            defaults,
+        )
     meta.update(
         {
             "status": "interrupted" if interrupted else "finished",
@@ -173,4 +189,11 @@ def run_sweep(
         }
     )
     write_json(folder / "sweep.json", meta)
+    if "html" in formats:
+        from xmtrade.backtest import resolve_window
+        from xmtrade.reports.sweep_page import write_sweep_page
+
+        first, last = resolve_window(base, bars, start, end)
+        dates = bars.loc[str(first) : str(last)].index
+        write_sweep_page(folder / "report.html", meta, ranked, best, base, list(dates))
     return SweepResult(folder, ranked, best, len(tasks), interrupted, report, seconds)

@@ -209,8 +209,10 @@ def run_walkforward(
     end: date | None = None,
     show_progress: bool = True,
     run: RunFunction | None = None,
+    formats: frozenset[str] = frozenset({"html", "png"}),
 ) -> WalkForwardResult:
-    """Walk forward over the sessions of `bars` in [start, end] (default: all of them)."""
+    """Walk forward over the sessions of `bars` in [start, end] (default: all of them), with
+    the reports in `formats` (html: report.html, png: walkforward.png)."""
     configs = build_configs(layers, grid)
     base = layers.build()
     windows = plan_windows(base, bars, start, end, train, test, anchored)
@@ -285,7 +287,7 @@ def run_walkforward(
         folder / f"oos_equity{suffix}", windows, chosen, tests, bars, configs, base, metric
     )
     _write_windows(folder / f"windows{suffix}", windows, chosen, tests, reports, grid.paths, metric)
-    if not interrupted:
+    if not interrupted and "png" in formats:
         _plot(
             folder / "walkforward.png",
             folder / "oos_equity.csv",
@@ -314,6 +316,12 @@ def run_walkforward(
         }
     )
     write_json(folder / MARKER, meta)
+    if not interrupted and "html" in formats:
+        from xmtrade.reports.walkforward_page import write_walkforward_page
+
+        write_walkforward_page(
+            folder / "report.html", meta, folder / "oos_equity.csv", windows, chosen, tests, bars
+        )
     return WalkForwardResult(folder, windows, chosen, tests, overall, interrupted, seconds)
 
 
@@ -467,6 +475,21 @@ def _metric(row: Row | None, name: str) -> Any:
     return None if row is None or row.metrics is None else row.metrics.get(name)
 
 
+def window_label(best: Row | None, test: Row | None) -> str:
+    """What a window's test span did, when it did not simply trade: `cash` (no combination
+    was eligible on the training span), `no trades`, or `test failed`."""
+    if best is None:
+        return "cash"
+    if test is None or test.metrics is None:
+        return "test failed"
+    if (
+        int(test.metrics.get("n_trades") or 0) == 0
+        and int(test.metrics.get("open_tranches") or 0) == 0
+    ):
+        return "no trades"
+    return ""
+
+
 def _plot(
     path: Path,
     equity_csv: Path,
@@ -477,8 +500,9 @@ def _plot(
     base: AppConfig,
     metric: str,
 ) -> None:
-    """Stitched out-of-sample NAV against buy and hold, and each window's metric in and out
-    of sample."""
+    """Stitched out-of-sample NAV against buy and hold on one axis rebased to 100, each test
+    span labelled, and each window's metric in and out of sample ("cash" / "no trades" where
+    a bar would be missing)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -488,45 +512,68 @@ def _plot(
     closes = bars.loc[equity.index, "close"].astype(float)
     initial = base.backtest.initial_nav
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(11, 7.5), dpi=110, gridspec_kw={"height_ratios": [3, 2]}
+        2, 1, figsize=(12, 7.5), dpi=110, gridspec_kw={"height_ratios": [3, 2]}
     )
-    top.plot(equity.index, equity["nav"], color="tab:blue", lw=1.4, label="out-of-sample NAV")
-    for n, w in enumerate(windows):
+    top.plot(
+        closes.index, 100 * closes / closes.iloc[0], color="0.55", lw=0.9, label="buy and hold"
+    )
+    top.plot(
+        equity.index,
+        100 * equity["nav"] / initial,
+        color="tab:blue",
+        lw=1.4,
+        label="out-of-sample strategy",
+    )
+    top.axhline(100, color="0.4", lw=0.6)
+    for n, (w, best, test) in enumerate(zip(windows, chosen, tests, strict=True)):
         if n % 2 == 0:
             top.axvspan(pd.Timestamp(w.test_start), pd.Timestamp(w.test_end), color="0.93")
-    top.set_ylabel("out-of-sample NAV, HK$", color="tab:blue")
-    hold = top.twinx()
-    hold.plot(
-        closes.index,
-        initial * closes / closes.iloc[0],
-        color="0.55",
-        lw=0.9,
-        label="buy and hold, same sessions (right axis)",
-    )
-    hold.set_ylabel("buy and hold, HK$", color="0.45")
-    for w in windows:
+        label = window_label(best, test)
         top.annotate(
-            f"w{w.number}",
+            f"w{w.number}" + (f"\n{label}" if label else ""),
             (pd.Timestamp(w.test_start), 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(2, -12),
+            xytext=(3, -4),
             textcoords="offset points",
+            va="top",
             fontsize=8,
+            color="#b91c1c" if label else "black",
         )
+    top.set_ylabel("growth of 100 (one axis)")
     top.set_title("Walk-forward: each test span traded with its training span's best combination")
-    lines = top.get_legend_handles_labels()
-    more = hold.get_legend_handles_labels()
-    top.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8)
-    labels = [f"w{w.number}" for w in windows]
+    top.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    top.grid(alpha=0.3)
     x = np.arange(len(windows))
-    is_values = [r.value(metric) or 0.0 if r else 0.0 for r in chosen]
-    oos_values = [r.value(metric) or 0.0 if r else 0.0 for r in tests]
-    bottom.bar(x - 0.2, is_values, 0.4, label="in sample (training)", color="tab:orange")
-    bottom.bar(x + 0.2, oos_values, 0.4, label="out of sample (test)", color="tab:blue")
+    is_values = [(r.value(metric) if r else None) for r in chosen]
+    oos_values = [(r.value(metric) if r else None) for r in tests]
+    bottom.bar(
+        x - 0.2,
+        [v or 0.0 for v in is_values],
+        0.4,
+        label="in sample (training)",
+        color="tab:orange",
+    )
+    bottom.bar(
+        x + 0.2, [v or 0.0 for v in oos_values], 0.4, label="out of sample (test)", color="tab:blue"
+    )
+    for n, (best, test) in enumerate(zip(chosen, tests, strict=True)):
+        label = window_label(best, test)
+        if label:
+            bottom.annotate(
+                label,
+                (n + 0.2, 0.0),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+                color="#b91c1c",
+                rotation=90,
+                va="bottom",
+            )
     bottom.axhline(0, color="0.3", lw=0.8)
-    bottom.set_xticks(x, labels)
+    bottom.set_xticks(x, [f"w{w.number}" for w in windows])
     bottom.set_ylabel(metric)
-    bottom.legend(fontsize=8)
+    bottom.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -387,6 +387,7 @@ def test_status_history_and_report(
     assert summary["config_hash"] == account_hash
     assert f"hash {account_hash};" in ok(capsys, "config", "validate")
     assert (tmp_path / "rep" / "chart.png").stat().st_size > 0
+    assert "plotly" in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")[:20000]
 
 
 def test_report_without_sessions_is_one_line(

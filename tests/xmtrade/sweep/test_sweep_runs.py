@@ -63,6 +63,7 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
         "results.csv",
         "best.yaml",
         "heatmap.png",
+        "report.html",
         "sweep.json",
     }
     table = results(out)
@@ -239,7 +240,8 @@ def test_ctrl_c_keeps_the_finished_rows(
 
 
 def test_leaders_of_an_empty_table() -> None:
-    assert _leaders([], ["signals.rsi.oversold"], "sharpe", 0) == "no run finished"
+    table = _leaders([], ["signals.rsi.oversold"], "sharpe", 0)
+    assert table.title == "no run finished" and table.row_count == 0
 
 
 @pytest.mark.slow
@@ -370,16 +372,16 @@ def test_progress_plain_lines_when_not_a_terminal() -> None:
     assert "\r" not in stream.getvalue()
 
 
-def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
+def test_progress_bar_on_a_terminal_is_rich() -> None:
     stream = io.StringIO()
     progress = Progress(4, stream=stream, tty=True)
-    progress.advance(2, failed=1)
-    text = progress.line()
-    assert text.startswith("[" + "#" * 14 + "." * 14 + "] 2/4 runs (50%)")
-    assert "1 failed" in text and "ETA" in text
+    progress.advance(2, failed=1, note="best sharpe 0.5")
     progress.advance(2)
     progress.finish()
-    assert stream.getvalue().startswith("\r[") and stream.getvalue().endswith("\n")
+    text = stream.getvalue()
+    assert "\x1b[" in text  # drawn as a terminal bar, not as plain lines
+    assert "4/4" in text and "100%" in text
+    assert "1 failed" in text and "best sharpe 0.5" in text
 
 
 @pytest.mark.slow

@@ -131,6 +131,7 @@ def test_walkforward_end_to_end(
         "windows.csv",
         "oos_equity.csv",
         "walkforward.png",
+        "report.html",
         "train",
     }
     windows = pd.read_csv(out / "windows.csv")
@@ -236,5 +237,5 @@ def test_an_interrupted_walkforward_names_its_tables_partial(
     assert "windows.partial.csv and oos_equity.partial.csv" in err
     names = {p.name for p in out.iterdir()}
     assert {"windows.partial.csv", "oos_equity.partial.csv", "walkforward.json"} <= names
-    assert not names & {"windows.csv", "oos_equity.csv", "walkforward.png"}
+    assert not names & {"windows.csv", "oos_equity.csv", "walkforward.png", "report.html"}
     assert json.loads((out / "walkforward.json").read_text())["status"] == "interrupted"
