@@ -129,7 +129,13 @@ def exit_hover(trade: pd.Series, record: dict[str, Any]) -> str:
         if isinstance(detail, str):
             lines += _wrap(f"why: {decision.get('reason')}: {detail}")
         elif isinstance(detail, dict):
+            plain = {k: v for k, v in detail.items() if not isinstance(v, dict)}
+            if plain:  # the breaker's figures, a take-profit's price and ceiling, ...
+                figures = ", ".join(f"{k} {_fmt(v)}" for k, v in plain.items())
+                lines += _wrap(f"why: {decision.get('reason')}: {figures}")
             for name, line in detail.items():
+                if not isinstance(line, dict):
+                    continue
                 for rule in line.get("rules", []):
                     readings = ", ".join(
                         f"{_fmt(r.get('value'))} ({r.get('period', '')}, announced "

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from xmtrade.paper.outcome import counted
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -216,7 +218,7 @@ def trades_table(summary: dict[str, Any]) -> Table:
     if held.get("tranches"):
         table.add_row(
             "open positions",
-            f"{held['shares']:,} shares in {held['tranches']} tranches, unrealised "
+            f"{held['shares']:,} shares in {counted(held['tranches'], 'tranche')}, unrealised "
             f"{money(held['unrealised_pnl'])} at {held['last_close']}",
         )
     exits = summary.get("exits_by_reason") or {}
