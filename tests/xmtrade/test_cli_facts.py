@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -200,5 +201,5 @@ def test_show_matches_the_backtests_decisions_and_staleness_goes_once_q4_is_adde
 
     assert main([*args[:-1], str(tmp_path / "run2")]) == 0
     out = capsys.readouterr().out
-    assert "last report        2025Q4, announced 2026-03-24, 2 days before the end" in out
+    assert re.search(r"last report\s+2025Q4, announced 2026-03-24, 2 days before the end", out)
     assert "STALE" not in out
