@@ -87,10 +87,11 @@ def stop_on_signals(restore: bool = True) -> Iterator[None]:
     finally:
         if _state.stopping is None:
             _state.stopping = 0  # a signal from here on is ignored: the command is ending
-        if restore:
-            for number, handler in previous.items():
-                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
-            _state.installed = False
+        for number, handler in previous.items():
+            if not restore:  # ignored at the kernel, through the interpreter's shutdown too
+                handler = signal.SIG_IGN
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        _state.installed = False
 
 
 @contextmanager

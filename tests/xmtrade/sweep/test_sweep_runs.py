@@ -225,17 +225,22 @@ def test_ctrl_c_keeps_the_finished_rows(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    interrupt = Interrupt(rows=4, results=tmp_path / "sweep" / "results.csv")
+    interrupt = Interrupt(rows=4, results=tmp_path / "sweep" / "results.partial.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
     code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0")
     assert code == 130
     err = capsys.readouterr().err
-    assert f"interrupted after 4 of 6 runs; the finished rows are in {out / 'results.csv'}" in err
+    partial = out / "results.partial.csv"
+    assert f"interrupted after 4 of 6 runs; the finished rows are in {partial}" in err
     assert interrupt.on_disk == 4  # written row by row: a hard kill would keep them too
-    table = results(out)
+    table = pd.read_csv(partial)
     assert len(table) == 4 and table["error"].isna().all()
-    assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
-    assert (out / "best.yaml").exists()  # the best of the finished rows
+    assert table["rank"].tolist() == [1, 2, 3, 4]  # ranked when stopped
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["status"] == "interrupted" and meta["runs_finished"] == 4
+    assert meta["best"] is not None  # the best of the finished rows, named in sweep.json
+    # only the partial table: no finished name anybody could take for a whole sweep
+    assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
 
 
 def test_leaders_of_an_empty_table() -> None:
@@ -249,7 +254,7 @@ def test_ctrl_c_before_the_first_run_finishes(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    interrupt = Interrupt(rows=0, results=tmp_path / "sweep" / "results.csv")
+    interrupt = Interrupt(rows=0, results=tmp_path / "sweep" / "results.partial.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
     code, out = sweep(home, tmp_path, GRID, "--jobs", "1")
     assert code == 130
