@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,19 @@ def writing(path: Path | str, kept: str = "nothing half-written was kept") -> It
         raise error from None
 
 
+@contextmanager
+def removed_if_empty(folder: Path, ours: bool) -> Iterator[None]:
+    """Run the block; if it fails and leaves `folder` empty, remove it when it is `ours` (made
+    for this command, not given empty by the user): a refused command leaves no empty folder."""
+    try:
+        yield
+    except BaseException:
+        if ours:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -70,5 +84,6 @@ __all__ = [
     "OutputError",
     "UserInputError",
     "disk_error",
+    "removed_if_empty",
     "writing",
 ]

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from data_feeds.calendar import SessionCalendar
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
+    from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.report import metrics_table, new_run_dir, summarize, write_run
 
@@ -43,8 +44,12 @@ def run(args: argparse.Namespace) -> int:
     calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
     result = run_backtest(cfg, bars, calendar, start=start, end=end)
     summary = summarize(result)
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("command line", "--out", "expected a folder, got ''")
+    ours = args.out is None or not Path(args.out).exists()
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
-    folder = write_run(result, summary, out)
+    with removed_if_empty(out, ours), writing(out):
+        folder = write_run(result, summary, out)
     print(metrics_table(summary))
     print(f"run folder: {folder}")
     return 0

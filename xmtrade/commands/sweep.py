@@ -172,7 +172,7 @@ def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Pat
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the leaders and the overfitting guards."""
     start, end = parse_window(args.start, args.end)
-    from xmtrade.sweep.partial import removed_if_empty
+    from xmtrade.errors import removed_if_empty
     from xmtrade.sweep.sweep import check_sweep, run_sweep
 
     layers, base, grid, bars, data_dir = _load(args)
@@ -228,7 +228,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def run_walkforward_command(args: argparse.Namespace) -> int:
     """Walk forward and print each window's in- and out-of-sample figures."""
     start, end = parse_window(args.start, args.end)
-    from xmtrade.sweep.partial import removed_if_empty
+    from xmtrade.errors import removed_if_empty
     from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
 
     train = parse_span(args.train, "--train")

@@ -15,6 +15,8 @@ Safety:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -35,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_feeds.bars import BAR_COLUMNS, placeholder_mask
 from xmtrade import __version__
-from xmtrade.errors import ConfigError, DataError
+from xmtrade.errors import ConfigError, DataError, OutputError, writing
 from xmtrade.paper import schema as s
 from xmtrade.paper.records import to_json
 
@@ -141,6 +143,7 @@ class Ledger:
         self.engine = engine
         self.where = where
         self.sqlite_path = sqlite_path
+        self.new = False  # no ledger yet: the first account creates it
 
     # ------------------------------------------------------------------ opening
 
@@ -174,28 +177,29 @@ class Ledger:
                 names = set(sa.inspect(engine).get_table_names())
                 marker = ledger._read_marker() if s.MARKER_TABLE in names else None
             _verify(shown, names, marker, sqlite=path is not None, create=create)
-            if not names & set(s.LEDGER_TABLES):
-                ledger._create()
+            # a new ledger is made with its first account, in the same transaction: a refused
+            # `paper init` leaves no empty ledger behind
+            ledger.new = not names & set(s.LEDGER_TABLES)
         return ledger
 
     def _read_marker(self) -> dict[str, str]:
         with self.engine.connect() as conn:
             return dict(conn.execute(sa.select(s.marker.c.key, s.marker.c.value)).tuples().all())
 
-    def _create(self) -> None:
-        with self.write() as conn:
-            if self.sqlite_path is not None:
-                conn.exec_driver_sql(f"PRAGMA application_id = {s.SQLITE_APPLICATION_ID}")
-            s.metadata.create_all(conn)
-            conn.execute(
-                sa.insert(s.marker),
-                [
-                    {"key": "application", "value": s.APPLICATION},
-                    {"key": "schema_version", "value": str(s.SCHEMA_VERSION)},
-                    {"key": "created_at", "value": now_utc()},
-                    {"key": "created_by", "value": f"xmtrade {__version__}"},
-                ],
-            )
+    def _create(self, conn: Connection) -> None:
+        """The tables and the marker of a new ledger (in the caller's transaction)."""
+        if self.sqlite_path is not None:
+            conn.exec_driver_sql(f"PRAGMA application_id = {s.SQLITE_APPLICATION_ID}")
+        s.metadata.create_all(conn)
+        conn.execute(
+            sa.insert(s.marker),
+            [
+                {"key": "application", "value": s.APPLICATION},
+                {"key": "schema_version", "value": str(s.SCHEMA_VERSION)},
+                {"key": "created_at", "value": now_utc()},
+                {"key": "created_by", "value": f"xmtrade {__version__}"},
+            ],
+        )
 
     @contextmanager
     def errors(self) -> Iterator[None]:
@@ -204,6 +208,20 @@ class Ledger:
             yield
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            if _disk_full(exc):
+                raise OutputError(
+                    self.where,
+                    None,
+                    "cannot write: no space left on the device; the ledger is as it was before "
+                    "this command (free some space and run it again)",
+                ) from None
+            if _lock_not_available(exc):
+                raise DataError(
+                    "paper account",
+                    None,
+                    "another step is running (it holds the account's row lock); try again "
+                    "when it has finished",
+                ) from None
             raise DataError(
                 "--db", None, f"{self.where}: database error: {type(exc).__name__}: {reason}"
             ) from None
@@ -277,9 +295,10 @@ class Ledger:
                     None,
                     f"another step is running ({holder}); try again when it has finished",
                 ) from None
-            os.ftruncate(fd, 0)
             holder = f"pid {os.getpid()} on {socket.gethostname()} since {now_utc()}"
-            os.pwrite(fd, holder.encode(), 0)
+            with writing(path, kept="the ledger is as it was before this command"):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, holder.encode(), 0)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
@@ -288,6 +307,8 @@ class Ledger:
 
     def find_account(self, name: str) -> Account | None:
         """The account called `name`, or None."""
+        if self.new:
+            return None
         with self.rows(s.accounts.name), self.engine.connect() as conn:
             row = conn.execute(sa.select(s.accounts).where(s.accounts.c.name == name)).first()
             return None if row is None else _account(row._mapping)
@@ -307,6 +328,8 @@ class Ledger:
 
     def accounts(self) -> list[Account]:
         """Every account, by name."""
+        if self.new:
+            return []
         with self.rows(s.accounts.name), self.engine.connect() as conn:
             rows = conn.execute(sa.select(s.accounts).order_by(s.accounts.c.name)).all()
             return [_account(r._mapping) for r in rows]
@@ -325,51 +348,96 @@ class Ledger:
         facts_content: str,
         history: pd.DataFrame,
     ) -> Account:
-        """Create an account with its frozen price history (the bars before its start)."""
-        with self.errors(), self.write() as conn:
-            exists = conn.execute(
-                sa.select(s.accounts.c.id).where(s.accounts.c.name == name)
-            ).first()
-            if exists is not None:
-                raise ConfigError(
-                    "--account",
-                    None,
-                    f"paper account '{name}' already exists in {self.where}; choose another "
-                    "name, or restart it with its new config: xmtrade paper step --reset",
-                )
-            inserted = conn.execute(
-                sa.insert(s.accounts).values(
+        """Create an account with its frozen price history (the bars before its start); the
+        first one creates the ledger too. A failure leaves no new ledger file behind."""
+        try:
+            with self.errors(), self.write() as conn:
+                if self.new:
+                    self._create(conn)
+                self._insert_account(
+                    conn,
                     name=name,
                     symbol=symbol,
-                    start_session=start,
-                    initial_cash=cash,
+                    start=start,
+                    cash=cash,
                     config_hash=config_hash,
                     config_yaml=config_yaml,
-                    config_layers=json.dumps(list(config_layers)),
+                    config_layers=config_layers,
                     facts_digest=facts_digest,
-                    last_session=None,
-                    version=0,
-                    created_at=now_utc(),
+                    facts_content=facts_content,
+                    history=history,
                 )
-            ).inserted_primary_key
-            assert inserted is not None
-            account_id = inserted[0]
-            rows = [
-                {
-                    "account_id": account_id,
-                    "date": pd.Timestamp(stamp).date(),
-                    **{k: float(v) for k, v in zip(BAR_COLUMNS, values, strict=True)},
-                    "kind": "history",
-                    "run_id": None,
-                }
-                for stamp, values in zip(
-                    history.index, history.loc[:, list(BAR_COLUMNS)].to_numpy(), strict=True
-                )
-            ]
-            if rows:
-                conn.execute(sa.insert(s.bars), rows)
-            _store_facts(conn, facts_digest, facts_content)
+        except BaseException:
+            if self.new:
+                self._remove_new_file()
+            raise
+        self.new = False
         return self.account(name)
+
+    def _remove_new_file(self) -> None:
+        """Remove the SQLite file (and its WAL) a failed first account had started."""
+        self.engine.dispose()
+        if self.sqlite_path is None:
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.sqlite_path}{suffix}").unlink()
+
+    def _insert_account(
+        self,
+        conn: Connection,
+        *,
+        name: str,
+        symbol: str,
+        start: date,
+        cash: float,
+        config_hash: str,
+        config_yaml: str,
+        config_layers: Sequence[str],
+        facts_digest: str,
+        facts_content: str,
+        history: pd.DataFrame,
+    ) -> None:
+        exists = conn.execute(sa.select(s.accounts.c.id).where(s.accounts.c.name == name)).first()
+        if exists is not None:
+            raise ConfigError(
+                "--account",
+                None,
+                f"paper account '{name}' already exists in {self.where}; choose another "
+                "name, or restart it with its new config: xmtrade paper step --reset",
+            )
+        inserted = conn.execute(
+            sa.insert(s.accounts).values(
+                name=name,
+                symbol=symbol,
+                start_session=start,
+                initial_cash=cash,
+                config_hash=config_hash,
+                config_yaml=config_yaml,
+                config_layers=json.dumps(list(config_layers)),
+                facts_digest=facts_digest,
+                last_session=None,
+                version=0,
+                created_at=now_utc(),
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        account_id = inserted[0]
+        rows = [
+            {
+                "account_id": account_id,
+                "date": pd.Timestamp(stamp).date(),
+                **{k: float(v) for k, v in zip(BAR_COLUMNS, values, strict=True)},
+                "kind": "history",
+                "run_id": None,
+            }
+            for stamp, values in zip(
+                history.index, history.loc[:, list(BAR_COLUMNS)].to_numpy(), strict=True
+            )
+        ]
+        if rows:
+            conn.execute(sa.insert(s.bars), rows)
+        _store_facts(conn, facts_digest, facts_content)
 
     # ------------------------------------------------------------------ reading
 
@@ -593,6 +661,61 @@ def _store_facts(conn: Connection, digest: str, content: str) -> None:
         conn.execute(sa.insert(s.facts_files).values(digest=digest, content=content))
 
 
+# ---------------------------------------------------------------------- failures
+
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+_PG_DISK_FULL = "53100"
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    return getattr(exc, "orig", None) or exc
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A write the disk could not take (SQLite, PostgreSQL, or the OS saying so)."""
+    orig = _driver_error(exc)
+    if getattr(orig, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return True
+    if getattr(orig, "sqlstate", None) == _PG_DISK_FULL or getattr(orig, "pgcode", None) == (
+        _PG_DISK_FULL
+    ):
+        return True
+    if isinstance(orig, OSError) and orig.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(orig).lower()
+    return "database or disk is full" in text or "no space left on device" in text
+
+
+_SQLITE_IOERR = 10
+_SQLITE_CANTOPEN = 14
+_LOW_SPACE = 1 << 20  # bytes: SQLite needs room for its WAL and shared-memory files
+
+
+def _io_problem(exc: BaseException, path: Path) -> str | None:
+    """What went wrong when SQLite could not read or write for a reason of the disk (full,
+    I/O error, cannot create its side files), or None for anything else (a damaged file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    base = code & 0xFF if isinstance(code, int) else None
+    if base not in (_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN) and not _disk_full(exc):
+        return None
+    try:
+        stat = os.statvfs(path.parent)
+        full = stat.f_bavail * stat.f_frsize < _LOW_SPACE
+    except OSError:
+        full = False
+    if full or base == _SQLITE_FULL:
+        return "no space left on the device"
+    return f"the disk failed ({exc})"
+
+
+def _lock_not_available(exc: BaseException) -> bool:
+    """Another connection holds the row (`SELECT ... FOR UPDATE NOWAIT` on a server)."""
+    orig = _driver_error(exc)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code == _PG_LOCK_NOT_AVAILABLE or "could not obtain lock" in str(orig).lower()
+
+
 # ---------------------------------------------------------------------- engines
 
 
@@ -676,6 +799,14 @@ def _inspect_sqlite_file(
             else None
         )
     except sqlite3.DatabaseError as exc:
+        problem = _io_problem(exc, path)
+        if problem is not None:  # the disk failed us, not the file: never called corrupt
+            raise OutputError(
+                shown,
+                None,
+                f"cannot open the ledger: {problem} (nothing was changed; free some space "
+                "and run again)",
+            ) from None
         raise ConfigError(
             "--db", None, f"{shown} is corrupt or not a database ({exc}); nothing was changed"
         ) from None

@@ -116,16 +116,3 @@ class RunFolder:
 
     def _nothing_kept(self) -> str:
         return "nothing was kept (the folder was removed)" if self.created else "nothing was kept"
-
-
-@contextmanager
-def removed_if_empty(folder: Path, ours: bool) -> Iterator[None]:
-    """Run the block; if it fails and leaves `folder` empty, remove it when it is `ours` (made
-    for this command, not given empty by the user)."""
-    try:
-        yield
-    except BaseException:
-        if ours:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
