@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     start, end = parse_window(args.start, args.end)
 
     from data_feeds.cache import PriceCache
-    from data_feeds.calendar import SessionCalendar
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
+    from xmtrade.config import session_calendar
     from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.report import metrics_table, new_run_dir, summarize, write_run
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     bars = PriceCache(prices_dir(data_dir)).load(cfg.instrument.symbol)
-    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    calendar = session_calendar(cfg)
     result = run_backtest(cfg, bars, calendar, start=start, end=end)
     summary = summarize(result)
     if args.out is not None and not args.out.strip():

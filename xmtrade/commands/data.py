@@ -87,13 +87,13 @@ class _Context:
 
 def _context(args: argparse.Namespace) -> _Context:
     from data_feeds.cache import PriceCache
-    from data_feeds.calendar import SessionCalendar
     from xmtrade.commands.config import load_from_args
+    from xmtrade.config import session_calendar
     from xmtrade.home import prices_dir, resolve_data_dir
 
     cfg = load_from_args(args)
     symbol = args.symbol.strip() if args.symbol else cfg.instrument.symbol
-    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    calendar = session_calendar(cfg)
     cache = PriceCache(prices_dir(resolve_data_dir(args.data_dir)))
     cache.path_for(symbol)  # reject a malformed symbol before any work
     return _Context(cfg, symbol, calendar, cache)

@@ -46,6 +46,7 @@ LEDGER_FILE = "paper.sqlite"
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 10_000
+_SERVER_LOCK_TIMEOUT_MS = 10_000
 
 CrashHook = Callable[[str], None]
 
@@ -217,7 +218,7 @@ class Ledger:
                 ) from None
             if _lock_not_available(exc):
                 raise DataError(
-                    "paper account",
+                    f"paper account on {self.where}",
                     None,
                     "another step is running (it holds the account's row lock); try again "
                     "when it has finished",
@@ -277,7 +278,8 @@ class Ledger:
         """Hold the account's step lock, or fail at once naming who holds it."""
         path = self.lock_path(account)
         if path is None:
-            yield
+            with self._server_lock(account):
+                yield
             return
         import fcntl
 
@@ -302,6 +304,39 @@ class Ledger:
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
+
+    @contextmanager
+    def _server_lock(self, account: str) -> Iterator[None]:
+        """A database server's own lock for the account's step, held on one connection for
+        the whole step (released by the server when the connection dies): a session advisory
+        lock on PostgreSQL, a named lock on MySQL; elsewhere only the row lock of the commit."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            take = "SELECT pg_try_advisory_lock(:key)"
+            release = "SELECT pg_advisory_unlock(:key)"
+            key: int | str = _lock_key(account)
+        elif dialect in ("mysql", "mariadb"):
+            take, release = "SELECT GET_LOCK(:key, 0)", "SELECT RELEASE_LOCK(:key)"
+            key = f"xmtrade-paper-{account}"[:64]
+        else:
+            yield
+            return
+        with self.errors(), self.engine.connect() as conn:
+            got = conn.execute(sa.text(take), {"key": key}).scalar()
+            conn.commit()
+            if not got:
+                raise DataError(
+                    f"paper account '{account}'",
+                    None,
+                    f"another step is running (it holds the account's lock on {self.where}); "
+                    "try again when it has finished",
+                )
+            try:
+                yield
+            finally:
+                with contextlib.suppress(SQLAlchemyError):
+                    conn.execute(sa.text(release), {"key": key})
+                    conn.commit()
 
     # ------------------------------------------------------------------ accounts
 
@@ -687,6 +722,14 @@ def _disk_full(exc: BaseException) -> bool:
     return "database or disk is full" in text or "no space left on device" in text
 
 
+def _lock_key(account: str) -> int:
+    """A stable signed 64-bit key of the account's step lock (PostgreSQL advisory locks)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"xmtrade paper step {account}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 _SQLITE_IOERR = 10
 _SQLITE_CANTOPEN = 14
 _LOW_SPACE = 1 << 20  # bytes: SQLite needs room for its WAL and shared-memory files
@@ -921,8 +964,13 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 def _server_engine(url: sa.URL, shown: str) -> Engine:
     from sqlalchemy.exc import NoSuchModuleError
 
+    # a lock another step holds is waited for this long at most, then "another step is
+    # running": never a hang
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
+        connect_args["options"] = f"-c lock_timeout={_SERVER_LOCK_TIMEOUT_MS}"
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, connect_args=connect_args)
     except NoSuchModuleError:
         raise ConfigError(
             "--db", None, f"{shown}: SQLAlchemy has no dialect {url.drivername!r}"
