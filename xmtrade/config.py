@@ -70,10 +70,15 @@ def _strict_scalar(annotation: Any, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError("expected true or false")
         return value
+    what = "a number" if float in kinds else "a whole number"
     if isinstance(value, bool):
-        raise ValueError("expected a number")
+        raise ValueError(f"expected {what}")
     if isinstance(value, str):
-        raise ValueError("expected a number without quotes")
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"expected {what}") from None
+        raise ValueError(f"expected {what} without quotes")
     if float not in kinds and isinstance(value, float) and not value.is_integer():
         raise ValueError("expected a whole number")
     return value

@@ -80,7 +80,7 @@ def test_wrong_type_names_file_field_and_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config([bad])
     line = err.value.line()
-    assert line.startswith(f"{bad}: signals.rsi.period: expected a valid integer")
+    assert line.startswith(f"{bad}: signals.rsi.period: expected a whole number")
     assert "'fourteen'" in line
 
 

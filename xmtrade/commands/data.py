@@ -135,6 +135,15 @@ def run_fetch(args: argparse.Namespace) -> int:
     from data_feeds.validation import summary_line
     from data_feeds.yahoo import update_from_yahoo
 
+    for option, day in (("--start", start), ("--end", end)):
+        known = (ctx.calendar.first_session, ctx.calendar.last_session)
+        if day is not None and not known[0] <= day <= known[1]:
+            raise ConfigError(
+                "command line",
+                option,
+                f"{day} is outside the {ctx.calendar.code} calendar's sessions "
+                f"({known[0]} .. {known[1]}); a daily bar exists only for a past session",
+            )
     if end is None:
         end = ctx.calendar.latest_closed_session()
         if start and end < start:
