@@ -120,7 +120,7 @@ class PriceCache:
     def path_for(self, symbol: str) -> Path:
         """The cache file of `symbol`."""
         if not SYMBOL.match(symbol):
-            raise DataError("symbol", repr(symbol), SYMBOL_EXPECTED)
+            raise DataError("symbol", symbol, SYMBOL_EXPECTED)
         return self.directory / f"{symbol}.csv"
 
     def exists(self, symbol: str) -> bool:

@@ -550,6 +550,14 @@ class AppConfig(Frozen):
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _layers: tuple[str, ...] = PrivateAttr(default=())
 
+    def __eq__(self, other: object) -> bool:
+        """Equal values are equal configs, whichever files set them."""
+        if not isinstance(other, AppConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = BaseModel.__hash__
+
     def source_of(self, key: str) -> str:
         """The config file that set the dotted `key` (the last layer that did), else the
         packaged defaults: an error about a value names where to change it."""

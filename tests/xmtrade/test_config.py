@@ -173,7 +173,7 @@ def test_hash_counts_the_facts_file_by_content(tmp_path: Path) -> None:
         ("backtest: {start: 2024-02-30}\n", "invalid value: day is out of range for month"),
         (
             "costs: {commission_pct: .inf}\n",
-            "costs.commission_pct: input should be a finite number, got inf",
+            "costs.commission_pct: expected a finite number, got inf",
         ),
         ("fundamentals: {file: nope.csv}\n", "fundamentals: facts file {dir}/nope.csv not found"),
     ],

@@ -296,7 +296,7 @@ def test_bad_sweeps_are_one_line_and_write_nothing(
     assert bad("signals.rsi.oversld: [25]\n").endswith("did you mean 'signals.rsi.oversold'?")
     assert bad("signals.rsi.period: [14, 2.5]\n").startswith(f"{grid}: signals.rsi.period:")
     assert bad(GRID, "--metric", "sharp").startswith("--metric: unknown metric 'sharp'")
-    assert bad(GRID, "--start", "2030-01-02").startswith("backtest window: start: no bars")
+    assert bad(GRID, "--start", "2030-01-02").startswith("command line: --start: no bars")
     assert bad(GRID, "--executor", "dask") == (
         "--scheduler: --executor dask needs the scheduler's address (tcp://…)"
     )
