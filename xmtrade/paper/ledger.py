@@ -209,12 +209,15 @@ class Ledger:
             yield
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            if _disk_full(exc):
+            orig = _driver_error(exc)
+            path = self.sqlite_path
+            problem = _io_problem(orig, path) if path is not None else None
+            if problem is not None or _disk_full(exc):
                 raise OutputError(
                     self.where,
                     None,
-                    "cannot write: no space left on the device; the ledger is as it was before "
-                    "this command (free some space and run it again)",
+                    f"cannot write: {problem or 'no space left on the device'}; the ledger is "
+                    "as it was before this command (free some space and run it again)",
                 ) from None
             if _lock_not_available(exc):
                 raise DataError(
