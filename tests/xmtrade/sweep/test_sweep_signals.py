@@ -66,6 +66,20 @@ def alive(pids: set[int]) -> set[int]:
     return out
 
 
+def handles(pid: int, signum: int, timeout: float = 10.0) -> None:
+    """Wait until process `pid` catches `signum` (its SigCgt mask in /proc)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return  # already gone
+        caught = next((x for x in status.splitlines() if x.startswith("SigCgt:")), "SigCgt: 0")
+        if int(caught.split()[1], 16) & (1 << (signum - 1)):
+            return
+        time.sleep(0.002)
+
+
 def check_folder(out: Path, marker: str, code: int) -> None:
     if not out.exists():
         return  # stopped before the folder was made
@@ -144,3 +158,39 @@ def test_signal_storm_over_sweeps_and_walkforwards(home: Path, tmp_path: Path) -
         check_folder(out, marker, proc.returncode)
     stopped = [t for t in trials if not t.endswith("-> 0")]
     assert len(stopped) >= MIN_TRIALS // 2, trials  # most signals landed while it ran
+
+
+@pytest.mark.slow
+def test_a_stop_in_the_first_instants_is_no_traceback(home: Path, tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM in the first ~0.25 s of a command, while the verb's engine is still
+    being imported: 130 or 143, never a traceback, and nothing written. (Before the
+    interpreter runs any of xmtrade's code, a signal is Python's own business: the test
+    starts the clock when the process has its SIGTERM handler.)"""
+    rng = random.Random(7)
+    env = {**os.environ, "XMTRADE_HOME": str(home)}
+    verbs = [
+        ["config", "validate"],
+        ["data", "check"],
+        ["backtest", "--out", str(tmp_path / "run")],
+        ["sweep", "--grid", str(REPO / "configs" / "sweeps" / "rsi_stop.yaml"), "--jobs", "2"],
+    ]
+    for n in range(12):
+        signum = rng.choice([signal.SIGINT, signal.SIGTERM])
+        argv = rng.choice(verbs)
+        proc = subprocess.Popen(
+            [*command(), *argv],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        handles(proc.pid, signal.SIGTERM)  # the interpreter is running xmtrade's code
+        time.sleep(rng.uniform(0.0, 0.25))
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=STOP_SECONDS)
+        what = f"trial {n}: {argv[0]} {signum.name} -> {proc.returncode}"
+        assert "Traceback" not in err, f"{what}\n{err}"
+        assert proc.returncode in (EXPECTED[signum], 0), f"{what}\n{err}"
+    assert not (tmp_path / "run").exists() or (tmp_path / "run" / "summary.json").exists()
