@@ -288,7 +288,15 @@ class DaskExecutor:
         self.connect_timeout = "20s"
 
     def _connect(self) -> Any:
+        import logging
+
         from distributed import Client, LocalCluster
+
+        # the cluster's own log lines (reconnecting, a worker restarted) are not the user's:
+        # a failure that ends the sweep is one line of ours
+        names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
+        for name in ["distributed", *names]:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
         if self.scheduler is None:
             self._cluster = LocalCluster(
@@ -326,9 +334,19 @@ class DaskExecutor:
         self._futures = [
             self._client.submit(run_batch, data, list(batch), run, pure=False) for batch in batches
         ]
-        for future in as_completed(self._futures):
-            outcomes: list[Outcome] = future.result()
-            yield outcomes
+        try:
+            for future in as_completed(self._futures):
+                outcomes: list[Outcome] = future.result()
+                yield outcomes
+        except Exception as exc:  # a lost scheduler, a worker killed again and again
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            where = f"Dask scheduler {self.scheduler}" if self.scheduler else "local Dask cluster"
+            raise ExecutorError(
+                "--scheduler" if self.scheduler else "--executor",
+                None,
+                f"the {where} failed mid-sweep ({type(exc).__name__}: {lines[0]}); the runs "
+                "finished before are kept in the *.partial.* files",
+            ) from None
 
     def close(self, cancel: bool = False) -> None:
         """Cancel what is left (with `cancel`) and disconnect; stop a local cluster."""

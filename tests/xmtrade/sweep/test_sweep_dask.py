@@ -146,3 +146,99 @@ def test_a_garbage_scheduler_is_one_line_and_writes_nothing(
     line = fails(args)
     assert line.startswith("--scheduler: cannot reach the Dask scheduler garbage: ")
     assert not out.exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow
+def test_a_scheduler_lost_mid_sweep_is_one_line_and_keeps_the_partial_rows(
+    real_bars: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The scheduler dies after the first rows came back: the sweep ends with one
+    `ExecutorError`, results.partial.csv holds the finished rows, sweep.json says failed."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from xmtrade.errors import ExecutorError
+
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    scheduler_proc = subprocess.Popen(
+        [*dask, "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    worker_cmd = [sys.executable, "-m", "distributed.cli.dask_worker", address]
+    worker_proc = subprocess.Popen(
+        [*worker_cmd, "--nthreads", "1", "--no-dashboard", "--no-nanny"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    out = tmp_path / "sweep"
+    partial = out / "results.partial.csv"
+
+    def kill_when_rows_arrive() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.05)
+        scheduler_proc.send_signal(signal.SIGKILL)
+
+    try:
+        executor = DaskExecutor(scheduler=address, jobs=1)
+        executor.connect_timeout = "5s"  # also how long the client tries to reconnect
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler may take a moment to listen
+            try:
+                executor.check()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        watcher = threading.Thread(target=kill_when_rows_arrive, daemon=True)
+        watcher.start()
+        grid = parse_grid({"signals.rsi.oversold": [26, 28, 30, 32, 34, 36, 38, 40]}, "g", 100)
+        with pytest.raises(ExecutorError) as caught:
+            run_sweep(
+                layers=ConfigLayers([REPO / "configs" / "stage1_only.yaml"]),
+                base_files=[],
+                grid=grid,
+                bars=real_bars,
+                out=out,
+                executor=executor,
+                metric="sharpe",
+                min_trades=0,
+                pbo_splits=4,
+                show_progress=False,
+            )
+        watcher.join(5)
+        line = caught.value.line()
+        assert line.startswith(f"--scheduler: the Dask scheduler {address} failed mid-sweep")
+        assert "\n" not in line
+        meta = json.loads((out / "sweep.json").read_text())
+        assert meta["status"] == "failed" and meta["runs_finished"] >= 1
+        kept = pd.read_csv(partial)
+        assert len(kept) == meta["runs_finished"]
+        assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
+    finally:
+        for proc in (scheduler_proc, worker_proc):
+            proc.kill()
+            proc.wait(30)
