@@ -299,6 +299,8 @@ class DaskExecutor:
             logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
         if self.scheduler is None:
+            # the same for the worker processes started here (they read it when they start)
+            os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
             self._cluster = LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
