@@ -176,15 +176,12 @@ def test_a_scheduler_lost_mid_sweep_is_one_line_and_keeps_the_partial_rows(
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "XMTRADE_HOME": str(home)}
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    dask = [sys.executable, "-m", "distributed.cli"]
-    scheduler_args = ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
-    scheduler_proc = subprocess.Popen(
-        [dask[0], dask[1], f"{dask[2]}.dask_scheduler", *scheduler_args], env=env, **quiet
-    )
-    worker_args = [address, "--nthreads", "1", "--no-dashboard", "--no-nanny"]
-    worker_proc = subprocess.Popen(
-        [dask[0], dask[1], f"{dask[2]}.dask_worker", *worker_args], env=env, **quiet
-    )
+    scheduler_cmd = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler_cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    scheduler_proc = subprocess.Popen(scheduler_cmd, env=env, **quiet)
+    worker_cmd = [sys.executable, "-m", "distributed.cli.dask_worker", address]
+    worker_cmd += ["--nthreads", "1", "--no-dashboard", "--no-nanny"]
+    worker_proc = subprocess.Popen(worker_cmd, env=env, **quiet)
     out = tmp_path / "sweep"
     partial = out / "results.partial.csv"
     grid = tmp_path / "grid.yaml"
