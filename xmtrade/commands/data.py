@@ -93,6 +93,11 @@ def _context(args: argparse.Namespace) -> _Context:
 
     cfg = load_from_args(args)
     symbol = args.symbol.strip() if args.symbol else cfg.instrument.symbol
+    if args.symbol is not None:
+        from data_feeds.symbols import SYMBOL, SYMBOL_EXPECTED
+
+        if not SYMBOL.match(symbol):
+            raise ConfigError("command line", "--symbol", f"{SYMBOL_EXPECTED}, got {symbol!r}")
     calendar = session_calendar(cfg)
     cache = PriceCache(prices_dir(resolve_data_dir(args.data_dir)))
     cache.path_for(symbol)  # reject a malformed symbol before any work
