@@ -185,7 +185,7 @@ class Ledger:
 
     def _read_marker(self) -> dict[str, str]:
         with self.engine.connect() as conn:
-            return dict(conn.execute(sa.select(s.marker.c.key, s.marker.c.value)).tuples().all())
+            return {k: v for k, v in conn.execute(sa.select(s.marker.c.key, s.marker.c.value))}
 
     def _create(self, conn: Connection) -> None:
         """The tables and the marker of a new ledger (in the caller's transaction)."""
