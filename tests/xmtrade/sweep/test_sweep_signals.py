@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,3 +195,49 @@ def test_a_stop_in_the_first_instants_is_no_traceback(home: Path, tmp_path: Path
         assert "Traceback" not in err, f"{what}\n{err}"
         assert proc.returncode in (EXPECTED[signum], 0), f"{what}\n{err}"
     assert not (tmp_path / "run").exists() or (tmp_path / "run" / "summary.json").exists()
+
+
+def _die_on_the_third_run(shared: Any, task: Any) -> Any:
+    """A run function whose worker process dies (like the kernel's out-of-memory killer)."""
+    from xmtrade.sweep import work
+
+    if task.key[1] == 2:
+        os._exit(9)
+    return work.run_one(shared, task)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_one_line_and_the_finished_rows_are_kept(
+    real_bars: Any, tmp_path: Path
+) -> None:
+    from xmtrade.config import ConfigLayers
+    from xmtrade.errors import ExecutorError
+    from xmtrade.sweep.executors import PoolExecutor
+    from xmtrade.sweep.grid import parse_grid
+    from xmtrade.sweep.sweep import run_sweep
+
+    grid = parse_grid({"signals.rsi.oversold": [28, 30, 32, 34, 36, 38]}, "grid.yaml", 100)
+    out = tmp_path / "sweep"
+    executor = PoolExecutor(2)
+    with pytest.raises(ExecutorError) as caught:
+        run_sweep(
+            layers=ConfigLayers([]),
+            base_files=[],
+            grid=grid,
+            bars=real_bars,
+            out=out,
+            executor=executor,
+            metric="sharpe",
+            min_trades=0,
+            pbo_splits=4,
+            show_progress=False,
+            start=None,
+            end=None,
+            run=_die_on_the_third_run,
+        )
+    assert caught.value.line().startswith("--jobs: worker process ")
+    assert "died (exit code 9)" in caught.value.line()
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["status"] == "failed"
+    assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
+    assert not executor._processes  # every worker stopped and reaped
