@@ -93,8 +93,11 @@ def read_price_csv(path: Path) -> pd.DataFrame:
             where, None, f"empty file, expected a CSV with a header {_EXPECTED_HEADER}"
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame.columns) == 1 and ";" in frame.columns[0]:
-        raise DataError(where, "header", "fields are separated by ';', expected commas")
+    if len(frame.columns) == 1:
+        for separator, name in ((";", "';'"), ("\t", "tabs (a tab-delimited file)")):
+            if separator in frame.columns[0]:
+                raise DataError(where, "header", f"fields are separated by {name}, expected commas")
+    _check_header(text, where)
     # drop the blank lines kept for line numbering (a blank line has no value at all)
     blank = frame.isna().all(axis=1)
     # data starts on line 2 (line 1 is the header); blank lines were kept, so this is exact
@@ -102,6 +105,21 @@ def read_price_csv(path: Path) -> pd.DataFrame:
     if bars.empty:
         raise DataError(where, None, "no price rows after the header line")
     return bars
+
+
+def _check_header(text: str, where: str) -> None:
+    """A header naming a price or date column twice (`close,close`, `Close,close`) is refused:
+    which one holds the prices cannot be known (pandas would rename one `close.1`)."""
+    import csv
+
+    first = text.lstrip("\n").split("\n", 1)[0]
+    names = next(csv.reader([first]), [])
+    seen: set[str] = set()
+    for name in names:
+        key = _column_key(name)
+        if key in seen and (key in BAR_COLUMNS or key in _DATE_NAMES):
+            raise DataError(where, "header", f"column {key!r} appears twice")
+        seen.add(key)
 
 
 def _parser_error(where: str, detail: str) -> DataError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -20,8 +19,8 @@ import pandas as pd
 
 from data_feeds.bars import BAR_COLUMNS, empty_bars, placeholder_mask, read_price_csv
 from data_feeds.errors import DataError
+from data_feeds.symbols import SYMBOL, SYMBOL_EXPECTED
 
-_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.^=_-]*$")
 REMEDY = "run `xmtrade data fetch` or `xmtrade data import FILE`"
 
 
@@ -120,12 +119,8 @@ class PriceCache:
 
     def path_for(self, symbol: str) -> Path:
         """The cache file of `symbol`."""
-        if not _SYMBOL.match(symbol):
-            raise DataError(
-                "symbol",
-                symbol,
-                "expected a ticker like 1810.HK (letters, digits, '.', '^', '=', '_', '-')",
-            )
+        if not SYMBOL.match(symbol):
+            raise DataError("symbol", symbol, SYMBOL_EXPECTED)
         return self.directory / f"{symbol}.csv"
 
     def exists(self, symbol: str) -> bool:

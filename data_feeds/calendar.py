@@ -24,6 +24,18 @@ CALENDAR_START = date(2000, 1, 1)
 SESSION_CLOSED_AT = time(16, 10)
 
 
+class UnknownCalendar(DataError):
+    """A calendar code exchange_calendars does not know."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(
+            f"calendar {code}",
+            None,
+            "unknown exchange_calendars code (expected e.g. XHKG for the Hong Kong exchange)",
+        )
+
+
 @functools.lru_cache(maxsize=8)
 def _exchange_calendar(code: str, start: date) -> Any:
     """The `exchange_calendars` object for `code` (built once per process: it is slow-ish)."""
@@ -32,11 +44,7 @@ def _exchange_calendar(code: str, start: date) -> Any:
     try:
         return xcals.get_calendar(code, start=pd.Timestamp(start))
     except xcals.errors.InvalidCalendarName:
-        raise DataError(
-            f"calendar {code}",
-            None,
-            "unknown exchange_calendars code (expected e.g. XHKG for the Hong Kong exchange)",
-        ) from None
+        raise UnknownCalendar(code) from None
 
 
 def session_day(value: date | str) -> pd.Timestamp:

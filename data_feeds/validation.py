@@ -218,19 +218,19 @@ def _prices(bars: pd.DataFrame) -> list[Finding]:
     index = pd.DatetimeIndex(bars.index)
     o, h, lo, c, v = (bars[k].to_numpy(dtype="float64") for k in (*PRICE_COLUMNS, "volume"))
     prices = np.column_stack([o, h, lo, c])
-    bad_price = np.isnan(prices).any(axis=1) | (prices <= 0).any(axis=1)
+    bad_price = ~np.isfinite(prices).all(axis=1) | (prices <= 0).any(axis=1)
     for pos in np.flatnonzero(bad_price).tolist():
         parts = [
             f"{name} {_num(prices[pos, i])}"
             for i, name in enumerate(PRICE_COLUMNS)
-            if np.isnan(prices[pos, i]) or prices[pos, i] <= 0
+            if not np.isfinite(prices[pos, i]) or prices[pos, i] <= 0
         ]
         out.append(
             Finding(
                 _day(index[pos]),
                 "error",
                 "bad_price",
-                f"{', '.join(parts)}: expected a positive price",
+                f"{', '.join(parts)}: expected a positive, finite price",
             )
         )
     ok = ~bad_price
@@ -248,7 +248,7 @@ def _prices(bars: pd.DataFrame) -> list[Finding]:
         if lo[pos] > bottom[pos] + eps:
             problems.append(f"low {_num(lo[pos])} above min(open, close) {_num(bottom[pos])}")
         out.append(Finding(_day(index[pos]), "error", "ohlc_inconsistent", "; ".join(problems)))
-    for pos in np.flatnonzero(np.isnan(v) | (v < 0)).tolist():
+    for pos in np.flatnonzero(~np.isfinite(v) | (v < 0)).tolist():
         out.append(
             Finding(
                 _day(index[pos]),

@@ -55,13 +55,16 @@ def resolve_window(
     if bars.empty:
         raise DataError("prices", None, "no bars to backtest")
     first_bar, last_bar = bars.index[0].date(), bars.index[-1].date()
+    # where each date was set: the command line, else the config file that set it
+    start_at = ("command line", "--start") if start else _set_in(cfg, "backtest.start")
+    end_at = ("command line", "--end") if end else _set_in(cfg, "backtest.end")
     start = start or cfg.backtest.start
     end = end or cfg.backtest.end
     covers = f"the data covers {first_bar} to {last_bar}"
     if start and start > last_bar:
-        raise DataError("backtest window", "start", f"no bars on or after {start}; {covers}")
+        raise DataError(*start_at, f"no bars on or after {start}; {covers}")
     if end and end < first_bar:
-        raise DataError("backtest window", "end", f"no bars on or before {end}; {covers}")
+        raise DataError(*end_at, f"no bars on or before {end}; {covers}")
     start = start or first_bar
     end = end or last_bar
     if end < start:
@@ -74,6 +77,10 @@ def resolve_window(
             f"no bars between {start} and {end}; {covers}",
         )
     return in_range.index[0].date(), in_range.index[-1].date()
+
+
+def _set_in(cfg: AppConfig, key: str) -> tuple[str, str]:
+    return cfg.source_of(key), key
 
 
 def load_fundamentals(cfg: AppConfig, calendar: SessionCalendar) -> FundamentalTimeline:

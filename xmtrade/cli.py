@@ -3,14 +3,28 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
 
-from xmtrade import __version__
-from xmtrade.errors import UserInputError
+
+def _stop_now(signum: int, frame: object) -> None:
+    """A signal in the first milliseconds, before `main` takes over: nothing was written."""
+    os.write(2, b"xmtrade: interrupted before it started; nothing was written\n")
+    os._exit(128 + signum)
+
+
+if os.path.basename(sys.argv[0] if sys.argv else "") == "xmtrade":  # the console script
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, _stop_now)
+
+# imported after the handlers, so that a Ctrl-C while importing is no traceback
+import argparse  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from xmtrade import __version__  # noqa: E402
+from xmtrade.errors import UserInputError, disk_error  # noqa: E402
+from xmtrade.interrupts import exit_code, stop_on_signals  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,45 +89,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so that every clean-up on the way out runs."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
-    from xmtrade.commands.config import NOTES_SAID
+    """Entry point of the console script. Ctrl-C exits 130 and SIGTERM 143 from the first
+    instant (while the verbs import their engines too), without a traceback; a signal after
+    the command is done leaves its exit code as it is."""
+    with stop_on_signals(restore=argv is not None):
+        try:
+            return _run(argv)
+        except KeyboardInterrupt as exc:  # arrived while an error was being reported
+            return exit_code(exc)
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    NOTES_SAID.clear()  # each note on the config layers once per command
-    previous = signal.signal(signal.SIGTERM, _terminate)
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
+        from xmtrade.commands.config import NOTES_SAID
+
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        NOTES_SAID.clear()  # each note on the config layers once per command
         code: int = args.handler(args)
     except UserInputError as exc:
         print(f"xmtrade: error: {exc.line()}", file=sys.stderr)
         return 2
-    except Terminated:
-        print("xmtrade: terminated; nothing half-written was kept", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("xmtrade: interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if exit_code(exc) == 143 else "interrupted"
+        print(f"xmtrade: {what}; nothing half-written was kept", file=sys.stderr)
+        return exit_code(exc)
+    except BrokenPipeError:
+        # the reader went away (`xmtrade ... | head`): stop quietly, as a shell tool does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        error = disk_error(exc)
+        if error is None:
+            return internal_error(exc)
+        print(f"xmtrade: error: {error.line()}", file=sys.stderr)
+        return 2
     except Exception as exc:
-        if os.environ.get("XMTRADE_DEBUG"):
-            raise
-        print(
-            f"xmtrade: internal error: {type(exc).__name__}: {exc} "
-            "(a bug: please report it; XMTRADE_DEBUG=1 shows the traceback)",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        return internal_error(exc)
     return code
+
+
+def internal_error(exc: Exception) -> int:
+    """A bug: one line (XMTRADE_DEBUG=1 shows the traceback), exit code 1."""
+    if os.environ.get("XMTRADE_DEBUG"):
+        raise exc
+    print(
+        f"xmtrade: internal error: {type(exc).__name__}: {exc} "
+        "(a bug: please report it; XMTRADE_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

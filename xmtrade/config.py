@@ -15,33 +15,88 @@ from collections.abc import Mapping, Sequence
 from datetime import date, time
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from xmtrade.errors import ConfigError
 
+if TYPE_CHECKING:
+    from data_feeds.calendar import SessionCalendar
+
 DEFAULT_CONFIG_NAME = "default.yaml"
 
 
 class Frozen(BaseModel):
-    """Base of every config model: unknown keys are errors, instances are immutable."""
+    """Base of every config model: unknown keys are errors, instances are immutable, and a
+    number or a yes/no is never read from something else (`oversold: true`, `period: "14"`
+    are errors naming the file and the key, not 1.0 and 14)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        return value if field is None else _strict_scalar(field.annotation, value)
+
+
+def _scalar_kinds(annotation: Any) -> set[type]:
+    """Which of int, float and bool a field's type is made of (through `X | None`)."""
+    if annotation in (int, float, bool):
+        return {annotation}
+    if get_origin(annotation) in (Union, UnionType):
+        return {k for arg in get_args(annotation) for k in _scalar_kinds(arg)}
+    return set()
+
+
+def _strict_scalar(annotation: Any, value: Any) -> Any:
+    """`value` unchanged, or a ValueError when a number or yes/no field gets another kind."""
+    kinds = _scalar_kinds(annotation)
+    if not kinds or value is None:
+        return value
+    if bool in kinds:
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    what = "a number" if float in kinds else "a whole number"
+    if isinstance(value, bool):
+        raise ValueError(f"expected {what}")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"expected {what}") from None
+        raise ValueError(f"expected {what} without quotes")
+    if float not in kinds and isinstance(value, float) and not value.is_integer():
+        raise ValueError("expected a whole number")
+    return value
 
 
 class InstrumentConfig(Frozen):
     symbol: str = Field(min_length=1)
     currency: str
     board_lot: int = Field(gt=0)
+
+    @field_validator("symbol")
+    @classmethod
+    def _ticker(cls, value: str) -> str:
+        from data_feeds.symbols import SYMBOL, SYMBOL_EXPECTED
+
+        if not SYMBOL.match(value):
+            raise ValueError(SYMBOL_EXPECTED)
+        return value
 
 
 class DataConfig(Frozen):
@@ -185,6 +240,8 @@ class FundamentalsConfig(Frozen):
     file: Path
     decision_time: time
     stale_after_days: int = Field(ge=1)
+
+    _quoted = field_validator("decision_time", mode="before")(lambda value: _clock_time(value))
 
     @model_validator(mode="after")
     def _file_exists(self) -> FundamentalsConfig:
@@ -543,6 +600,23 @@ class AppConfig(Frozen):
         """The merged configuration as YAML (what `xmtrade config show` prints)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
+    # which file set each dotted key (filled by `validate_config`), for errors found later
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _layers: tuple[str, ...] = PrivateAttr(default=())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal values are equal configs, whichever files set them."""
+        if not isinstance(other, AppConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = BaseModel.__hash__
+
+    def source_of(self, key: str) -> str:
+        """The config file that set the dotted `key` (the last layer that did), else the
+        packaged defaults: an error about a value names where to change it."""
+        return _origin_of(key.split("."), self._sources, list(self._layers) or ["config"])
+
 
 def _content_digest(path: Path) -> str:
     try:
@@ -777,7 +851,9 @@ def validate_config(
 ) -> AppConfig:
     """Build the model; turn the first validation error into a one-line `ConfigError`."""
     try:
-        return AppConfig.model_validate(merged)
+        cfg = AppConfig.model_validate(merged)
+        cfg._sources, cfg._layers = dict(origin), tuple(layer_order)
+        return cfg
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = [str(part) for part in err["loc"]]
@@ -803,10 +879,38 @@ def _origin_of(loc: Sequence[str], origin: Mapping[str, str], layers: Sequence[s
     return "config"
 
 
+# pydantic's words that name its own classes or types, in the user's words
+_KIND_WORDS = {
+    "model_type": "expected a mapping of keys (indented `key: value` lines)",
+    "model_attributes_type": "expected a mapping of keys (indented `key: value` lines)",
+    "dict_type": "expected a mapping of keys (indented `key: value` lines)",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "is_instance_of": "expected a value of another kind",
+}
+
+
 def _expected(kind: str, message: str) -> str:
     if kind == "missing":
         return "missing key (expected a value; the packaged default.yaml sets every key)"
+    if kind in _KIND_WORDS:
+        return _KIND_WORDS[kind]
+    if message.startswith("Input should be "):
+        return "expected " + message.removeprefix("Input should be ")
     lowered = message[0].lower() + message[1:] if message else message
     if kind.endswith("_parsing") or kind.endswith("_type"):
         return f"expected {lowered.removeprefix('input should be ')}"
     return lowered
+
+
+def session_calendar(cfg: AppConfig) -> SessionCalendar:
+    """The exchange calendar of `cfg`; an unknown calendar code is a one-line error naming
+    the config file and `market.calendar`."""
+    from data_feeds.calendar import SessionCalendar, UnknownCalendar
+
+    try:
+        return SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    except UnknownCalendar as exc:
+        raise ConfigError(
+            cfg.source_of("market.calendar"), "market.calendar", f"{exc.message}, got {exc.code!r}"
+        ) from None

@@ -99,14 +99,18 @@ def test_non_positive_or_missing_prices_and_bad_volume(hkex: SessionCalendar) ->
             "2024-03-05": (10.0, 10.5, 9.5, float("nan"), 1e6),
             "2024-03-06": (10.0, 10.5, 9.5, 10.2, -5.0),
             "2024-03-07": (10.0, 10.5, 9.5, 10.2, float("nan")),
+            "2024-03-08": (10.0, float("inf"), 9.5, 10.2, 1e6),
+            "2024-03-11": (10.0, 10.5, 9.5, 10.2, float("inf")),
         }
     )
     findings = validate_bars(bars, hkex, "t")
     assert [(f.date, f.code, f.message) for f in findings] == [
-        (date(2024, 3, 4), "bad_price", "open 0: expected a positive price"),
-        (date(2024, 3, 5), "bad_price", "close NaN: expected a positive price"),
+        (date(2024, 3, 4), "bad_price", "open 0: expected a positive, finite price"),
+        (date(2024, 3, 5), "bad_price", "close NaN: expected a positive, finite price"),
         (date(2024, 3, 6), "bad_volume", "volume -5: expected a number of shares ≥ 0"),
         (date(2024, 3, 7), "bad_volume", "volume NaN: expected a number of shares ≥ 0"),
+        (date(2024, 3, 8), "bad_price", "high inf: expected a positive, finite price"),
+        (date(2024, 3, 11), "bad_volume", "volume inf: expected a number of shares ≥ 0"),
     ]
 
 

@@ -126,7 +126,7 @@ def test_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("sizing:\n  max_weight_pct: lots\n")
     line = fails(["config", "show", "-c", str(bad)], capsys)
-    assert line.startswith(f"{bad}: sizing.max_weight_pct: expected a valid number")
+    assert line.startswith(f"{bad}: sizing.max_weight_pct: expected a number")
 
 
 def test_bad_risk_rule_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,7 +153,7 @@ def test_bad_risk_rule_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         ),
         (
             ["--start", "2030-01-02"],
-            "backtest window: start: no bars on or after 2030-01-02; "
+            "command line: --start: no bars on or after 2030-01-02; "
             "the data covers 2018-07-09 to 2026-03-26",
         ),
         (
@@ -254,6 +254,9 @@ def test_validate_checks_the_calendar_code(
     bad.write_text("market: {calendar: NOPE}\n")
     line = fails(["config", "validate", "-c", str(bad)], capsys)
     assert line == (
-        f"defaults + {bad}: market.calendar: unknown exchange calendar 'NOPE' "
+        f"{bad}: market.calendar: unknown exchange calendar 'NOPE' "
         "(expected an exchange_calendars code such as XHKG)"
     )
+    # and every command that needs the calendar names the same file and key
+    line = fails(["data", "check", "-c", str(bad)], capsys)
+    assert line.startswith(f"{bad}: market.calendar: unknown exchange_calendars code")

@@ -173,8 +173,8 @@ def test_check_without_cache_names_the_remedy(capsys: pytest.CaptureFixture[str]
         ),
         (
             ["--symbol", "../x"],
-            "xmtrade: error: symbol: ../x: expected a ticker like 1810.HK (letters, digits, "
-            "'.', '^', '=', '_', '-')",
+            "xmtrade: error: command line: --symbol: expected a ticker like 1810.HK (letters, "
+            "digits, '.', '^', '=', '_', '-'), got '../x'",
         ),
     ],
 )

@@ -80,7 +80,7 @@ def test_wrong_type_names_file_field_and_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config([bad])
     line = err.value.line()
-    assert line.startswith(f"{bad}: signals.rsi.period: expected a valid integer")
+    assert line.startswith(f"{bad}: signals.rsi.period: expected a whole number")
     assert "'fourteen'" in line
 
 
@@ -188,7 +188,7 @@ def test_hash_leaves_out_the_starting_cash_and_the_paper_and_sweep_sections(
         ("backtest: {start: 2024-02-30}\n", "invalid value: day is out of range for month"),
         (
             "costs: {commission_pct: .inf}\n",
-            "costs.commission_pct: input should be a finite number, got inf",
+            "costs.commission_pct: expected a finite number, got inf",
         ),
         ("fundamentals: {file: nope.csv}\n", "fundamentals: facts file {dir}/nope.csv not found"),
     ],

@@ -35,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.report)
 
     from data_feeds.cache import PriceCache
-    from data_feeds.calendar import SessionCalendar
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
+    from xmtrade.config import session_calendar
+    from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.report import new_run_dir, write_run
     from xmtrade.reports.stats import run_summary
@@ -46,11 +47,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     bars = PriceCache(prices_dir(data_dir)).load(cfg.instrument.symbol)
-    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    calendar = session_calendar(cfg)
     result = run_backtest(cfg, bars, calendar, start=start, end=end)
     summary = run_summary(result)
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("command line", "--out", "expected a folder, got ''")
+    ours = args.out is None or not Path(args.out).exists()
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
-    folder = write_run(result, summary, out, formats)
+    with removed_if_empty(out, ours), writing(out):
+        folder = write_run(result, summary, out, formats)
     print_summary(summary)
     print(f"run folder: {folder}")
     if "html" in formats:

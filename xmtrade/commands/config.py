@@ -95,7 +95,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
     if cfg.market.calendar not in exchange_calendars.get_calendar_names():
         raise ConfigError(
-            " + ".join(["defaults", *(str(p) for p in files)]),
+            cfg.source_of("market.calendar"),
             "market.calendar",
             f"unknown exchange calendar {cfg.market.calendar!r} (expected an exchange_calendars "
             "code such as XHKG)",

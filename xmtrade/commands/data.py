@@ -87,13 +87,18 @@ class _Context:
 
 def _context(args: argparse.Namespace) -> _Context:
     from data_feeds.cache import PriceCache
-    from data_feeds.calendar import SessionCalendar
     from xmtrade.commands.config import load_from_args
+    from xmtrade.config import session_calendar
     from xmtrade.home import prices_dir, resolve_data_dir
 
     cfg = load_from_args(args)
     symbol = args.symbol.strip() if args.symbol else cfg.instrument.symbol
-    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    if args.symbol is not None:
+        from data_feeds.symbols import SYMBOL, SYMBOL_EXPECTED
+
+        if not SYMBOL.match(symbol):
+            raise ConfigError("command line", "--symbol", f"{SYMBOL_EXPECTED}, got {symbol!r}")
+    calendar = session_calendar(cfg)
     cache = PriceCache(prices_dir(resolve_data_dir(args.data_dir)))
     cache.path_for(symbol)  # reject a malformed symbol before any work
     return _Context(cfg, symbol, calendar, cache)
@@ -135,6 +140,15 @@ def run_fetch(args: argparse.Namespace) -> int:
     from data_feeds.validation import summary_line
     from data_feeds.yahoo import update_from_yahoo
 
+    for option, day in (("--start", start), ("--end", end)):
+        known = (ctx.calendar.first_session, ctx.calendar.last_session)
+        if day is not None and not known[0] <= day <= known[1]:
+            raise ConfigError(
+                "command line",
+                option,
+                f"{day} is outside the {ctx.calendar.code} calendar's sessions "
+                f"({known[0]} .. {known[1]}); a daily bar exists only for a past session",
+            )
     if end is None:
         end = ctx.calendar.latest_closed_session()
         if start and end < start:

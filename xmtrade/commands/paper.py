@@ -175,10 +175,10 @@ def _open_ledger(args: argparse.Namespace, data_dir: Path, create: bool) -> Ledg
 
 def _market(cfg: AppConfig, data_dir: Path) -> tuple[SessionCalendar, PriceCache]:
     from data_feeds.cache import PriceCache
-    from data_feeds.calendar import SessionCalendar
+    from xmtrade.config import session_calendar
     from xmtrade.home import prices_dir
 
-    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    calendar = session_calendar(cfg)
     return calendar, PriceCache(prices_dir(data_dir))
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from xmtrade.commands.dates import parse_window
 from xmtrade.errors import ConfigError
+from xmtrade.interrupts import exit_code
 from xmtrade.reports import add_report_option, parse_formats
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from xmtrade.sweep.grid import Grid
     from xmtrade.sweep.runner import Row
 
-INTERRUPTED = 130
 TOP_ROWS = 5
 
 
@@ -164,7 +164,9 @@ def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Pat
     under DATA_DIR/<kind>, reserved at once so no other run can take it."""
     from xmtrade.sweep.output import check_folder, reserve_folder
 
-    if args.out:
+    if args.out is not None:
+        if not args.out.strip():
+            raise ConfigError("command line", "--out", "expected a folder, got ''")
         out = Path(args.out)
         check_folder(out)
         return out
@@ -176,6 +178,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the leaders and the overfitting guards."""
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
+    from xmtrade.errors import removed_if_empty
     from xmtrade.sweep.sweep import check_sweep, run_sweep
 
     layers, base, grid, bars, data_dir = _load(args)
@@ -183,33 +186,44 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     configs = check_sweep(layers, grid, bars, start, end)
     jobs = _cap(args, jobs, len(configs))
     executor = _executor(args, jobs)
+    ours = args.out is None or not Path(args.out).exists()
     out = _out(args, data_dir, "sweeps", grid)
     print(
         f"sweep: {len(grid.combinations)} combinations{_dropped(grid)} of {', '.join(grid.paths)} "
         f"on {executor.description}; metric {metric}, at least {min_trades} trades",
         file=sys.stderr,
     )
-    result = run_sweep(
-        layers=layers,
-        base_files=[str(p) for p in layers.files],
-        grid=grid,
-        bars=bars,
-        out=out,
-        executor=executor,
-        metric=metric,
-        min_trades=min_trades,
-        pbo_splits=base.sweep.pbo_splits,
-        start=start,
-        end=end,
-        show_progress=not args.no_progress,
-        configs=configs,
-        formats=formats,
-    )
+    with removed_if_empty(out, ours):
+        result = run_sweep(
+            layers=layers,
+            base_files=[str(p) for p in layers.files],
+            grid=grid,
+            bars=bars,
+            out=out,
+            executor=executor,
+            metric=metric,
+            min_trades=min_trades,
+            pbo_splits=base.sweep.pbo_splits,
+            start=start,
+            end=end,
+            show_progress=not args.no_progress,
+            configs=configs,
+            formats=formats,
+        )
     finished = len(result.ranked)
     print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
     print(_guards(result.report, base.backtest.periods_per_year))
     rate = finished / result.seconds if result.seconds > 0 else 0.0
     print(f"{finished} runs in {result.seconds:.1f} s ({rate:.1f} runs/s)")
+    if result.interrupted:
+        print(f"results so far: {result.results_csv}")
+        what = "terminated" if exit_code() == 143 else "interrupted"
+        print(
+            f"xmtrade: {what} after {finished} of {result.total} runs; the finished rows "
+            f"are in {result.results_csv} (no best.yaml: the sweep did not finish)",
+            file=sys.stderr,
+        )
+        return exit_code()
     if result.best is None:
         print(f"no combination has {metric} and at least {min_trades} closed trades: no best.yaml")
     else:
@@ -217,13 +231,6 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     print(f"results: {result.results_csv}")
     if "html" in formats and (result.folder / "report.html").exists():
         print(f"report: {result.folder / 'report.html'}")
-    if result.interrupted:
-        print(
-            f"xmtrade: interrupted after {finished} of {result.total} runs; the finished rows "
-            f"are in {result.results_csv}",
-            file=sys.stderr,
-        )
-        return INTERRUPTED
     return 0
 
 
@@ -231,6 +238,7 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     """Walk forward and print each window's in- and out-of-sample figures."""
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
+    from xmtrade.errors import removed_if_empty
     from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
 
     train = parse_span(args.train, "--train")
@@ -240,25 +248,27 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     windows = plan_windows(base, bars, start, end, train, test, args.anchored)
     jobs = _cap(args, jobs, len(grid.combinations) * len(windows))
     _executor(args, jobs).close()  # check the executor options before anything is written
+    ours = args.out is None or not Path(args.out).exists()
     out = _out(args, data_dir, "walkforward", grid)
-    result = run_walkforward(
-        layers=layers,
-        base_files=[str(p) for p in layers.files],
-        grid=grid,
-        bars=bars,
-        out=out,
-        executor_factory=lambda: _executor(args, jobs),
-        train=train,
-        test=test,
-        anchored=args.anchored,
-        metric=metric,
-        min_trades=min_trades,
-        pbo_splits=base.sweep.pbo_splits,
-        start=start,
-        end=end,
-        show_progress=not args.no_progress,
-        formats=formats,
-    )
+    with removed_if_empty(out, ours):
+        result = run_walkforward(
+            layers=layers,
+            base_files=[str(p) for p in layers.files],
+            grid=grid,
+            bars=bars,
+            out=out,
+            executor_factory=lambda: _executor(args, jobs),
+            train=train,
+            test=test,
+            anchored=args.anchored,
+            metric=metric,
+            min_trades=min_trades,
+            pbo_splits=base.sweep.pbo_splits,
+            start=start,
+            end=end,
+            show_progress=not args.no_progress,
+            formats=formats,
+        )
     print_table(_windows_table(result, metric))
     oos = result.overall["out_of_sample"]
     ins = result.overall["in_sample"]
@@ -277,13 +287,14 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     if "html" in formats and (result.folder / "report.html").exists():
         print(f"report: {result.folder / 'report.html'}")
     if result.interrupted:
+        what = "terminated" if exit_code() == 143 else "interrupted"
         print(
-            f"xmtrade: interrupted; the finished training rows are in {result.folder / 'train'}"
+            f"xmtrade: {what}; the finished training rows are in {result.folder / 'train'}"
             f"; windows.partial.csv and oos_equity.partial.csv come from part of them and "
             "are not a finished walk-forward",
             file=sys.stderr,
         )
-        return INTERRUPTED
+        return exit_code()
     return 0
 
 

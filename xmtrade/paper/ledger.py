@@ -15,6 +15,8 @@ Safety:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -35,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_feeds.bars import BAR_COLUMNS, placeholder_mask
 from xmtrade import __version__
-from xmtrade.errors import ConfigError, DataError
+from xmtrade.errors import ConfigError, DataError, OutputError, writing
 from xmtrade.paper import schema as s
 from xmtrade.paper.records import to_json
 
@@ -44,6 +46,7 @@ LEDGER_FILE = "paper.sqlite"
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 10_000
+_SERVER_LOCK_TIMEOUT_MS = 10_000
 
 CrashHook = Callable[[str], None]
 
@@ -141,6 +144,7 @@ class Ledger:
         self.engine = engine
         self.where = where
         self.sqlite_path = sqlite_path
+        self.new = False  # no ledger yet: the first account creates it
 
     # ------------------------------------------------------------------ opening
 
@@ -174,28 +178,29 @@ class Ledger:
                 names = set(sa.inspect(engine).get_table_names())
                 marker = ledger._read_marker() if s.MARKER_TABLE in names else None
             _verify(shown, names, marker, sqlite=path is not None, create=create)
-            if not names & set(s.LEDGER_TABLES):
-                ledger._create()
+            # a new ledger is made with its first account, in the same transaction: a refused
+            # `paper init` leaves no empty ledger behind
+            ledger.new = not names & set(s.LEDGER_TABLES)
         return ledger
 
     def _read_marker(self) -> dict[str, str]:
         with self.engine.connect() as conn:
-            return dict(conn.execute(sa.select(s.marker.c.key, s.marker.c.value)).tuples().all())
+            return {k: v for k, v in conn.execute(sa.select(s.marker.c.key, s.marker.c.value))}
 
-    def _create(self) -> None:
-        with self.write() as conn:
-            if self.sqlite_path is not None:
-                conn.exec_driver_sql(f"PRAGMA application_id = {s.SQLITE_APPLICATION_ID}")
-            s.metadata.create_all(conn)
-            conn.execute(
-                sa.insert(s.marker),
-                [
-                    {"key": "application", "value": s.APPLICATION},
-                    {"key": "schema_version", "value": str(s.SCHEMA_VERSION)},
-                    {"key": "created_at", "value": now_utc()},
-                    {"key": "created_by", "value": f"xmtrade {__version__}"},
-                ],
-            )
+    def _create(self, conn: Connection) -> None:
+        """The tables and the marker of a new ledger (in the caller's transaction)."""
+        if self.sqlite_path is not None:
+            conn.exec_driver_sql(f"PRAGMA application_id = {s.SQLITE_APPLICATION_ID}")
+        s.metadata.create_all(conn)
+        conn.execute(
+            sa.insert(s.marker),
+            [
+                {"key": "application", "value": s.APPLICATION},
+                {"key": "schema_version", "value": str(s.SCHEMA_VERSION)},
+                {"key": "created_at", "value": now_utc()},
+                {"key": "created_by", "value": f"xmtrade {__version__}"},
+            ],
+        )
 
     @contextmanager
     def errors(self) -> Iterator[None]:
@@ -204,6 +209,23 @@ class Ledger:
             yield
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            orig = _driver_error(exc)
+            path = self.sqlite_path
+            problem = _io_problem(orig, path) if path is not None else None
+            if problem is not None or _disk_full(exc):
+                raise OutputError(
+                    self.where,
+                    None,
+                    f"cannot write: {problem or 'no space left on the device'}; the ledger is "
+                    "as it was before this command (free some space and run it again)",
+                ) from None
+            if _lock_not_available(exc):
+                raise DataError(
+                    f"paper account on {self.where}",
+                    None,
+                    "another step is running (it holds the account's row lock); try again "
+                    "when it has finished",
+                ) from None
             raise DataError(
                 "--db", None, f"{self.where}: database error: {type(exc).__name__}: {reason}"
             ) from None
@@ -259,7 +281,8 @@ class Ledger:
         """Hold the account's step lock, or fail at once naming who holds it."""
         path = self.lock_path(account)
         if path is None:
-            yield
+            with self._server_lock(account):
+                yield
             return
         import fcntl
 
@@ -277,17 +300,53 @@ class Ledger:
                     None,
                     f"another step is running ({holder}); try again when it has finished",
                 ) from None
-            os.ftruncate(fd, 0)
             holder = f"pid {os.getpid()} on {socket.gethostname()} since {now_utc()}"
-            os.pwrite(fd, holder.encode(), 0)
+            with writing(path, kept="the ledger is as it was before this command"):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, holder.encode(), 0)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
+
+    @contextmanager
+    def _server_lock(self, account: str) -> Iterator[None]:
+        """A database server's own lock for the account's step, held on one connection for
+        the whole step (released by the server when the connection dies): a session advisory
+        lock on PostgreSQL, a named lock on MySQL; elsewhere only the row lock of the commit."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            take = "SELECT pg_try_advisory_lock(:key)"
+            release = "SELECT pg_advisory_unlock(:key)"
+            key: int | str = _lock_key(account)
+        elif dialect in ("mysql", "mariadb"):
+            take, release = "SELECT GET_LOCK(:key, 0)", "SELECT RELEASE_LOCK(:key)"
+            key = f"xmtrade-paper-{account}"[:64]
+        else:
+            yield
+            return
+        with self.errors(), self.engine.connect() as conn:
+            got = conn.execute(sa.text(take), {"key": key}).scalar()
+            conn.commit()
+            if not got:
+                raise DataError(
+                    f"paper account '{account}'",
+                    None,
+                    f"another step is running (it holds the account's lock on {self.where}); "
+                    "try again when it has finished",
+                )
+            try:
+                yield
+            finally:
+                with contextlib.suppress(SQLAlchemyError):
+                    conn.execute(sa.text(release), {"key": key})
+                    conn.commit()
 
     # ------------------------------------------------------------------ accounts
 
     def find_account(self, name: str) -> Account | None:
         """The account called `name`, or None."""
+        if self.new:
+            return None
         with self.rows(s.accounts.name), self.engine.connect() as conn:
             row = conn.execute(sa.select(s.accounts).where(s.accounts.c.name == name)).first()
             return None if row is None else _account(row._mapping)
@@ -307,6 +366,8 @@ class Ledger:
 
     def accounts(self) -> list[Account]:
         """Every account, by name."""
+        if self.new:
+            return []
         with self.rows(s.accounts.name), self.engine.connect() as conn:
             rows = conn.execute(sa.select(s.accounts).order_by(s.accounts.c.name)).all()
             return [_account(r._mapping) for r in rows]
@@ -325,51 +386,96 @@ class Ledger:
         facts_content: str,
         history: pd.DataFrame,
     ) -> Account:
-        """Create an account with its frozen price history (the bars before its start)."""
-        with self.errors(), self.write() as conn:
-            exists = conn.execute(
-                sa.select(s.accounts.c.id).where(s.accounts.c.name == name)
-            ).first()
-            if exists is not None:
-                raise ConfigError(
-                    "--account",
-                    None,
-                    f"paper account '{name}' already exists in {self.where}; choose another "
-                    "name, or restart it with its new config: xmtrade paper step --reset",
-                )
-            inserted = conn.execute(
-                sa.insert(s.accounts).values(
+        """Create an account with its frozen price history (the bars before its start); the
+        first one creates the ledger too. A failure leaves no new ledger file behind."""
+        try:
+            with self.errors(), self.write() as conn:
+                if self.new:
+                    self._create(conn)
+                self._insert_account(
+                    conn,
                     name=name,
                     symbol=symbol,
-                    start_session=start,
-                    initial_cash=cash,
+                    start=start,
+                    cash=cash,
                     config_hash=config_hash,
                     config_yaml=config_yaml,
-                    config_layers=json.dumps(list(config_layers)),
+                    config_layers=config_layers,
                     facts_digest=facts_digest,
-                    last_session=None,
-                    version=0,
-                    created_at=now_utc(),
+                    facts_content=facts_content,
+                    history=history,
                 )
-            ).inserted_primary_key
-            assert inserted is not None
-            account_id = inserted[0]
-            rows = [
-                {
-                    "account_id": account_id,
-                    "date": pd.Timestamp(stamp).date(),
-                    **{k: float(v) for k, v in zip(BAR_COLUMNS, values, strict=True)},
-                    "kind": "history",
-                    "run_id": None,
-                }
-                for stamp, values in zip(
-                    history.index, history.loc[:, list(BAR_COLUMNS)].to_numpy(), strict=True
-                )
-            ]
-            if rows:
-                conn.execute(sa.insert(s.bars), rows)
-            _store_facts(conn, facts_digest, facts_content)
+        except BaseException:
+            if self.new:
+                self._remove_new_file()
+            raise
+        self.new = False
         return self.account(name)
+
+    def _remove_new_file(self) -> None:
+        """Remove the SQLite file (and its WAL) a failed first account had started."""
+        self.engine.dispose()
+        if self.sqlite_path is None:
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.sqlite_path}{suffix}").unlink()
+
+    def _insert_account(
+        self,
+        conn: Connection,
+        *,
+        name: str,
+        symbol: str,
+        start: date,
+        cash: float,
+        config_hash: str,
+        config_yaml: str,
+        config_layers: Sequence[str],
+        facts_digest: str,
+        facts_content: str,
+        history: pd.DataFrame,
+    ) -> None:
+        exists = conn.execute(sa.select(s.accounts.c.id).where(s.accounts.c.name == name)).first()
+        if exists is not None:
+            raise ConfigError(
+                "--account",
+                None,
+                f"paper account '{name}' already exists in {self.where}; choose another "
+                "name, or restart it with its new config: xmtrade paper step --reset",
+            )
+        inserted = conn.execute(
+            sa.insert(s.accounts).values(
+                name=name,
+                symbol=symbol,
+                start_session=start,
+                initial_cash=cash,
+                config_hash=config_hash,
+                config_yaml=config_yaml,
+                config_layers=json.dumps(list(config_layers)),
+                facts_digest=facts_digest,
+                last_session=None,
+                version=0,
+                created_at=now_utc(),
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        account_id = inserted[0]
+        rows = [
+            {
+                "account_id": account_id,
+                "date": pd.Timestamp(stamp).date(),
+                **{k: float(v) for k, v in zip(BAR_COLUMNS, values, strict=True)},
+                "kind": "history",
+                "run_id": None,
+            }
+            for stamp, values in zip(
+                history.index, history.loc[:, list(BAR_COLUMNS)].to_numpy(), strict=True
+            )
+        ]
+        if rows:
+            conn.execute(sa.insert(s.bars), rows)
+        _store_facts(conn, facts_digest, facts_content)
 
     # ------------------------------------------------------------------ reading
 
@@ -593,6 +699,69 @@ def _store_facts(conn: Connection, digest: str, content: str) -> None:
         conn.execute(sa.insert(s.facts_files).values(digest=digest, content=content))
 
 
+# ---------------------------------------------------------------------- failures
+
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+_PG_DISK_FULL = "53100"
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    return getattr(exc, "orig", None) or exc
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A write the disk could not take (SQLite, PostgreSQL, or the OS saying so)."""
+    orig = _driver_error(exc)
+    if getattr(orig, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return True
+    if getattr(orig, "sqlstate", None) == _PG_DISK_FULL or getattr(orig, "pgcode", None) == (
+        _PG_DISK_FULL
+    ):
+        return True
+    if isinstance(orig, OSError) and orig.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(orig).lower()
+    return "database or disk is full" in text or "no space left on device" in text
+
+
+def _lock_key(account: str) -> int:
+    """A stable signed 64-bit key of the account's step lock (PostgreSQL advisory locks)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"xmtrade paper step {account}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+_SQLITE_IOERR = 10
+_SQLITE_CANTOPEN = 14
+_LOW_SPACE = 1 << 20  # bytes: SQLite needs room for its WAL and shared-memory files
+
+
+def _io_problem(exc: BaseException, path: Path) -> str | None:
+    """What went wrong when SQLite could not read or write for a reason of the disk (full,
+    I/O error, cannot create its side files), or None for anything else (a damaged file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    base = code & 0xFF if isinstance(code, int) else None
+    if base not in (_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN) and not _disk_full(exc):
+        return None
+    try:
+        stat = os.statvfs(path.parent)
+        full = stat.f_bavail * stat.f_frsize < _LOW_SPACE
+    except OSError:
+        full = False
+    if full or base == _SQLITE_FULL:
+        return "no space left on the device"
+    return f"the disk failed ({exc})"
+
+
+def _lock_not_available(exc: BaseException) -> bool:
+    """Another connection holds the row (`SELECT ... FOR UPDATE NOWAIT` on a server)."""
+    orig = _driver_error(exc)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code == _PG_LOCK_NOT_AVAILABLE or "could not obtain lock" in str(orig).lower()
+
+
 # ---------------------------------------------------------------------- engines
 
 
@@ -676,6 +845,14 @@ def _inspect_sqlite_file(
             else None
         )
     except sqlite3.DatabaseError as exc:
+        problem = _io_problem(exc, path)
+        if problem is not None:  # the disk failed us, not the file: never called corrupt
+            raise OutputError(
+                shown,
+                None,
+                f"cannot open the ledger: {problem} (nothing was changed; free some space "
+                "and run again)",
+            ) from None
         raise ConfigError(
             "--db", None, f"{shown} is corrupt or not a database ({exc}); nothing was changed"
         ) from None
@@ -790,8 +967,13 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 def _server_engine(url: sa.URL, shown: str) -> Engine:
     from sqlalchemy.exc import NoSuchModuleError
 
+    # a lock another step holds is waited for this long at most, then "another step is
+    # running": never a hang
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
+        connect_args["options"] = f"-c lock_timeout={_SERVER_LOCK_TIMEOUT_MS}"
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, connect_args=connect_args)
     except NoSuchModuleError:
         raise ConfigError(
             "--db", None, f"{shown}: SQLAlchemy has no dialect {url.drivername!r}"

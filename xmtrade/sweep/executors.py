@@ -8,18 +8,22 @@ executor: every run is the same `run_backtest` on the same inputs.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from xmtrade.errors import ConfigError
+from xmtrade.errors import ConfigError, ExecutorError
+from xmtrade.interrupts import ignore_in_worker, signals_blocked
 from xmtrade.sweep.work import Outcome, RunFunction, SharedData, Task, prepare, run_batch
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import Pool
+    from multiprocessing.process import BaseProcess
 
 EXECUTORS = ("local", "dask", "dask-local")
 
@@ -85,65 +89,171 @@ class SerialExecutor:
 
 # ------------------------------------------------------------------ local process pool
 
-_WORKER_SHARED: SharedData | None = None
-_WORKER_RUN: RunFunction | None = None
+STOP_SECONDS = 5.0  # how long close() waits for a killed worker to be reaped
 
 
-def _init_worker(shared: SharedData, run: RunFunction | None) -> None:
-    """Pool initializer: keep the shared data; leave Ctrl-C to the parent, which stops us."""
-    global _WORKER_SHARED, _WORKER_RUN
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER_SHARED, _WORKER_RUN = shared, run
+def _worker(
+    conn: Connection,
+    inherited: Sequence[Connection],
+    parent: int,
+    shared: SharedData,
+    run: RunFunction | None,
+) -> None:
+    """A worker process: batches in, outcomes out, until the pipe closes. It ignores SIGINT and
+    SIGTERM (the main process stops it, with SIGKILL) and dies with the main process."""
+    ignore_in_worker()
+    _die_with_parent(parent)
+    for other in inherited:  # the main process's ends of the pipes, inherited by fork
+        other.close()
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):  # the main process is gone or stopped us
+            return
+        if batch is None:
+            return
+        try:
+            answer: tuple[str, Any] = ("done", run_batch(shared, batch, run))
+        except BaseException as exc:  # a run function that escaped run_one's net
+            answer = ("failed", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(answer)
+        except (BrokenPipeError, OSError):
+            return
 
 
-def _pool_batch(batch: Sequence[Task]) -> list[Outcome]:
-    if _WORKER_SHARED is None:
-        raise RuntimeError("worker not initialised")
-    return run_batch(_WORKER_SHARED, batch, _WORKER_RUN)
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel kill this worker when the main process dies (even by kill -9),
+    so that no worker is ever left behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the main process died before prctl
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class PoolExecutor:
-    """A pool of worker processes on this machine (`--jobs N`, default every core).
+    """Worker processes on this machine (`--jobs N`, default every core), each with its own
+    pipe: the main process hands a worker its next batch when it returns the last one.
 
-    Where `fork` exists the workers inherit the prices instead of unpickling them."""
+    Where `fork` exists the workers inherit the prices instead of unpickling them. Workers
+    ignore SIGINT and SIGTERM; the main process stops them (SIGKILL on Ctrl-C: they hold
+    nothing but the batch in hand), so a stop never hangs and never leaves a worker behind."""
 
     def __init__(self, jobs: int) -> None:
         self.workers = max(1, jobs)
         self.description = f"{self.workers} processes"
-        self._pool: Pool | None = None
+        self._processes: list[BaseProcess] = []
+        self._conns: list[Connection] = []
         self._frozen = False
 
     def run(
         self, shared: SharedData, batches: Iterable[Sequence[Task]], run: RunFunction | None
     ) -> Iterator[list[Outcome]]:
-        methods = multiprocessing.get_all_start_methods()
-        fork = "fork" in methods
-        batches = list(batches)
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        pending = list(batches)
         context = multiprocessing.get_context("fork" if fork else "spawn")
         if fork:  # the workers inherit what is loaded here, and share its memory pages:
-            prepare(shared, [task for batch in batches for task in batch])
+            prepare(shared, [task for batch in pending for task in batch])
             gc.collect()
             gc.freeze()  # keep the workers' collector off the inherited objects' pages
             self._frozen = True
-        self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(shared, run))
-        yield from self._pool.imap_unordered(_pool_batch, batches, chunksize=1)
+        for _ in range(min(self.workers, len(pending))):
+            self._start(context, fork, shared, run)
+        pending.reverse()  # pop() hands out the batches in order
+        busy: set[Connection] = set()
+        for conn in self._conns:
+            if pending:
+                self._send(conn, pending.pop())
+                busy.add(conn)
+        while busy:
+            for ready in wait(list(busy)):
+                conn = cast(Connection, ready)
+                outcomes = self._receive(conn)
+                busy.discard(conn)
+                if pending:
+                    self._send(conn, pending.pop())
+                    busy.add(conn)
+                yield outcomes
+
+    def _start(self, context: Any, fork: bool, shared: SharedData, run: RunFunction | None) -> None:
+        """One more worker. SIGINT and SIGTERM are blocked across the fork: the worker starts
+        with them blocked and ignores them before unblocking; here one that arrived meanwhile
+        is delivered as soon as the fork is done, so it still stops the run."""
+        mine, theirs = context.Pipe(duplex=True)
+        inherited = [*self._conns, mine] if fork else []
+        process = context.Process(
+            target=_worker,
+            args=(theirs, inherited, os.getpid(), shared, run),
+            name=f"xmtrade-sweep-worker-{len(self._processes) + 1}",
+            daemon=True,
+        )
+        with signals_blocked():
+            process.start()
+            self._processes.append(process)
+            self._conns.append(mine)
+            theirs.close()
+
+    def _send(self, conn: Connection, batch: Sequence[Task]) -> None:
+        try:
+            conn.send(batch)
+        except OSError:
+            raise self._died(conn) from None
+
+    def _receive(self, conn: Connection) -> list[Outcome]:
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            raise self._died(conn) from None
+        if kind != "done":
+            raise ExecutorError("--jobs", None, f"a worker process failed: {payload}")
+        outcomes: list[Outcome] = payload
+        return outcomes
+
+    def _died(self, conn: Connection) -> ExecutorError:
+        process = self._processes[self._conns.index(conn)]
+        process.join(STOP_SECONDS)
+        return ExecutorError(
+            "--jobs",
+            None,
+            f"worker process {process.pid} died (exit code {process.exitcode}); "
+            "out of memory? try fewer --jobs",
+        )
 
     def check(self) -> None:
-        """Nothing to reach: the pool starts when the runs do."""
+        """Nothing to reach: the workers start when the runs do."""
 
     def close(self, cancel: bool = False) -> None:
-        """Wait for the workers to finish (or, with `cancel`, stop them now)."""
-        pool, self._pool = self._pool, None
+        """Stop the workers: asked to finish, or (with `cancel`) killed at once. Safe to call
+        again if it was cut short."""
         if self._frozen:
             gc.unfreeze()
             self._frozen = False
-        if pool is None:
-            return
-        if cancel:
-            pool.terminate()
-        else:
-            pool.close()
-        pool.join()
+        for conn in self._conns:
+            if not cancel:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+        while self._processes:
+            process = self._processes[-1]
+            if cancel and process.is_alive():
+                with contextlib.suppress(OSError):
+                    process.kill()
+            process.join(STOP_SECONDS)
+            if process.is_alive():  # did not finish when asked: stop it
+                process.kill()
+                process.join(STOP_SECONDS)
+            self._processes.pop()
+        while self._conns:
+            self._conns.pop().close()
 
 
 # ------------------------------------------------------------------ Dask distributed
@@ -178,9 +288,19 @@ class DaskExecutor:
         self.connect_timeout = "20s"
 
     def _connect(self) -> Any:
+        import logging
+
         from distributed import Client, LocalCluster
 
+        # the cluster's own log lines (reconnecting, a worker restarted) are not the user's:
+        # a failure that ends the sweep is one line of ours
+        names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
+        for name in ["distributed", *names]:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
         if self.scheduler is None:
+            # the same for the worker processes started here (they read it when they start)
+            os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
             self._cluster = LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
@@ -216,9 +336,19 @@ class DaskExecutor:
         self._futures = [
             self._client.submit(run_batch, data, list(batch), run, pure=False) for batch in batches
         ]
-        for future in as_completed(self._futures):
-            outcomes: list[Outcome] = future.result()
-            yield outcomes
+        try:
+            for future in as_completed(self._futures):
+                outcomes: list[Outcome] = future.result()
+                yield outcomes
+        except Exception as exc:  # a lost scheduler, a worker killed again and again
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            where = f"Dask scheduler {self.scheduler}" if self.scheduler else "local Dask cluster"
+            raise ExecutorError(
+                "--scheduler" if self.scheduler else "--executor",
+                None,
+                f"the {where} failed mid-sweep ({type(exc).__name__}: {lines[0]}); the runs "
+                "finished before are kept in the *.partial.* files",
+            ) from None
 
     def close(self, cancel: bool = False) -> None:
         """Cancel what is left (with `cancel`) and disconnect; stop a local cluster."""

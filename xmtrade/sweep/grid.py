@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def parse_grid(data: Mapping[str, Any], where: str, max_combinations: int) -> Gr
     """Expand a grid mapping (as read from `where`) into its combinations."""
     body = dict(data)
     sample = body.pop(SAMPLE_KEY, None)
-    axes = [_axis(p, spec, where) for p, spec in _flatten(body, where, "")]
+    axes = [_axis(p, spec, where, max_combinations) for p, spec in _flatten(body, where, "")]
     if not axes:
         raise ConfigError(where, None, "empty grid: name at least one config field to vary")
     if sample is None:
@@ -179,7 +180,7 @@ def _is_spec(value: Mapping[str, Any]) -> bool:
     return any(k in SPEC_KEYS for k in value)
 
 
-def _axis(path: str, spec: Any, where: str) -> Axis:
+def _axis(path: str, spec: Any, where: str, max_combinations: int) -> Axis:
     if isinstance(spec, list):
         if not spec:
             raise ConfigError(where, path, "empty list: no values to try")
@@ -196,7 +197,7 @@ def _axis(path: str, spec: Any, where: str) -> Axis:
     if kind not in SPEC_KEYS:
         raise ConfigError(where, path, f"unknown spec '{kind}' (expected {', '.join(SPEC_KEYS)})")
     if kind == "range":
-        return Axis(path, "values", _range(args, where, path))
+        return Axis(path, "values", _range(args, where, path, max_combinations))
     if kind in ("values", "choice"):
         if not isinstance(args, list) or not args:
             raise ConfigError(where, f"{path}.{kind}", "expected a non-empty list of values")
@@ -205,10 +206,14 @@ def _axis(path: str, spec: Any, where: str) -> Axis:
     return Axis(path, kind, (low, high))
 
 
-def _range(args: Any, where: str, path: str) -> tuple[Any, ...]:
+def _range(args: Any, where: str, path: str, max_combinations: int) -> tuple[Any, ...]:
+    """The values of a range, counted before any is made: a tiny step or a huge span is
+    refused by sweep.max_combinations, never built."""
     field = f"{path}.range"
     if not isinstance(args, list) or len(args) not in (2, 3) or not all(map(_is_number, args)):
         raise ConfigError(where, field, "expected [start, stop] or [start, stop, step] numbers")
+    if not all(math.isfinite(a) for a in args):
+        raise ConfigError(where, field, f"expected finite numbers, got {args}")
     start, stop = args[0], args[1]
     step = args[2] if len(args) == 3 else 1
     if step <= 0:
@@ -218,6 +223,13 @@ def _range(args: Any, where: str, path: str) -> tuple[Any, ...]:
     integers = all(isinstance(a, int) for a in (start, stop, step))
     first, last, by = (Decimal(str(a)) for a in (start, stop, step))
     count = int((last - first) / by) + 1
+    if count > max_combinations:
+        raise ConfigError(
+            where,
+            field,
+            f"{count:,} values is more than sweep.max_combinations ({max_combinations:,}); "
+            "use a larger step or a shorter span",
+        )
     values = [first + n * by for n in range(count)]
     if integers:
         return tuple(int(v) for v in values)

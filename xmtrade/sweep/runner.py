@@ -4,6 +4,7 @@ by the metric with the minimum-trades filter, and the overfitting guards of the 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,9 +86,11 @@ def execute(
     on_outcome: Callable[[Outcome], None] | None = None,
     note: Callable[[], str] | None = None,
 ) -> tuple[list[Outcome], bool]:
-    """Run every task; return the outcomes (completion order) and whether Ctrl-C stopped it.
+    """Run every task; return the outcomes (completion order) and whether Ctrl-C or SIGTERM
+    stopped it.
 
-    On Ctrl-C the executor is stopped at once; the outcomes finished so far are kept."""
+    On a stop the executor is stopped at once (its workers killed, never left behind); the
+    outcomes finished so far are kept. Any other failure stops it too, then is raised."""
     outcomes: list[Outcome] = []
     interrupted = False
     try:
@@ -100,15 +103,23 @@ def execute(
             progress.advance(len(batch), failed=failed, note=note() if note else "")
     except KeyboardInterrupt:
         interrupted = True
-        executor.close(cancel=True)
-    except BaseException:
-        executor.close(cancel=True)
-        raise
-    else:
-        executor.close()
     finally:
-        progress.finish()
+        interrupted = _stop(executor) or interrupted
+        with contextlib.suppress(KeyboardInterrupt):
+            progress.finish()
     return outcomes, interrupted
+
+
+def _stop(executor: Executor) -> bool:
+    """Stop the executor (every batch has come back, or the sweep is stopping); True when a
+    signal arrived meanwhile (the stop is then finished all the same)."""
+    stopped = False
+    while True:
+        try:
+            executor.close(cancel=True)
+            return stopped
+        except KeyboardInterrupt:
+            stopped = True
 
 
 # ---------------------------------------------------------------------- rows and ranking

@@ -10,13 +10,16 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xmtrade.interrupts import critical
 from xmtrade.sweep.output import (
+    SWEEP_MARKER,
     ResultsLog,
     overlay_text,
     plot_heatmap,
     prepare_folder,
-    write_json,
+    write_table,
 )
+from xmtrade.sweep.partial import PARTIAL_RESULTS, RunFolder, Stopped
 from xmtrade.sweep.progress import Progress
 from xmtrade.sweep.runner import (
     Row,
@@ -53,7 +56,8 @@ class SweepResult:
 
     @property
     def results_csv(self) -> Path:
-        return self.folder / "results.csv"
+        """results.csv, or results.partial.csv when the sweep was stopped."""
+        return self.folder / (PARTIAL_RESULTS if self.interrupted else "results.csv")
 
 
 def check_sweep(
@@ -98,6 +102,7 @@ def run_sweep(
         configs = check_sweep(layers, grid, bars, start, end)
     base = layers.build()
     shared = read_shared(bars, configs)
+    created = not out.exists()
     folder = prepare_folder(out)
     paths = grid.paths
     meta: dict[str, Any] = {
@@ -117,16 +122,17 @@ def run_sweep(
         "window": {"start": start, "end": end},
         "executor": executor.description,
     }
-    write_json(folder / "sweep.json", meta)
-    log = ResultsLog(folder / "results.csv", paths, metric, min_trades)
     rows: list[Row] = []
     leader: list[float] = []  # the best eligible value so far, for the progress line
+    outputs = RunFolder(folder, created, SWEEP_MARKER, meta)
+    log: ResultsLog | None = None
 
     def collect(outcome: Outcome) -> None:
         _, index = outcome.key
         row = to_row(outcome, grid.combinations[index], index)
         rows.append(row)
-        log.add(row)
+        if log is not None:
+            log.add(row)
         value = row.value(metric)
         if value is not None and status(row, metric, min_trades) == "ok":
             lower = metric in LOWER_IS_BETTER
@@ -139,40 +145,17 @@ def run_sweep(
         return f"best {metric} {shown(metric, leader[0])}" if leader else ""
 
     tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
-    progress = Progress(len(tasks), enabled=show_progress)
     began = time.monotonic()
-    try:
-        _, interrupted = execute(
-            tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
-        )
-    finally:
-        log.close()
-    seconds = time.monotonic() - began
-    ranked = rank(rows, metric, min_trades)
-    log.write_ranked(ranked)
-    best = best_of(ranked, metric, min_trades)
-    report = overfitting(rows, best, base.backtest.periods_per_year, pbo_splits)
-    if best is not None:
-        text = overlay_text(best, metric, base_files, grid.source, {"start": start, "end": end})
-        (folder / "best.yaml").write_text(text, encoding="utf-8")
-    varying = grid.varying
-    if "png" in formats and len(varying) == 2 and rows:
-        from xmtrade.reports.sweep_page import default_value
+    tally: list[Any] = []
 
-        defaults = {p: default_value(base, p) for p in varying}
-        plot_heatmap(
-            folder / "heatmap.png",
-            ranked,
-            varying[0],
-            varying[1],
-            metric,
-            min_trades,
-            best,
-            defaults,
-        )
-    meta.update(
-        {
-            "status": "interrupted" if interrupted else "finished",
+    def count() -> dict[str, Any]:
+        """Rank the finished rows; what sweep.json says about them."""
+        seconds = time.monotonic() - began
+        ranked = rank(rows, metric, min_trades)
+        best = best_of(ranked, metric, min_trades)
+        report = overfitting(rows, best, base.backtest.periods_per_year, pbo_splits)
+        tally[:] = [ranked, best, report, seconds]
+        return {
             "runs_finished": len(rows),
             "runs_eligible": sum(1 for r in rows if status(r, metric, min_trades) == "ok"),
             "seconds": round(seconds, 3),
@@ -187,13 +170,56 @@ def run_sweep(
             },
             "overfitting": report,
         }
-    )
-    write_json(folder / "sweep.json", meta)
-    if "html" in formats:
-        from xmtrade.backtest import resolve_window
-        from xmtrade.reports.sweep_page import write_sweep_page
 
-        first, last = resolve_window(base, bars, start, end)
-        dates = bars.loc[str(first) : str(last)].index
-        write_sweep_page(folder / "report.html", meta, ranked, best, base, list(dates))
-    return SweepResult(folder, ranked, best, len(tasks), interrupted, report, seconds)
+    def keep() -> dict[str, Any]:
+        """A stopped sweep: every finished row, ranked, in results.partial.csv."""
+        if log is not None:
+            log.close()
+        summary = count()
+        write_table(folder / PARTIAL_RESULTS, tally[0], paths, metric, min_trades)
+        return summary
+
+    with outputs.guard(keep):
+        outputs.write_marker()
+        log = ResultsLog(folder / PARTIAL_RESULTS, paths, metric, min_trades)
+        progress = Progress(len(tasks), enabled=show_progress)
+        _, interrupted = execute(
+            tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
+        )
+        log.close()
+        if interrupted:
+            raise Stopped
+        summary = count()
+        ranked, best = tally[0], tally[1]
+        write_table(folder / "results.csv", ranked, paths, metric, min_trades)
+        if best is not None:
+            text = overlay_text(best, metric, base_files, grid.source, {"start": start, "end": end})
+            (folder / "best.yaml").write_text(text, encoding="utf-8")
+        varying = grid.varying
+        if "png" in formats and len(varying) == 2 and rows:
+            from xmtrade.reports.sweep_page import default_value
+
+            defaults = {p: default_value(base, p) for p in varying}
+            plot_heatmap(
+                folder / "heatmap.png",
+                ranked,
+                varying[0],
+                varying[1],
+                metric,
+                min_trades,
+                best,
+                defaults,
+            )
+        if "html" in formats:
+            from xmtrade.backtest import resolve_window
+            from xmtrade.reports.sweep_page import write_sweep_page
+
+            first, last = resolve_window(base, bars, start, end)
+            dates = bars.loc[str(first) : str(last)].index
+            finished = {**meta, **summary, "status": "finished"}
+            write_sweep_page(folder / "report.html", finished, ranked, best, base, list(dates))
+        with critical():  # finished once sweep.json says so
+            outputs.write_marker(status="finished", **summary)
+            (folder / PARTIAL_RESULTS).unlink()
+    ranked, best, report, seconds = tally
+    return SweepResult(folder, ranked, best, len(tasks), outputs.stopped, report, seconds)

@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from xmtrade.errors import ConfigError
+from xmtrade.interrupts import critical
 from xmtrade.report import max_drawdown
-from xmtrade.sweep.output import cell, prepare_folder, write_json, write_table
+from xmtrade.sweep.output import cell, prepare_folder, write_table
+from xmtrade.sweep.partial import RunFolder, Stopped, partial_name
 from xmtrade.sweep.progress import Progress
 from xmtrade.sweep.runner import (
     Row,
@@ -217,6 +219,7 @@ def run_walkforward(
     base = layers.build()
     windows = plan_windows(base, bars, start, end, train, test, anchored)
     shared = read_shared(bars, configs)
+    created = not out.exists()
     folder = prepare_folder(out)
     meta: dict[str, Any] = {
         "kind": "walkforward",
@@ -232,75 +235,50 @@ def run_walkforward(
         "min_trades": min_trades,
         "windows": [w.as_dict() for w in windows],
     }
-    write_json(folder / MARKER, meta)
     began = time.monotonic()
-
-    # 1. every combination on every training span
-    train_tasks = [
-        Task((w.number, i), cfg, w.train_start, w.train_end)
-        for w in windows
-        for i, cfg in enumerate(configs)
-    ]
-    outcomes, interrupted = _run(
-        train_tasks, shared, executor_factory(), "training runs", show_progress, run
-    )
+    outputs = RunFolder(folder, created, MARKER, meta)
     by_window: dict[int, list[Row]] = {w.number: [] for w in windows}
-    for outcome in outcomes:
+    tests: list[Row | None] = [None] * len(windows)
+
+    def trained(outcome: Outcome) -> None:
         number, index = outcome.key
         by_window[number].append(to_row(outcome, grid.combinations[index], index))
-    chosen: list[Row | None] = []
-    reports: list[dict[str, Any]] = []
-    (folder / "train").mkdir(exist_ok=True)
-    for w in windows:
-        ranked = rank(by_window[w.number], metric, min_trades)
-        write_table(
-            folder / "train" / f"window_{w.number:02d}.csv",
-            ranked,
-            grid.paths,
-            metric,
-            min_trades,
-        )
-        best = best_of(ranked, metric, min_trades)
-        chosen.append(best)
-        reports.append(overfitting(ranked, best, base.backtest.periods_per_year, pbo_splits))
 
-    # 2. each window's winner on its test span
-    tests: list[Row | None] = [None] * len(windows)
-    if not interrupted:
-        test_tasks = [
-            Task((w.number, best.index), configs[best.index], w.test_start, w.test_end)
-            for w, best in zip(windows, chosen, strict=True)
-            if best is not None
-        ]
-        test_outcomes, interrupted = _run(
-            test_tasks, shared, executor_factory(), "test runs", show_progress, run
-        )
-        for outcome in test_outcomes:
-            number, index = outcome.key
-            tests[number - 1] = to_row(outcome, grid.combinations[index], index)
-    seconds = time.monotonic() - began
+    def tested(outcome: Outcome) -> None:
+        number, index = outcome.key
+        tests[number - 1] = to_row(outcome, grid.combinations[index], index)
 
-    # an interrupted run's windows were chosen from part of the training rows: its tables
-    # are named *.partial.csv so nobody takes them for a finished walk-forward
-    suffix = ".partial.csv" if interrupted else ".csv"
-    overall = _stitch(
-        folder / f"oos_equity{suffix}", windows, chosen, tests, bars, configs, base, metric
-    )
-    _write_windows(folder / f"windows{suffix}", windows, chosen, tests, reports, grid.paths, metric)
-    if not interrupted and "png" in formats:
-        _plot(
-            folder / "walkforward.png",
-            folder / "oos_equity.csv",
-            windows,
-            chosen,
-            tests,
-            bars,
-            base,
-            metric,
+    def choose() -> tuple[list[Row | None], list[dict[str, Any]]]:
+        """Each window's winner among its training rows so far, and its overfitting guards."""
+        chosen: list[Row | None] = []
+        reports: list[dict[str, Any]] = []
+        for w in windows:
+            ranked = rank(by_window[w.number], metric, min_trades)
+            best = best_of(ranked, metric, min_trades)
+            chosen.append(best)
+            reports.append(overfitting(ranked, best, base.backtest.periods_per_year, pbo_splits))
+        return chosen, reports
+
+    result: list[Any] = []
+
+    def tables(finished: bool) -> dict[str, Any]:
+        """The training tables, windows and stitched equity (named *.partial.* unless the
+        walk-forward finished); what walkforward.json adds."""
+        chosen, reports = choose()
+        name = (lambda n: n) if finished else partial_name
+        (folder / "train").mkdir(exist_ok=True)
+        for w in windows:
+            ranked = rank(by_window[w.number], metric, min_trades)
+            table = folder / "train" / name(f"window_{w.number:02d}.csv")
+            write_table(table, ranked, grid.paths, metric, min_trades)
+        equity_csv = folder / name("oos_equity.csv")
+        overall = _stitch(equity_csv, windows, chosen, tests, bars, configs, base, metric)
+        _write_windows(
+            folder / name("windows.csv"), windows, chosen, tests, reports, grid.paths, metric
         )
-    meta.update(
-        {
-            "status": "interrupted" if interrupted else "finished",
+        seconds = time.monotonic() - began
+        result[:] = [chosen, overall, seconds]
+        return {
             "seconds": round(seconds, 3),
             "per_window": [
                 {
@@ -314,15 +292,56 @@ def run_walkforward(
             ],
             "overall": overall,
         }
-    )
-    write_json(folder / MARKER, meta)
-    if not interrupted and "html" in formats:
-        from xmtrade.reports.walkforward_page import write_walkforward_page
 
-        write_walkforward_page(
-            folder / "report.html", meta, folder / "oos_equity.csv", windows, chosen, tests, bars
-        )
-    return WalkForwardResult(folder, windows, chosen, tests, overall, interrupted, seconds)
+    with outputs.guard(lambda: tables(finished=False)):
+        outputs.write_marker()
+        # 1. every combination on every training span
+        train_tasks = [
+            Task((w.number, i), cfg, w.train_start, w.train_end)
+            for w in windows
+            for i, cfg in enumerate(configs)
+        ]
+        executor = executor_factory()
+        if _run(train_tasks, shared, executor, "training runs", show_progress, run, trained):
+            raise Stopped
+        # 2. each window's winner on its test span
+        chosen, _ = choose()
+        test_tasks = [
+            Task((w.number, best.index), configs[best.index], w.test_start, w.test_end)
+            for w, best in zip(windows, chosen, strict=True)
+            if best is not None
+        ]
+        executor = executor_factory()
+        if _run(test_tasks, shared, executor, "test runs", show_progress, run, tested):
+            raise Stopped
+        summary = tables(finished=True)
+        if "png" in formats:
+            _plot(
+                folder / "walkforward.png",
+                folder / "oos_equity.csv",
+                windows,
+                result[0],
+                tests,
+                bars,
+                base,
+                metric,
+            )
+        if "html" in formats:
+            from xmtrade.reports.walkforward_page import write_walkforward_page
+
+            write_walkforward_page(
+                folder / "report.html",
+                {**meta, **summary, "status": "finished"},
+                folder / "oos_equity.csv",
+                windows,
+                result[0],
+                tests,
+                bars,
+            )
+        with critical():  # finished once walkforward.json says so
+            outputs.write_marker(status="finished", **summary)
+    chosen, overall, seconds = result
+    return WalkForwardResult(folder, windows, chosen, tests, overall, outputs.stopped, seconds)
 
 
 def _run(
@@ -332,9 +351,11 @@ def _run(
     label: str,
     show_progress: bool,
     run: RunFunction | None,
-) -> tuple[list[Outcome], bool]:
+    on_outcome: Callable[[Outcome], None],
+) -> bool:
+    """Run the tasks; True when a signal stopped them."""
     progress = Progress(len(tasks), label=label, enabled=show_progress)
-    return execute(tasks, shared, executor, progress, run=run)
+    return execute(tasks, shared, executor, progress, run=run, on_outcome=on_outcome)[1]
 
 
 def _stitch(

@@ -220,12 +220,9 @@ def _calendar_key(cfg: AppConfig) -> tuple[str, tuple[str, ...]]:
 
 
 def _calendar(cfg: AppConfig) -> SessionCalendar:
-    from data_feeds.calendar import SessionCalendar
+    from xmtrade.config import session_calendar
 
-    return _CALENDARS.get_or(
-        _calendar_key(cfg),
-        lambda: SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures),
-    )
+    return _CALENDARS.get_or(_calendar_key(cfg), lambda: session_calendar(cfg))
 
 
 def _signals(shared: SharedData, cfg: AppConfig) -> pd.DataFrame:

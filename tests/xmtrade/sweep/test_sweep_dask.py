@@ -146,3 +146,76 @@ def test_a_garbage_scheduler_is_one_line_and_writes_nothing(
     line = fails(args)
     assert line.startswith("--scheduler: cannot reach the Dask scheduler garbage: ")
     assert not out.exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow
+def test_a_scheduler_lost_mid_sweep_is_one_line_and_keeps_the_partial_rows(
+    home: Path, tmp_path: Path
+) -> None:
+    """The scheduler dies after the first rows came back: `xmtrade sweep` ends with one line
+    and exit code 2 (after the client's 20 s of trying to reconnect), results.partial.csv holds
+    the finished rows and sweep.json says failed. All in other processes, with timeouts, so
+    nothing here can hang."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XMTRADE_HOME": str(home)}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler_cmd = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler_cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    scheduler_proc = subprocess.Popen(scheduler_cmd, env=env, **quiet)
+    worker_cmd = [sys.executable, "-m", "distributed.cli.dask_worker", address]
+    worker_cmd += ["--nthreads", "1", "--no-dashboard", "--no-nanny"]
+    worker_proc = subprocess.Popen(worker_cmd, env=env, **quiet)
+    out = tmp_path / "sweep"
+    partial = out / "results.partial.csv"
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [26, 28, 30, 32, 34, 36, 38, 40]\n")
+    sweep = [sys.executable, "-m", "xmtrade.cli", "sweep", "--grid", str(grid), "--out", str(out)]
+    sweep += ["--executor", "dask", "--scheduler", address, "--no-progress", "--min-trades", "0"]
+    try:
+        time.sleep(3)  # the scheduler and its worker start
+        proc = subprocess.Popen(
+            sweep, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.05)
+        scheduler_proc.send_signal(signal.SIGKILL)
+        try:
+            _, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail("the sweep did not end after its scheduler died")
+        assert proc.returncode == 2, err
+        lines = [x for x in err.strip().splitlines() if not x.startswith("sweep: ")]
+        assert len(lines) == 1, err
+        assert lines[0].startswith(
+            f"xmtrade: error: --scheduler: the Dask scheduler {address} failed mid-sweep"
+        )
+        meta = json.loads((out / "sweep.json").read_text())
+        assert meta["status"] == "failed" and meta["runs_finished"] >= 1
+        assert len(pd.read_csv(partial)) == meta["runs_finished"]
+        assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
+    finally:
+        for each in (scheduler_proc, worker_proc):
+            each.kill()
+            each.wait(30)

@@ -226,17 +226,22 @@ def test_ctrl_c_keeps_the_finished_rows(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    interrupt = Interrupt(rows=4, results=tmp_path / "sweep" / "results.csv")
+    interrupt = Interrupt(rows=4, results=tmp_path / "sweep" / "results.partial.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
     code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0")
     assert code == 130
     err = capsys.readouterr().err
-    assert f"interrupted after 4 of 6 runs; the finished rows are in {out / 'results.csv'}" in err
+    partial = out / "results.partial.csv"
+    assert f"interrupted after 4 of 6 runs; the finished rows are in {partial}" in err
     assert interrupt.on_disk == 4  # written row by row: a hard kill would keep them too
-    table = results(out)
+    table = pd.read_csv(partial)
     assert len(table) == 4 and table["error"].isna().all()
-    assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
-    assert (out / "best.yaml").exists()  # the best of the finished rows
+    assert table["rank"].tolist() == [1, 2, 3, 4]  # ranked when stopped
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["status"] == "interrupted" and meta["runs_finished"] == 4
+    assert meta["best"] is not None  # the best of the finished rows, named in sweep.json
+    # only the partial table: no finished name anybody could take for a whole sweep
+    assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
 
 
 def test_leaders_of_an_empty_table() -> None:
@@ -251,7 +256,7 @@ def test_ctrl_c_before_the_first_run_finishes(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    interrupt = Interrupt(rows=0, results=tmp_path / "sweep" / "results.csv")
+    interrupt = Interrupt(rows=0, results=tmp_path / "sweep" / "results.partial.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
     code, out = sweep(home, tmp_path, GRID, "--jobs", "1")
     assert code == 130
@@ -293,7 +298,7 @@ def test_bad_sweeps_are_one_line_and_write_nothing(
     assert bad("signals.rsi.oversld: [25]\n").endswith("did you mean 'signals.rsi.oversold'?")
     assert bad("signals.rsi.period: [14, 2.5]\n").startswith(f"{grid}: signals.rsi.period:")
     assert bad(GRID, "--metric", "sharp").startswith("--metric: unknown metric 'sharp'")
-    assert bad(GRID, "--start", "2030-01-02").startswith("backtest window: start: no bars")
+    assert bad(GRID, "--start", "2030-01-02").startswith("command line: --start: no bars")
     assert bad(GRID, "--executor", "dask") == (
         "--scheduler: --executor dask needs the scheduler's address (tcp://…)"
     )
