@@ -22,6 +22,7 @@ import os
 import re
 import socket
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -177,6 +178,8 @@ class Ledger:
             if path is None:
                 names = set(sa.inspect(engine).get_table_names())
                 marker = ledger._read_marker() if s.MARKER_TABLE in names else None
+            if marker is not None and marker.get("application") == s.APPLICATION:
+                ledger._migrate(marker)
             _verify(shown, names, marker, sqlite=path is not None, create=create)
             # a new ledger is made with its first account, in the same transaction: a refused
             # `paper init` leaves no empty ledger behind
@@ -186,6 +189,35 @@ class Ledger:
     def _read_marker(self) -> dict[str, str]:
         with self.engine.connect() as conn:
             return {k: v for k, v in conn.execute(sa.select(s.marker.c.key, s.marker.c.value))}
+
+    def _migrate(self, marker: dict[str, str]) -> None:
+        """Bring a ledger of an older schema up to this one, in one transaction (all of it or
+        none), and say so once; `marker` is updated in place."""
+        version = marker.get("schema_version", "?")
+        if not version.isdigit() or int(version) >= s.SCHEMA_VERSION:
+            return
+        older = int(version)
+        if any(v not in s.MIGRATIONS for v in range(older, s.SCHEMA_VERSION)):
+            return  # _verify refuses it with the versions named
+        with self.write() as conn:
+            for step in range(older, s.SCHEMA_VERSION):
+                for table_name, column_name in s.MIGRATIONS[step]:
+                    column = s.metadata.tables[table_name].c[column_name]
+                    kind = column.type.compile(dialect=conn.dialect)
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}"
+                    )
+            conn.execute(
+                sa.update(s.marker)
+                .where(s.marker.c.key == "schema_version")
+                .values(value=str(s.SCHEMA_VERSION))
+            )
+        marker["schema_version"] = str(s.SCHEMA_VERSION)
+        print(
+            f"xmtrade: upgraded the paper ledger {self.where} from schema {older} to "
+            f"{s.SCHEMA_VERSION} (columns added; every row kept)",
+            file=sys.stderr,
+        )
 
     def _create(self, conn: Connection) -> None:
         """The tables and the marker of a new ledger (in the caller's transaction)."""

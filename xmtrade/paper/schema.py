@@ -23,7 +23,17 @@ from sqlalchemy import (
 )
 
 APPLICATION = "xmtrade paper ledger"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# what turns a ledger of each older schema into the next one: columns added (all nullable, so
+# the rows a ledger already holds stay as they were); applied in one transaction on open
+MIGRATIONS: dict[int, list[tuple[str, str]]] = {
+    # schema 2: the stop method and the risk at the fill and at the exit of each tranche
+    1: [
+        ("paper_tranches", "stop_method"),
+        ("paper_tranches", "risk_at_fill_pct_nav"),
+        ("paper_tranches", "realised_risk_pct_nav"),
+    ],
+}
 SQLITE_APPLICATION_ID = 0x786D7472  # "xmtr", in the SQLite file header
 MARKER_TABLE = "xmtrade_ledger"
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from paper_support import dump, ok, one_line_error
+from paper_support import dump, ok, one_line_error, run
 
 from xmtrade.paper.ledger import Ledger
 
@@ -105,7 +105,43 @@ def test_a_ledger_of_a_newer_schema_is_refused(
     conn.close()
     line = one_line_error(capsys, "paper", "status")
     assert line.startswith(f"--db: {db} has ledger schema 99; this xmtrade ")
-    assert line.endswith("reads schema 1 (upgrade xmtrade); nothing was changed")
+    assert line.endswith("reads schema 2 (upgrade xmtrade); nothing was changed")
+
+
+def test_a_schema_1_ledger_is_upgraded_in_place_and_keeps_every_row(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init(capsys)
+    ok(capsys, "paper", "step", "--offline", "--asof", "2025-11-28")
+    db = home / "paper.sqlite"
+    conn = sqlite3.connect(db)
+    for column in ("stop_method", "risk_at_fill_pct_nav", "realised_risk_pct_nav"):
+        conn.execute(f"ALTER TABLE paper_tranches DROP COLUMN {column}")
+    conn.execute("UPDATE xmtrade_ledger SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    before = {k: v for k, v in dump(db).items() if k != "paper_tranches"}
+    tranches_before = dump(db)["paper_tranches"]
+    assert tranches_before, "the step should have left tranches to keep"
+    code, _, err = run(capsys, "paper", "status")
+    assert code == 0, err
+    assert f"upgraded the paper ledger {db} from schema 1 to 2" in err
+    conn = sqlite3.connect(db)
+    version = conn.execute(
+        "SELECT value FROM xmtrade_ledger WHERE key = 'schema_version'"
+    ).fetchone()
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(paper_tranches)")}
+    conn.close()
+    assert version == ("2",)
+    assert {"stop_method", "risk_at_fill_pct_nav", "realised_risk_pct_nav"} <= columns
+    after = dump(db)
+    assert {k: v for k, v in after.items() if k != "paper_tranches"} == before
+    width = len(tranches_before[0])
+    kept = sorted((row[:width] for row in after["paper_tranches"]), key=repr)
+    assert kept == sorted(tranches_before, key=repr)
+    assert all(row[width:] == (None, None, None) for row in after["paper_tranches"])
+    code, _, err = run(capsys, "paper", "status")
+    assert code == 0 and "upgraded" not in err  # said once
 
 
 @pytest.mark.parametrize(
