@@ -94,6 +94,13 @@ def stop_on_signals(restore: bool = True) -> Iterator[None]:
         _state.installed = False
 
 
+def outputs_complete() -> None:
+    """The command's outputs are complete and say so: what is left is printing them, so a
+    signal from here on is ignored (an exit code of 130 or 143 always means a stopped run)."""
+    if _state.installed and _state.stopping is None and _state.depth == 0:
+        _state.stopping = 0
+
+
 @contextmanager
 def critical() -> Iterator[None]:
     """Hold SIGINT and SIGTERM while the block runs; raise the held one when it ends."""

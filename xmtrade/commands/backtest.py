@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.config import session_calendar
     from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
+    from xmtrade.interrupts import outputs_complete
     from xmtrade.report import new_run_dir, write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
     with removed_if_empty(out, ours), writing(out):
         folder = write_run(result, summary, out, formats)
+    outputs_complete()
     print_summary(summary)
     print(f"run folder: {folder}")
     if "html" in formats:

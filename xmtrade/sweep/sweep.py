@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xmtrade.interrupts import critical
+from xmtrade.interrupts import critical, outputs_complete
 from xmtrade.sweep.output import (
     SWEEP_MARKER,
     ResultsLog,
@@ -221,5 +221,6 @@ def run_sweep(
         with critical():  # finished once sweep.json says so
             outputs.write_marker(status="finished", **summary)
             (folder / PARTIAL_RESULTS).unlink()
+        outputs_complete()
     ranked, best, report, seconds = tally
     return SweepResult(folder, ranked, best, len(tasks), outputs.stopped, report, seconds)
