@@ -56,6 +56,21 @@ def _shared_options(parser: argparse.ArgumentParser) -> None:
         "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--engine",
+        choices=("kernel", "backtrader"),
+        default="kernel",
+        help="kernel: screen every combination in the compiled kernel, then confirm the best "
+        "in backtrader (default); backtrader: run everything in backtrader",
+    )
+    parser.add_argument(
+        "--confirm",
+        type=int,
+        default=20,
+        metavar="N",
+        help="with --engine kernel: how many of the best screened rows (per training span in "
+        "a walk-forward) run again in backtrader (default 20)",
+    )
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -107,6 +122,8 @@ def _settings(args: argparse.Namespace, base: AppConfig) -> tuple[str, int, int]
     from xmtrade.sweep.runner import check_metric
 
     metric = check_metric(args.metric or base.sweep.metric)
+    if getattr(args, "confirm", 0) < 0:
+        raise ConfigError("command line", "--confirm", f"expected 0 or more, got {args.confirm}")
     min_trades = base.sweep.min_trades if args.min_trades is None else args.min_trades
     if min_trades < 0:
         raise ConfigError("command line", "--min-trades", f"expected 0 or more, got {min_trades}")
@@ -197,6 +214,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         end=end,
         show_progress=not args.no_progress,
         configs=configs,
+        engine=_engine(args, metric),
+        confirm=args.confirm,
     )
     finished = len(result.ranked)
     print(_leaders(result.ranked, grid.paths, metric, min_trades))
@@ -272,6 +291,20 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     return 0
+
+
+def _engine(args: argparse.Namespace, metric: str) -> str:
+    """The engine to screen with: the kernel, unless asked for backtrader or the metric is one
+    the kernel does not compute (then it says so)."""
+    from xmtrade.kernel.screen import NOT_SCREENED
+
+    if args.engine == "kernel" and metric in NOT_SCREENED:
+        print(
+            f"{args.verb}: the kernel does not compute {metric}; every run goes to backtrader",
+            file=sys.stderr,
+        )
+        return "backtrader"
+    return str(args.engine)
 
 
 def _pct(value: float | None) -> str:

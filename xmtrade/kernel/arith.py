@@ -26,7 +26,7 @@ _UNIT = 10**13  # 1e-15 HK$ units per cent: value_micro x rate_scaled is in 1e-1
 @njit(cache=True)
 def to_micro(price: float) -> int:
     """A float price or value in whole micro-HK$ (twin: `risk.ticks.to_decimal`)."""
-    return int(round(price * MICRO))
+    return int(round(price * MICRO))  # noqa: RUF046 (numba types round() as float)
 
 
 # ---------------------------------------------------------------------- ticks (risk/ticks.py)
@@ -149,7 +149,7 @@ def _lots_down(shares: float, board_lot: int) -> int:
         return 0
     # the Decimal quotient of an exact fit is a whole number; float division may land a hair
     # below it
-    return int(math.floor(shares / board_lot * (1 + 1e-12)))
+    return int(math.floor(shares / board_lot * (1 + 1e-12)))  # noqa: RUF046
 
 
 @njit(cache=True)

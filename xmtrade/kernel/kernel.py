@@ -26,6 +26,7 @@ from xmtrade.kernel.arith import (
     round_up,
     shift,
     size_tranche,
+    to_micro,
 )
 
 OK, TICK_ERROR, SIZE_ERROR, STOP_ERROR, TOO_MANY = 0, 1, 2, 3, 4
@@ -123,7 +124,7 @@ def run_kernel(
         buy_slot = -1
         if not no_trading[j]:
             o = opn[j]
-            o_m = int(round(o * MICRO))
+            o_m = to_micro(o)
             cash_now = cash
             for s in range(SLOTS):
                 if state[s] != AWAITING:
@@ -137,10 +138,7 @@ def run_kernel(
                 if hit:
                     continue
                 stop_m = planned_stop[s]
-                if o > stop_m / MICRO:
-                    gap = -1
-                else:
-                    gap = gap_rule
+                gap = -1 if o > stop_m / MICRO else gap_rule
                 if gap == GAP_SKIP:
                     continue
                 if gap == GAP_REANCHOR:
@@ -182,12 +180,12 @@ def run_kernel(
                     pseudo += (
                         value
                         - fill_charges(
-                            int(round(value * MICRO)), g, rates, per_trade, minimum, maximum, modes
+                            to_micro(value), g, rates, per_trade, minimum, maximum, modes
                         )
                         / 100
                     )
             value = planned_shares[buy_slot] * opn[j]
-            pseudo -= value + fill_charges(int(round(value * MICRO)), g, rates, per_trade,
+            pseudo -= value + fill_charges(to_micro(value), g, rates, per_trade,
                                            minimum, maximum, modes) / 100  # fmt: skip
             if pseudo < 0.0:
                 state[buy_slot] = FREE
@@ -221,7 +219,7 @@ def run_kernel(
                 if fill < 0:
                     return TICK_ERROR, j, rows
                 value = fill * shares[s]
-                fees = fill_charges(int(round(value * MICRO)), g, rates, per_trade, minimum,
+                fees = fill_charges(to_micro(value), g, rates, per_trade, minimum,
                                     maximum, modes)  # fmt: skip
                 cash += value - fees / 100
                 position -= shares[s]
@@ -234,13 +232,13 @@ def run_kernel(
                 state[s] = FREE
             if buy_slot >= 0:
                 s = buy_slot
-                up = round_up(int(round(o * MICRO)), today_t, lower, upper, tick, bands)
+                up = round_up(to_micro(o), today_t, lower, upper, tick, bands)
                 slipped = shift(up, today_t, slip, lower, upper, tick, bands)
                 if slipped == ERROR:
                     return TICK_ERROR, j, rows
                 fill = min(slipped / MICRO, max(high[j], o))
                 value = fill * planned_shares[s]
-                fees = fill_charges(int(round(value * MICRO)), g, rates, per_trade, minimum,
+                fees = fill_charges(to_micro(value), g, rates, per_trade, minimum,
                                     maximum, modes)  # fmt: skip
                 if cash - value - fees / 100 < 0.0:
                     state[s] = FREE  # Margin: the entry is not filled
@@ -329,7 +327,7 @@ def run_kernel(
                         _sell(s, R_TIME, stop_order, exit_reason, exit_new)
                         continue
                 current = stop_price[s]
-                wanted_m = round_down(int(round(current * MICRO)), next_t, lower, upper, tick,
+                wanted_m = round_down(to_micro(current), next_t, lower, upper, tick,
                                       bands)  # fmt: skip
                 if wanted_m == ERROR:
                     return TICK_ERROR, j, rows
@@ -389,7 +387,7 @@ def run_kernel(
             continue
         if stop_level[j] < 0:
             return STOP_ERROR, j, rows
-        c_m = int(round(close[j] * MICRO))
+        c_m = to_micro(close[j])
         entry_m = shift(round_up(c_m, next_t, lower, upper, tick, bands), next_t, slip, lower,
                         upper, tick, bands)  # fmt: skip
         exit_m = shift(stop_level[j], next_t, -slip, lower, upper, tick, bands)
@@ -436,7 +434,7 @@ def _sell_fill(price: float, low: float, t: int, slip: int, lower: np.ndarray,
                upper: np.ndarray, tick: np.ndarray, bands: np.ndarray) -> float:  # fmt: skip
     """A sell at `price`: rounded down, `slip` ticks worse, never below the bar's low
     (twin: `HkBroker._slip_down`); -1 on a tick error."""
-    down = round_down(int(round(price * MICRO)), t, lower, upper, tick, bands)
+    down = round_down(to_micro(price), t, lower, upper, tick, bands)
     slipped = shift(down, t, -slip, lower, upper, tick, bands)
     if slipped == ERROR:
         return -1.0

@@ -11,6 +11,7 @@ Each array is built once per distinct setting and shared by every combination th
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,7 @@ def build_market(cfg: AppConfig, traded: pd.DataFrame, calendar: SessionCalendar
     )
     from xmtrade.costs import HkCostModel
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def regime_of(on: date) -> int:
         terms: list[tuple[int, int, int, int]] = []
         for name, charge in charges:
@@ -150,7 +151,7 @@ def build_market(cfg: AppConfig, traded: pd.DataFrame, calendar: SessionCalendar
                 a[g, k] = value
     rate = cash_rate(cfg)
     cash = np.array([0.0] + [rate(d) for d in dates[:-1]], dtype=np.float64)
-    days = np.array([0] + [(b - a).days for a, b in zip(dates, dates[1:], strict=False)])
+    days = np.array([0] + [(b - a).days for a, b in itertools.pairwise(dates)])
     return Market(
         dates=dates,
         open=traded["open"].to_numpy(dtype=np.float64),

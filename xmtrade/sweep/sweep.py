@@ -56,6 +56,12 @@ class SweepResult:
         return self.folder / "results.csv"
 
 
+def _combination(grid: Grid, index: int) -> str:
+    """A combination in words, for a one-line message."""
+    values = ", ".join(f"{k}={v}" for k, v in grid.combinations[index].items())
+    return f"combination {index + 1} ({values})"
+
+
 def check_sweep(
     layers: ConfigLayers,
     grid: Grid,
@@ -88,10 +94,14 @@ def run_sweep(
     show_progress: bool = True,
     run: RunFunction | None = None,
     configs: Sequence[AppConfig] | None = None,
+    engine: str = "backtrader",
+    confirm: int = 20,
 ) -> SweepResult:
     """Run every combination of `grid` (layered over `layers`) on `bars` over [start, end].
 
-    `configs` are the combinations' configs when `check_sweep` already built them."""
+    `configs` are the combinations' configs when `check_sweep` already built them. With
+    `engine` kernel, every combination is screened in the compiled kernel and the best
+    `confirm` are run again in backtrader (xmtrade/sweep/screening.py)."""
     if configs is None:
         configs = check_sweep(layers, grid, bars, start, end)
     base = layers.build()
@@ -114,16 +124,17 @@ def run_sweep(
         "min_trades": min_trades,
         "window": {"start": start, "end": end},
         "executor": executor.description,
+        "engine": engine,
     }
     write_json(folder / "sweep.json", meta)
     log = ResultsLog(folder / "results.csv", paths, metric, min_trades)
-    rows: list[Row] = []
+    by_index: dict[int, Row] = {}
     leader: list[float] = []  # the best eligible value so far, for the progress line
 
     def collect(outcome: Outcome) -> None:
         _, index = outcome.key
         row = to_row(outcome, grid.combinations[index], index)
-        rows.append(row)
+        by_index[index] = row  # a confirmed run replaces its screened row
         log.add(row)
         value = row.value(metric)
         if value is not None and status(row, metric, min_trades) == "ok":
@@ -137,13 +148,31 @@ def run_sweep(
     tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
     progress = Progress(len(tasks), enabled=show_progress)
     began = time.monotonic()
+    confirmed: set[Any] = set()
     try:
-        _, interrupted = execute(
-            tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
-        )
+        if engine == "kernel":
+            from xmtrade.sweep.screening import screen_then_confirm
+
+            _, confirmed, interrupted = screen_then_confirm(
+                tasks,
+                shared,
+                lambda: executor,
+                progress,
+                metric,
+                min_trades,
+                confirm,
+                on_outcome=collect,
+                describe=lambda key: _combination(grid, key[1]),
+                make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
+            )
+        else:
+            _, interrupted = execute(
+                tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
+            )
     finally:
         log.close()
     seconds = time.monotonic() - began
+    rows = [by_index[i] for i in sorted(by_index)]
     ranked = rank(rows, metric, min_trades)
     log.write_ranked(ranked)
     best = best_of(ranked, metric, min_trades)
@@ -158,6 +187,8 @@ def run_sweep(
         {
             "status": "interrupted" if interrupted else "finished",
             "runs_finished": len(rows),
+            "runs_in_backtrader": len(rows) if engine == "backtrader" else len(confirmed),
+            "confirmed": sorted(key[1] + 1 for key in confirmed),
             "runs_eligible": sum(1 for r in rows if status(r, metric, min_trades) == "ok"),
             "seconds": round(seconds, 3),
             "runs_per_second": round(len(rows) / seconds, 3) if seconds > 0 else None,
