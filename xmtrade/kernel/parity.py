@@ -46,8 +46,16 @@ def random_overrides(rng: random.Random, first: date, last: date, span: int) -> 
         o["risk.drawdown_breaker.max_drawdown_pct"] = rng.choice([2, 5, 10, 25, 50])
         o["risk.drawdown_breaker.cooldown_sessions"] = rng.choice([0, 5, 20])
         o["risk.drawdown_breaker.basis"] = rng.choice(["nav", "allocation"])
-    if rng.random() < 0.2:
+    o["gate.ev_gross_margin_min_pct"] = rng.choice([0, 10, 15, 20])
+    o["gate.roic_wacc_spread_min_pp"] = rng.choice([-30, -10, 0, 2])
+    o["gate.on_unknown"] = rng.choice(["fail", "pass", "pass"])
+    o["gate.invested_capital"] = rng.choice(["operating", "total"])
+    o["gate.wacc.fixed_pct"] = rng.choice([5, 9, 12])
+    draw = rng.random()
+    if draw < 0.2:
         o["risk.rules"] = []
+    elif draw < 0.6:
+        o["risk.rules"] = _random_rules(rng)
     o["risk.on_unknown"] = rng.choice(["ignore", "block"])
     method = rng.choice(STOP_METHODS)
     o["stop.method"] = method
@@ -69,11 +77,66 @@ def random_overrides(rng: random.Random, first: date, last: date, span: int) -> 
     o["costs.commission_min"] = rng.choice([0, 3, 50])
     if rng.random() < 0.3:
         o["cash.rate"] = [{"start": date(1990, 1, 1), "rate_pct": rng.choice([1, 2.5, 4])}]
+    if rng.random() < 0.35:  # a staged config: a tactical trade that lives long enough to add
+        o["stages.max_stage"] = 3
+        o["signals.rsi.oversold"] = rng.choice([45, 50, 55])
+        o["exits.rsi_overbought"] = rng.choice([None, 85])
+        o["exits.max_holding_sessions"] = None
+        o["exits.trailing_stop"] = rng.random() < 0.3
+        o["stop.method"] = rng.choice(["lowest_low", "atr", "fixed"])
+        o["stop.atr_multiple"] = rng.choice([3, 5])
+        if o["stop.method"] == "fixed":
+            o["stop.fixed_price"] = rng.choice([5, 8, 10])
+        else:
+            o.pop("stop.fixed_price", None)
+            o.pop("stop.fixed_from", None)
+            o.pop("stop.fixed_to", None)
+        o["stop.lookback"] = rng.choice([40, 60])
+        o["gate.ev_gross_margin_min_pct"] = 0
+        o["gate.roic_wacc_spread_min_pp"] = -30
+        o["gate.on_unknown"] = "pass"
+        o["sizing.max_weight_pct"] = rng.choice([15, 30, 100])
     o["backtest.initial_nav"] = rng.choice([100_000, 1_000_000, 1_000_000, 5_000_000])
     start = first + timedelta(days=rng.randint(0, max(0, (last - first).days - span)))
     o["backtest.start"] = start
     o["backtest.end"] = min(last, start + timedelta(days=span))
     return o
+
+
+def _random_rules(rng: random.Random) -> list[dict[str, Any]]:
+    """Risk lines with thresholds drawn so that trims, exits and blocks fire now and then."""
+    return [
+        {
+            "name": "line1_rank",
+            "line": 1,
+            "metric": "smartphone_rank",
+            "op": ">",
+            "threshold": rng.choice([2, 3, 4]),
+            "reports_in_a_row": 1,
+            "action": rng.choice(["exit", "trim", "block"]),
+            "active_from": None,
+        },
+        {
+            "name": "line2_spread",
+            "line": 2,
+            "metric": "roic_minus_wacc_pp",
+            "op": "<=",
+            "threshold": rng.choice([-20, -5, 0, 5, 20]),
+            "reports_in_a_row": rng.choice([1, 2]),
+            "action": rng.choice(["trim", "trim", "exit", "block"]),
+            "active_from": None,
+        },
+        {
+            "name": "line3_margin",
+            "line": 3,
+            "metric": "gross_margin_yoy_pp",
+            "op": "<",
+            "threshold": rng.choice([-2, 0, 2]),
+            "reports_in_a_row": rng.choice([1, 2]),
+            "action": rng.choice(["block", "trim", "exit"]),
+            "active_from": rng.choice([None, date(2022, 1, 1)]),
+        },
+    ]
 
 
 __all__ = ["STOP_METHODS", "random_overrides"]

@@ -165,9 +165,15 @@ class Screener:
             self._cache[key] = make()
         return self._cache[key]
 
-    def run(self, cfg: AppConfig, start: date | None = None, end: date | None = None) -> KernelRun:
-        """The kernel run of `cfg` over [start, end]; raises `Unsupported` for a config it
-        cannot mirror."""
+    def run(
+        self,
+        cfg: AppConfig,
+        start: date | None = None,
+        end: date | None = None,
+        signals: pd.DataFrame | None = None,
+    ) -> KernelRun:
+        """The kernel run of `cfg` over [start, end] (on `signals` when given, as
+        `run_backtest` takes them); raises `Unsupported` for a config it cannot mirror."""
         import pandas as pd
 
         from xmtrade.backtest import cash_rate, resolve_window, risk_free, sessions_per_year
@@ -188,11 +194,16 @@ class Screener:
             ("market", market_key),
             lambda: build_market(cfg, history.iloc[first_index:], calendar),
         )
-        signals = self._get(("signals", signals_key(cfg), last), lambda: _signals(cfg, history))
-        entry, overbought = self._get(
-            ("entry", signals_key(cfg), cfg.entry.require, window),
-            lambda: entry_arrays(cfg, signals, first_index),
-        )
+        if signals is None:
+            signals = self._get(
+                ("signals", signals_key(cfg), last), lambda: _signals(cfg, history)
+            )
+            entry, overbought = self._get(
+                ("entry", signals_key(cfg), cfg.entry.require, window),
+                lambda: entry_arrays(cfg, signals, first_index),
+            )
+        else:
+            entry, overbought = entry_arrays(cfg, signals.loc[: pd.Timestamp(last)], first_index)
         stops = self._get(
             ("stops", cfg.stop.model_dump_json(), market_key),
             lambda: stop_levels(cfg, history, first_index, market, calendar),
