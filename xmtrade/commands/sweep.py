@@ -266,6 +266,8 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
         start=start,
         end=end,
         show_progress=not args.no_progress,
+        engine=_engine(args, metric),
+        confirm=args.confirm,
     )
     print(_windows_table(result, metric))
     oos = result.overall["out_of_sample"]

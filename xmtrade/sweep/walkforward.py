@@ -209,8 +209,14 @@ def run_walkforward(
     end: date | None = None,
     show_progress: bool = True,
     run: RunFunction | None = None,
+    engine: str = "backtrader",
+    confirm: int = 20,
 ) -> WalkForwardResult:
-    """Walk forward over the sessions of `bars` in [start, end] (default: all of them)."""
+    """Walk forward over the sessions of `bars` in [start, end] (default: all of them).
+
+    With `engine` kernel the training runs are screened in the compiled kernel and the best
+    `confirm` of each training span (so every choice) run again in backtrader; the test
+    runs are always backtrader's."""
     configs = build_configs(layers, grid)
     base = layers.build()
     windows = plan_windows(base, bars, start, end, train, test, anchored)
@@ -229,6 +235,7 @@ def run_walkforward(
         "metric": metric,
         "min_trades": min_trades,
         "windows": [w.as_dict() for w in windows],
+        "engine": engine,
     }
     write_json(folder / MARKER, meta)
     began = time.monotonic()
@@ -239,9 +246,26 @@ def run_walkforward(
         for w in windows
         for i, cfg in enumerate(configs)
     ]
-    outcomes, interrupted = _run(
-        train_tasks, shared, executor_factory(), "training runs", show_progress, run
-    )
+    if engine == "kernel":
+        from xmtrade.sweep.screening import screen_then_confirm
+
+        screened, _, interrupted = screen_then_confirm(
+            train_tasks,
+            shared,
+            executor_factory,
+            Progress(len(train_tasks), label="training runs", enabled=show_progress),
+            metric,
+            min_trades,
+            max(1, confirm),  # every window's choice is a backtrader run
+            describe=lambda key: f"window {key[0]}, combination {key[1] + 1} "
+            f"({', '.join(f'{k}={v}' for k, v in grid.combinations[key[1]].items())})",
+            make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
+        )
+        outcomes = list(screened.values())
+    else:
+        outcomes, interrupted = _run(
+            train_tasks, shared, executor_factory(), "training runs", show_progress, run
+        )
     by_window: dict[int, list[Row]] = {w.number: [] for w in windows}
     for outcome in outcomes:
         number, index = outcome.key
