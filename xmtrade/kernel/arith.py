@@ -172,16 +172,45 @@ def size_tranche(nav: float, position: int, price: float, entry: int, stop: int,
     if per_share <= 0:
         return by_weight, 0
     budget = nav * risk_pct / 100
-    lots = _lots_down(budget / (per_share / MICRO), board_lot)
-    while lots > 0:
-        shares = lots * board_lot
-        cost = fill_charges(entry * shares, g, rates, per_trade, minimum, maximum, modes)
-        cost += fill_charges(stop * shares, g, rates, per_trade, minimum, maximum, modes)
-        loss = per_share * shares + cost * 10_000  # micro-HK$
-        if loss / MICRO <= budget:
+    # the most lots within the budget, searched up to the weight's lots (the answer is the
+    # smaller of the two, so a larger count never matters): gallop down, then bisect, as
+    # `risk.sizing._most_lots` does
+    upper = min(_lots_down(budget / (per_share / MICRO), board_lot), by_weight // board_lot)
+    if upper <= 0:
+        return by_weight, 0
+    if _fits(upper * board_lot, entry, stop, per_share, budget, g, rates, per_trade, minimum,
+             maximum, modes):  # fmt: skip
+        return by_weight, min(by_weight, upper * board_lot)
+    bad, step, good = upper, 1, 0
+    while True:
+        probe = upper - step
+        if probe <= 0:
+            good = 0
             break
-        lots -= 1
-    return by_weight, min(by_weight, lots * board_lot)
+        if _fits(probe * board_lot, entry, stop, per_share, budget, g, rates, per_trade,
+                 minimum, maximum, modes):  # fmt: skip
+            good = probe
+            break
+        bad, step = probe, step * 2
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if _fits(mid * board_lot, entry, stop, per_share, budget, g, rates, per_trade, minimum,
+                 maximum, modes):  # fmt: skip
+            good = mid
+        else:
+            bad = mid
+    return by_weight, min(by_weight, good * board_lot)
+
+
+@njit(cache=True)
+def _fits(shares: int, entry: int, stop: int, per_share: int, budget: float, g: int,
+          rates: np.ndarray, per_trade: np.ndarray, minimum: np.ndarray, maximum: np.ndarray,
+          modes: np.ndarray) -> bool:  # fmt: skip
+    """The 2% rule: the loss at the stop plus the round trip's charges within the budget."""
+    cost = fill_charges(entry * shares, g, rates, per_trade, minimum, maximum, modes)
+    cost += fill_charges(stop * shares, g, rates, per_trade, minimum, maximum, modes)
+    loss = per_share * shares + cost * 10_000  # micro-HK$
+    return bool(loss / MICRO <= budget)
 
 
 @njit(cache=True)

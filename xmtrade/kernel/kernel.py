@@ -37,7 +37,7 @@ STATUS = {
     STOP_ERROR: "a stop level the backtest cannot compute",
     TOO_MANY: "more live tranches than the kernel keeps",
 }
-SLOTS = 8
+SLOTS = 6  # 3 stages held, one planned, and exits on their way out
 FREE, AWAITING, OPEN = 0, 1, 3
 NO_STOP, STOP_RESTING = 0, 1
 # exit reason codes (precompute.REASONS)
@@ -113,6 +113,7 @@ def run_kernel(
     last_step = -2
     next_id = 1
     rows = 0
+    n_live = 0  # tranches not FREE
 
     for j in range(n):
         today_t = table_today[j]
@@ -122,7 +123,7 @@ def run_kernel(
             cash += cash_interest(cash, cash_rate[j], days[j])
         # ---- the pre-opening check of the planned entries
         buy_slot = -1
-        if not no_trading[j]:
+        if n_live > 0 and not no_trading[j]:
             o = opn[j]
             o_m = to_micro(o)
             cash_now = cash
@@ -130,6 +131,7 @@ def run_kernel(
                 if state[s] != AWAITING:
                     continue
                 state[s] = FREE  # awaiting no more: bought now, or dropped
+                n_live -= 1
                 hit = False
                 for h in range(SLOTS):
                     if (state[h] == OPEN and exit_reason[h] < 0 and stop_order[h] != NO_STOP
@@ -167,6 +169,7 @@ def run_kernel(
                 planned_stop[s] = stop_m
                 planned_shares[s] = buy
                 state[s] = AWAITING  # ordered: matched below
+                n_live += 1
                 buy_slot = s
         # ---- margin check of the orders submitted since the last bar (pseudo-execution)
         if buy_slot >= 0:
@@ -189,12 +192,13 @@ def run_kernel(
                                            minimum, maximum, modes) / 100  # fmt: skip
             if pseudo < 0.0:
                 state[buy_slot] = FREE
+                n_live -= 1
                 buy_slot = -1
-        for s in range(SLOTS):
+        for s in range(SLOTS if n_live > 0 else 0):
             stop_new[s] = False
             exit_new[s] = False
         # ---- matching: stops and market exits, then the entry
-        if not no_trading[j]:
+        if n_live > 0 and not no_trading[j]:
             o = opn[j]
             for s in range(SLOTS):
                 if state[s] != OPEN:
@@ -230,6 +234,7 @@ def run_kernel(
                 trades_f[r, T_EXIT_PRICE] = fill
                 trades_f[r, T_STOP] = stop_price[s]
                 state[s] = FREE
+                n_live -= 1
             if buy_slot >= 0:
                 s = buy_slot
                 up = round_up(to_micro(o), today_t, lower, upper, tick, bands)
@@ -242,6 +247,7 @@ def run_kernel(
                                     maximum, modes)  # fmt: skip
                 if cash - value - fees / 100 < 0.0:
                     state[s] = FREE  # Margin: the entry is not filled
+                    n_live -= 1
                 else:
                     cash -= value + fees / 100
                     position += planned_shares[s]
@@ -276,7 +282,7 @@ def run_kernel(
             continue
         next_t = table_next[j]
         live = False
-        for s in range(SLOTS):
+        for s in range(SLOTS if n_live > 0 else 0):
             if state[s] != FREE:
                 live = True
             if state[s] == OPEN:
@@ -345,7 +351,7 @@ def run_kernel(
         # ---- the next tranche
         signal = entry_signal[j]
         taken1 = taken2 = taken3 = False
-        for s in range(SLOTS):
+        for s in range(SLOTS if n_live > 0 else 0):
             if state[s] == OPEN and exit_reason[s] < 0:
                 if stage[s] == 1:
                     taken1 = True
@@ -378,7 +384,7 @@ def run_kernel(
             if j - last_opened < min_gap:
                 continue
         blocked = False
-        for s in range(SLOTS):
+        for s in range(SLOTS if n_live > 0 else 0):
             if state[s] == AWAITING or (state[s] == OPEN and exit_reason[s] >= 0):
                 blocked = True
         if blocked or j <= cooldown_until:
@@ -414,6 +420,7 @@ def run_kernel(
         if slot < 0:
             return TOO_MANY, j, rows
         state[slot] = AWAITING
+        n_live += 1
         stage[slot] = opening
         planned_stop[slot] = stop_level[j]
         planned_entry[slot] = entry_m

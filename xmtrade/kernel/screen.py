@@ -5,7 +5,6 @@ kernel run against the backtrader run of the same config.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -177,39 +176,54 @@ class Screener:
         import pandas as pd
 
         from xmtrade.backtest import cash_rate, resolve_window, risk_free, sessions_per_year
-        from xmtrade.sweep.work import _calendar, fundamentals_key, signals_key
+        from xmtrade.sweep.work import _calendar
 
-        first, last = resolve_window(cfg, self.bars, start, end)
+        # the keys are the frozen config sections themselves (hashable, cheap to compare)
+        window_key = (start, end, cfg.backtest.start, cfg.backtest.end)
+
+        def window_of() -> tuple[Any, ...]:
+            first, last = resolve_window(cfg, self.bars, start, end)
+            history = self.bars.loc[: pd.Timestamp(last)]
+            return first, last, history, int(history.index.searchsorted(pd.Timestamp(first)))
+
+        first, last, history, first_index = self._get(("window", window_key), window_of)
         calendar = _calendar(cfg)
         window = (first, last)
-        history = self.bars.loc[: pd.Timestamp(last)]
-        first_index = int(history.index.searchsorted(pd.Timestamp(first)))
+        market = cfg.market
         market_key = (
             window,
-            cfg.market.model_dump_json(),
-            cfg.costs.model_dump_json(),
-            json.dumps(cfg.cash.model_dump(mode="json")),
+            tuple(market.charges.items()),
+            *(getattr(market, f) for f in type(market).model_fields if f != "charges"),
+            cfg.costs,
+            cfg.cash,
         )
         market = self._get(
             ("market", market_key),
             lambda: build_market(cfg, history.iloc[first_index:], calendar),
         )
+        signals_key = (cfg.signals, cfg.exits.rsi_overbought)
         if signals is None:
-            signals = self._get(
-                ("signals", signals_key(cfg), last), lambda: _signals(cfg, history)
-            )
+            signals = self._get(("signals", signals_key, last), lambda: _signals(cfg, history))
             entry, overbought = self._get(
-                ("entry", signals_key(cfg), cfg.entry.require, window),
+                ("entry", signals_key, cfg.entry.require, window),
                 lambda: entry_arrays(cfg, signals, first_index),
             )
         else:
             entry, overbought = entry_arrays(cfg, signals.loc[: pd.Timestamp(last)], first_index)
         stops = self._get(
-            ("stops", cfg.stop.model_dump_json(), market_key),
+            ("stops", cfg.stop, market_key),
             lambda: stop_levels(cfg, history, first_index, market, calendar),
         )
+        fundamentals_key = (
+            cfg.fundamentals,
+            cfg.gate,
+            cfg.risk.rules,
+            cfg.risk.on_unknown,
+            cfg.valuation,
+            market_key,
+        )
         funda = self._get(
-            ("fundamentals", fundamentals_key(cfg), cfg.valuation.model_dump_json(), market_key),
+            ("fundamentals", fundamentals_key),
             lambda: build_fundamentals(cfg, self._timeline(cfg, calendar), market),
         )
         iparams, fparams = _params(cfg)

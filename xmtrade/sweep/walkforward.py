@@ -257,8 +257,10 @@ def run_walkforward(
             metric,
             min_trades,
             max(1, confirm),  # every window's choice is a backtrader run
-            describe=lambda key: f"window {key[0]}, combination {key[1] + 1} "
-            f"({', '.join(f'{k}={v}' for k, v in grid.combinations[key[1]].items())})",
+            describe=lambda key: (
+                f"window {key[0]}, combination {key[1] + 1} "
+                f"({', '.join(f'{k}={v}' for k, v in grid.combinations[key[1]].items())})"
+            ),
             make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
         )
         outcomes = list(screened.values())
