@@ -204,7 +204,7 @@ def test_random_configs_on_the_real_history(real_bars: pd.DataFrame, hkex: Sessi
     first, last = real_bars.index[0].date(), real_bars.index[-1].date()
     for _ in range(40):
         overrides = random_overrides(rng, first + timedelta(days=200), last, 500)
-        state, difference = check_parity(layers, overrides, real_bars, hkex, screener)
+        _, difference = check_parity(layers, overrides, real_bars, hkex, screener)
         assert difference is None, (overrides, difference)
 
 
