@@ -156,6 +156,17 @@ class Screener:
         self.bars = bars
         self.facts = facts or {}
         self._cache: dict[Any, Any] = {}
+        self._sections: dict[str, list[Any]] = {}
+
+    def _id(self, section: Any) -> int:
+        """A small number for a config section, equal for equal sections (hashing or
+        comparing whole frozen models at every cache lookup costs more than a run)."""
+        known = self._sections.setdefault(type(section).__name__, [])
+        for n, other in enumerate(known):
+            if other is section or other == section:
+                return n
+        known.append(section)
+        return len(known) - 1
 
     def _get(self, key: Any, make: Any) -> Any:
         if key not in self._cache:
@@ -189,19 +200,12 @@ class Screener:
         first, last, history, first_index = self._get(("window", window_key), window_of)
         calendar = _calendar(cfg)
         window = (first, last)
-        market = cfg.market
-        market_key = (
-            window,
-            tuple(market.charges.items()),
-            *(getattr(market, f) for f in type(market).model_fields if f != "charges"),
-            cfg.costs,
-            cfg.cash,
-        )
+        market_key = (window, self._id(cfg.market), self._id(cfg.costs), self._id(cfg.cash))
         market = self._get(
             ("market", market_key),
             lambda: build_market(cfg, history.iloc[first_index:], calendar),
         )
-        signals_key = (cfg.signals, cfg.exits.rsi_overbought)
+        signals_key = (self._id(cfg.signals), cfg.exits.rsi_overbought)
         if signals is None:
             signals = self._get(("signals", signals_key, last), lambda: _signals(cfg, history))
             entry, overbought = self._get(
@@ -211,15 +215,15 @@ class Screener:
         else:
             entry, overbought = entry_arrays(cfg, signals.loc[: pd.Timestamp(last)], first_index)
         stops = self._get(
-            ("stops", cfg.stop, market_key),
+            ("stops", self._id(cfg.stop), market_key),
             lambda: stop_levels(cfg, history, first_index, market, calendar),
         )
         fundamentals_key = (
-            cfg.fundamentals,
-            cfg.gate,
-            cfg.risk.rules,
+            self._id(cfg.fundamentals),
+            self._id(cfg.gate),
+            self._id(cfg.risk.rules),
             cfg.risk.on_unknown,
-            cfg.valuation,
+            self._id(cfg.valuation),
             market_key,
         )
         funda = self._get(
