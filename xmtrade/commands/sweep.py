@@ -191,6 +191,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     layers, base, grid, bars, data_dir = _load(args)
     metric, min_trades, jobs = _settings(args, base)
+    if grid.search is not None:
+        grid, stopped = _study(args, layers, grid, bars, data_dir, metric, min_trades, start, end)
+        if stopped:
+            return INTERRUPTED
     configs = check_sweep(layers, grid, bars, start, end)
     jobs = _cap(args, jobs, len(configs))
     executor = _executor(args, jobs)
@@ -245,6 +249,10 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     train = parse_span(args.train, "--train")
     test = parse_span(args.test, "--test")
     layers, base, grid, bars, data_dir = _load(args)
+    if grid.search is not None:
+        raise ConfigError(
+            grid.source, "search", "a search runs in `xmtrade sweep`; walkforward takes a grid"
+        )
     metric, min_trades, jobs = _settings(args, base)
     windows = plan_windows(base, bars, start, end, train, test, args.anchored)
     jobs = _cap(args, jobs, len(grid.combinations) * len(windows))
@@ -293,6 +301,52 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     return 0
+
+
+def _study(
+    args: argparse.Namespace,
+    layers: ConfigLayers,
+    grid: Grid,
+    bars: pd.DataFrame,
+    data_dir: Path,
+    metric: str,
+    min_trades: int,
+    start: Any,
+    end: Any,
+) -> tuple[Grid, bool]:
+    """Run (or resume) the grid's optuna study; the grid with every trial as a combination,
+    and whether Ctrl-C stopped the study."""
+    import dataclasses
+
+    from xmtrade.sweep.runner import read_shared, status, to_row
+    from xmtrade.sweep.screening import screen_one
+    from xmtrade.sweep.search import run_study, study_file
+    from xmtrade.sweep.work import LOWER_IS_BETTER, Task, run_one
+
+    engine = _engine(args, metric)
+    shared = read_shared(bars, [layers.build()])
+    layer_text = [Path(p).read_text(encoding="utf-8") for p in args.config]
+    key = {"layers": layer_text, "metric": metric, "min_trades": min_trades, "engine": engine,
+           "window": [start, end]}  # fmt: skip
+    storage, name = study_file(data_dir, grid, key)
+
+    def objective(params: dict[str, Any]) -> float | None:
+        task = Task((None, 0), layers.build(params, overrides_source=grid.source), start, end)
+        outcome = screen_one(shared, task) if engine == "kernel" else None
+        if outcome is None:
+            outcome = run_one(shared, task)
+        row = to_row(outcome, params, 0)
+        return row.value(metric) if status(row, metric, min_trades) == "ok" else None
+
+    print(f"sweep: {grid.search} search, study {name} in {storage}", file=sys.stderr)
+    combos, stopped = run_study(grid, storage, name, objective, metric in LOWER_IS_BETTER)
+    if stopped:
+        print(
+            f"xmtrade: interrupted; the study keeps its {len(combos)} finished trials in "
+            f"{storage}: run the same command again to resume it",
+            file=sys.stderr,
+        )
+    return dataclasses.replace(grid, combinations=combos), stopped
 
 
 def _engine(args: argparse.Namespace, metric: str) -> str:
