@@ -37,7 +37,7 @@ def world() -> tuple[object, object, object]:
 
 
 def test_ticks(world: tuple[object, object, object]) -> None:
-    cfg, m, (ticks, _) = world  # type: ignore[misc]
+    _, m, (ticks, _) = world  # type: ignore[misc]
     rng = random.Random(1)
     for _ in range(3000):
         j = rng.randrange(len(m.dates))
@@ -53,7 +53,7 @@ def test_ticks(world: tuple[object, object, object]) -> None:
 
 
 def test_charges(world: tuple[object, object, object]) -> None:
-    cfg, m, (_, costs) = world  # type: ignore[misc]
+    _, m, (_, costs) = world  # type: ignore[misc]
     rng = random.Random(2)
     for _ in range(3000):
         j = rng.randrange(len(m.dates))
@@ -68,7 +68,7 @@ def test_charges(world: tuple[object, object, object]) -> None:
 
 
 def test_sizing(world: tuple[object, object, object]) -> None:
-    cfg, m, (ticks, costs) = world  # type: ignore[misc]
+    _, m, (ticks, costs) = world  # type: ignore[misc]
     rng = random.Random(3)
     for _ in range(1500):
         j = rng.randrange(len(m.dates))
