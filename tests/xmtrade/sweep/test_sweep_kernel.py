@@ -161,3 +161,28 @@ def test_a_study_resumes_where_it_stopped(tmp_path: Path, method: str) -> None:
     assert more[: len(first)] == first and len(more) >= len(first)
     again, _ = run_study(parse_grid(spec, "g.yaml", 100), storage, "s", objective, False)
     assert len(told) == 8 and again == more  # nothing left to ask
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_screening_keeps_the_screened_rows(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xmtrade.sweep import screening
+
+    real = screening.screen_one
+    calls: list[Any] = []
+
+    def interrupt(shared: Any, task: Any) -> Any:
+        calls.append(task)
+        if len(calls) > 5:
+            raise KeyboardInterrupt
+        return real(shared, task)
+
+    monkeypatch.setattr(screening, "screen_one", interrupt)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(GRID)
+    assert _sweep(home, tmp_path / "k", grid, "--min-trades", "0") == 130
+    assert "interrupted after 5 of 12 runs" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "k" / "results.csv")
+    assert len(table) == 5
+    assert json.loads((tmp_path / "k" / "sweep.json").read_text())["status"] == "interrupted"
