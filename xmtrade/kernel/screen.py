@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numba import njit
 
 from xmtrade.kernel.kernel import (
     OK,
@@ -100,29 +101,15 @@ class KernelRun:
         final = float(nav[-1])
         years = (self.dates[-1] - self.dates[0]).days / 365.25
         cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
-        previous = np.concatenate(([initial], nav[:-1]))
-        returns = nav / previous - 1.0
-        excess = returns - self.risk_free
         periods = self.periods_per_year
-        vol = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
-        downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(excess) else 0.0
-        sharpe = float(excess.mean()) / vol * math.sqrt(periods) if vol > 0 else None
-        sortino = float(excess.mean()) / downside * math.sqrt(periods) if downside > 0 else None
-        mdd = float((nav / np.maximum.accumulate(nav) - 1.0).min())
+        mean, vol, downside, mdd, _ = _nav_stats(nav, float(initial), self.risk_free)
+        exposure = _exposure(self.trades_i, len(nav))
+        sharpe = mean / vol * math.sqrt(periods) if vol > 0 else None
+        sortino = mean / downside * math.sqrt(periods) if downside > 0 else None
         calmar = cagr / abs(mdd) if cagr is not None and mdd < 0 else None
-        ti, tf = self.trades_i, self.trades_f
-        closed = ti[:, T_EXIT_J] >= 0
-        gross = (tf[:, T_EXIT_PRICE] - tf[:, T_ENTRY_PRICE]) * ti[:, T_SHARES]
-        pnl = np.round(gross - ti[:, T_FEES] / 100, 2)[closed]
-        wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
-        cap = cfg.sizing.risk_per_trade_pct
-        breaches = pnl < -cap / 100 * np.round(tf[closed, T_NAV_AT_ENTRY], 2)
-        held = np.zeros(len(nav) + 1, dtype=np.int64)
-        for r in range(ti.shape[0]):
-            held[ti[r, T_ENTRY_J]] += 1
-            held[ti[r, T_EXIT_J] if ti[r, T_EXIT_J] >= 0 else len(nav)] -= 1
-        n_closed = int(closed.sum())
-        gross_loss = float(-losses.sum())
+        n_closed, n_wins, gross_win, gross_loss, breaches, fees = _trade_stats(
+            self.trades_i, self.trades_f, cfg.sizing.risk_per_trade_pct
+        )
         return {
             "total_return": _ratio(final / initial - 1.0),
             "cagr": _ratio(cagr),
@@ -132,14 +119,14 @@ class KernelRun:
             "max_drawdown": _ratio(mdd),
             "calmar": _ratio(calmar),
             "n_trades": n_closed,
-            "open_tranches": int(ti.shape[0] - n_closed),
-            "win_rate": _ratio(len(wins) / n_closed) if n_closed else None,
-            "profit_factor": _ratio(float(wins.sum()) / gross_loss) if gross_loss > 0 else None,
-            "exposure": _ratio(float((np.cumsum(held)[:-1] > 0).mean())),
+            "open_tranches": int(self.trades_i.shape[0] - n_closed),
+            "win_rate": _ratio(n_wins / n_closed) if n_closed else None,
+            "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
+            "exposure": _ratio(exposure),
             "final_nav": round(final, 2),
-            "cap_breaches": int(breaches.sum()),
+            "cap_breaches": int(breaches),
             "stale_decisions": None,
-            "fees_total": round(float(ti[:, T_FEES].sum()) / 100, 2),
+            "fees_total": round(fees / 100, 2),
             "sessions": len(nav),
         }
 
@@ -147,6 +134,78 @@ class KernelRun:
         previous = np.concatenate(([self.config.backtest.initial_nav], self.nav[:-1]))
         result: np.ndarray = self.nav / previous - 1.0
         return result
+
+
+@njit(cache=True)
+def _nav_stats(nav: np.ndarray, initial: float, risk_free: np.ndarray) -> tuple[float, ...]:
+    """(mean excess return, volatility (ddof 1), downside deviation, max drawdown, 0) of a
+    daily NAV, as `report.summarize` computes them."""
+    n = nav.shape[0]
+    total = 0.0
+    excess_total = 0.0
+    downside = 0.0
+    previous = initial
+    peak = nav[0]
+    mdd = 0.0
+    returns = np.empty(n)
+    for j in range(n):
+        r = nav[j] / previous - 1.0
+        returns[j] = r
+        total += r
+        e = r - risk_free[j]
+        excess_total += e
+        if e < 0:
+            downside += e * e
+        previous = nav[j]
+        if nav[j] > peak:
+            peak = nav[j]
+        mdd = min(mdd, nav[j] / peak - 1.0)
+    mean = total / n
+    var = 0.0
+    for j in range(n):
+        var += (returns[j] - mean) ** 2
+    vol = math.sqrt(var / (n - 1)) if n > 1 else 0.0
+    return excess_total / n, vol, math.sqrt(downside / n), mdd, 0.0
+
+
+@njit(cache=True)
+def _exposure(ti: np.ndarray, n: int) -> float:
+    """The share of sessions that close with shares held."""
+    held = np.zeros(n + 1, dtype=np.int64)
+    for r in range(ti.shape[0]):
+        held[ti[r, T_ENTRY_J]] += 1
+        held[ti[r, T_EXIT_J] if ti[r, T_EXIT_J] >= 0 else n] -= 1
+    count = 0
+    live = 0
+    for j in range(n):
+        live += held[j]
+        if live > 0:
+            count += 1
+    return count / n
+
+
+@njit(cache=True)
+def _trade_stats(
+    ti: np.ndarray, tf: np.ndarray, cap_pct: float
+) -> tuple[int, int, float, float, int, int]:
+    """(closed trades, winners, gross win, gross loss, cap breaches, fees in cents)."""
+    closed = wins = breaches = fees = 0
+    gross_win = gross_loss = 0.0
+    for r in range(ti.shape[0]):
+        fees += ti[r, T_FEES]
+        if ti[r, T_EXIT_J] < 0:
+            continue
+        closed += 1
+        gross = (tf[r, T_EXIT_PRICE] - tf[r, T_ENTRY_PRICE]) * ti[r, T_SHARES]
+        pnl = round(gross - ti[r, T_FEES] / 100, 2)
+        if pnl > 0:
+            wins += 1
+            gross_win += pnl
+        else:
+            gross_loss -= pnl
+        if pnl < -cap_pct / 100 * round(tf[r, T_NAV_AT_ENTRY], 2):
+            breaches += 1
+    return closed, wins, gross_win, gross_loss, breaches, fees
 
 
 class Screener:
