@@ -11,7 +11,9 @@ strategy over the full shared 1810.HK history it times
 4. a sweep of `--combinations` combinations (default 10,000) with `--engine kernel` end to
    end on `--jobs` cores: building the configs, screening every one, confirming the best 20
    in backtrader, ranking, the overfitting guards and the output files;
-5. the peak memory (RSS of this process and its workers) of that sweep.
+5. the peak memory of that sweep: the total resident set (RSS) of this process and its
+   workers, and the proportional set size (PSS: pages the forked workers share with the
+   parent split between them).
 
 Every run of (1) and (2) is checked to give the same daily NAV as (3).
 
@@ -146,6 +148,7 @@ def big_sweep(bars: Any, combinations: int, jobs: int, confirm: int) -> dict[str
         "seconds_total": round(seconds, 1),
         "seconds_runs": round(result.seconds, 1),
         "peak_rss_mib": round(memory.peak_rss / 1024),
+        "peak_pss_mib": round(memory.peak_pss / 1024),
         "best_sharpe": None if result.best is None else result.best.value("sharpe"),
     }
 
