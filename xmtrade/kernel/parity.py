@@ -96,7 +96,33 @@ def random_overrides(rng: random.Random, first: date, last: date, span: int) -> 
         o["gate.roic_wacc_spread_min_pp"] = -30
         o["gate.on_unknown"] = "pass"
         o["sizing.max_weight_pct"] = rng.choice([15, 30, 100])
-    o["backtest.initial_nav"] = rng.choice([100_000, 1_000_000, 1_000_000, 5_000_000])
+    o["backtest.initial_nav"] = rng.choice([100_000, 1_000_000, 1_000_000, 5_000_000, 777_777.77])
+    o["instrument.board_lot"] = rng.choice([200, 200, 100, 500, 1000])
+    if rng.random() < 0.2:
+        o["stages.max_stage"] = 2
+    if rng.random() < 0.3:
+        o["valuation.hkd_per_rmb"] = [
+            {"start": date(1990, 1, 1), "rate": 1.1},
+            {"start": first + timedelta(days=rng.randint(0, span)), "rate": rng.choice([0.9, 1.3])},
+        ]
+    if rng.random() < 0.2:
+        o["gate.ev_scale.enabled"] = True
+        o["gate.ev_scale.min_annualised_deliveries"] = rng.choice([1, 100000, 350000])
+    if rng.random() < 0.2:
+        o["gate.wacc.method"] = "capm"
+    if rng.random() < 0.2:  # a charge whose rate changes inside the window
+        o["market.charges.stamp_duty.periods"] = [
+            {"start": date(1990, 1, 1), "rate_pct": 0.1},
+            {"start": first + timedelta(days=rng.randint(0, span)), "rate_pct": 0.13},
+        ]
+    if rng.random() < 0.3:
+        o["cash.rate"] = [
+            {"start": date(1990, 1, 1), "rate_pct": 1.5},
+            {
+                "start": first + timedelta(days=rng.randint(0, span)),
+                "rate_pct": rng.choice([0, 3.25]),
+            },
+        ]
     start = first + timedelta(days=rng.randint(0, max(0, (last - first).days - span)))
     o["backtest.start"] = start
     o["backtest.end"] = min(last, start + timedelta(days=span))

@@ -43,9 +43,13 @@ REPORTS = [("2024Q1", "2024-05-23"), ("2024Q2", "2024-08-21"), ("2024Q3", "2024-
 
 
 def _tick(price: float, on: date) -> float:
-    if on >= date(2025, 8, 4):
-        return 0.01 if price < 20 else 0.02
-    return 0.02 if price < 20 else 0.05
+    new = on >= date(2025, 8, 4)
+    for upper, old_tick, new_tick in ((0.25, 0.001, 0.001), (0.5, 0.005, 0.005),
+                                      (10, 0.01, 0.01), (20, 0.02, 0.01), (50, 0.05, 0.02),
+                                      (100, 0.05, 0.05), (200, 0.1, 0.1)):  # fmt: skip
+        if price < upper:
+            return new_tick if new else old_tick
+    return 0.2
 
 
 def _on_grid(price: float, on: date) -> float:
@@ -57,12 +61,12 @@ def make_world(seed: int, calendar: SessionCalendar, folder: Path) -> tuple[pd.D
     """Bars (a random walk around HK$20 with gaps and placeholder bars) and a facts file."""
     rng = random.Random(seed)
     sessions = calendar.sessions(FIRST, LAST)
-    close = rng.uniform(14, 26)
+    close = rng.uniform(14, 26) * (rng.choice([0.03, 0.2, 1, 1, 1, 6]) if seed >= 4 else 1)
     rows = []
     for n, session in enumerate(sessions):
         day = pd.Timestamp(session).date()
         previous = close
-        close = max(5.0, close * (1 + rng.gauss(0.0005, 0.025)))
+        close = max(0.05, close * (1 + rng.gauss(0.0005, 0.025)))
         gap = rng.random() < 0.04
         opn = previous * (rng.uniform(0.88, 0.94) if gap else rng.uniform(0.985, 1.015))
         high = max(opn, close) * rng.uniform(1.0, 1.02)
