@@ -345,8 +345,9 @@ def run_kernel(
                 wanted = wanted_m / MICRO
                 if stop_order[s] != NO_STOP and wanted == current:
                     continue
+                if stop_order[s] == NO_STOP:  # a new order (a moved one is not checked again)
+                    stop_new[s] = True
                 stop_order[s] = STOP_RESTING
-                stop_new[s] = True
                 stop_price[s] = wanted
         # ---- the next tranche
         signal = entry_signal[j]
