@@ -168,7 +168,7 @@ def test_random_configs_on_hand_built_worlds(
         if state == "ok":
             trades += len(screener.run(layers.build(overrides)).trades())
     assert outcomes.get("ok", 0) >= CONFIGS_PER_WORLD * 0.9, outcomes
-    assert trades > CONFIGS_PER_WORLD // 2  # the worlds trade
+    assert trades >= 10  # the worlds trade (the edge-case test checks what)
 
 
 @pytest.mark.slow
