@@ -152,7 +152,7 @@ def test_a_study_resumes_where_it_stopped(tmp_path: Path, method: str) -> None:
         told.append(params)
         return None if params["stop.lookback"] == 30 else float(params["signals.rsi.oversold"])
 
-    storage = tmp_path / "studies" / "s.db"
+    storage = tmp_path / "studies" / "s.journal"
     first, stopped = run_study(parse_grid(spec, "g.yaml", 100), storage, "s", objective, False)
     assert not stopped and len(told) == 5 and storage.exists()
     spec["trials"] = 8
