@@ -16,9 +16,9 @@ exits.trailing_stop: [true, false]
 Each trial is screened in the kernel (or run in backtrader with `--engine backtrader`) and
 its metric told to the study. The study lives in DATA_DIR/studies/<grid>-<digest>.journal
 (optuna's journal file storage), named by the search space, the config layers, the metric and
-the window: running the same command again resumes it up to `trials` trials. Every trial of the study, resumed ones too,
-then goes through the sweep as one combination (screened, the best confirmed in backtrader),
-so every trial counts in the deflated Sharpe ratio and the PBO.
+the window: running the same command again resumes it up to `trials` trials. Every trial of
+the study, resumed ones too, then goes through the sweep as one combination (screened, the
+best confirmed in backtrader), so every trial counts in the deflated Sharpe ratio and the PBO.
 """
 
 from __future__ import annotations
