@@ -151,20 +151,25 @@ def run_sweep(
     confirmed: set[Any] = set()
     try:
         if engine == "kernel":
-            from xmtrade.sweep.screening import screen_then_confirm
+            from xmtrade.sweep.screening import KernelMismatch, screen_then_confirm
 
-            _, confirmed, interrupted = screen_then_confirm(
-                tasks,
-                shared,
-                lambda: executor,
-                progress,
-                metric,
-                min_trades,
-                confirm,
-                on_outcome=collect,
-                describe=lambda key: _combination(grid, key[1]),
-                make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
-            )
+            try:
+                _, confirmed, interrupted = screen_then_confirm(
+                    tasks,
+                    shared,
+                    lambda: executor,
+                    progress,
+                    metric,
+                    min_trades,
+                    confirm,
+                    on_outcome=collect,
+                    describe=lambda key: _combination(grid, key[1]),
+                    make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
+                )
+            except KernelMismatch as stopped:  # the folder says why it holds no ranking
+                meta.update({"status": "stopped", "stopped_by": stopped.line()})
+                write_json(folder / "sweep.json", meta)
+                raise
         else:
             _, interrupted = execute(
                 tasks, shared, executor, progress, run=run, on_outcome=collect, note=note

@@ -99,6 +99,9 @@ def test_a_confirmed_run_that_differs_stops_the_sweep(
     line = stopped.value.line()
     assert line.startswith("sweep: combination ")
     assert "first differing session 2021-03-04" in line and "stopped" in line
+    meta = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert meta["status"] == "stopped" and meta["stopped_by"] == line
+    assert not (tmp_path / "out" / "best.yaml").exists()
 
 
 @pytest.mark.slow
