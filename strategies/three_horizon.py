@@ -244,10 +244,13 @@ class ThreeHorizonStrategy(Opening):
         if tranche.stop_order is not None and wanted == current:
             return
         if tranche.stop_order is not None:
-            self.cancel(tranche.stop_order)
-        order = self.sell(size=tranche.shares, exectype=bt.Order.Stop, price=wanted)
-        self._order_role[order.ref] = (tranche, "stop")
-        tranche.stop_order = order
+            # move the resting stop (same order, same place in the book) instead of
+            # cancelling it and placing a new one: the same fills, without a new order
+            tranche.stop_order.created.price = wanted
+        else:
+            order = self.sell(size=tranche.shares, exectype=bt.Order.Stop, price=wanted)
+            self._order_role[order.ref] = (tranche, "stop")
+            tranche.stop_order = order
         self._decide(
             {
                 "date": today,

@@ -107,9 +107,9 @@ class TrancheBook(bt.Strategy):
         self._atr: list[float] | None = None
         self._swing_low: list[float] | None = None
         if stop_cfg.method in ("atr", "lowest_low_atr"):
-            self._atr = _atr(inputs.bars, stop_cfg.atr_period)
+            self._atr = atr_levels(inputs.bars, stop_cfg.atr_period)
         if stop_cfg.method == "swing_low":
-            self._swing_low = _last_swing_low(inputs.bars, stop_cfg.swing_k)
+            self._swing_low = last_swing_lows(inputs.bars, stop_cfg.swing_k)
 
     # ------------------------------------------------------------------ state helpers
 
@@ -366,7 +366,7 @@ def report_key(state: FundamentalState) -> str | None:
     return f"{newest.period} announced {newest.announced}"
 
 
-def _atr(bars: pd.DataFrame, period: int) -> list[float]:
+def atr_levels(bars: pd.DataFrame, period: int) -> list[float]:
     """ATR (Wilder) of every session from `ta`, NaN while it warms up; point in time (the
     value at a session reads nothing after it)."""
     from ta.volatility import AverageTrueRange
@@ -384,7 +384,7 @@ def _atr(bars: pd.DataFrame, period: int) -> list[float]:
     return result
 
 
-def _last_swing_low(bars: pd.DataFrame, k: int) -> list[float]:
+def last_swing_lows(bars: pd.DataFrame, k: int) -> list[float]:
     """At each session, the low of the last swing low confirmed by its close (k bars late)."""
     low = bars["low"].astype(float)
     events = swing_low_events(low, k)

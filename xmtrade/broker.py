@@ -104,6 +104,14 @@ class HkBroker(bt.brokers.BackBroker):
         self.interest_today = amount
         self.interest_total = round(self.interest_total + amount, 2)
 
+    def notify(self, order: bt.Order) -> None:
+        """Queue the order's notification for the strategy, except Submitted and Accepted,
+        which the strategy ignores and which carry no execution (cloning each order for
+        them is a fifth of a run's broker time)."""
+        if order.status in (bt.Order.Submitted, bt.Order.Accepted):
+            return
+        super().notify(order)
+
     def _try_exec(self, order: bt.Order) -> None:
         data = order.data
         if data.no_trading[0]:

@@ -58,6 +58,21 @@ def _shared_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_report_option(parser)
+    parser.add_argument(
+        "--engine",
+        choices=("kernel", "backtrader"),
+        default="kernel",
+        help="kernel: screen every combination in the compiled kernel, then confirm the best "
+        "in backtrader (default); backtrader: run everything in backtrader",
+    )
+    parser.add_argument(
+        "--confirm",
+        type=int,
+        default=20,
+        metavar="N",
+        help="with --engine kernel: how many of the best screened rows (per training span in "
+        "a walk-forward) run again in backtrader (default 20)",
+    )
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -111,6 +126,8 @@ def _settings(args: argparse.Namespace, base: AppConfig) -> tuple[str, int, int]
     from xmtrade.sweep.runner import check_metric
 
     metric = check_metric(args.metric or base.sweep.metric)
+    if getattr(args, "confirm", 0) < 0:
+        raise ConfigError("command line", "--confirm", f"expected 0 or more, got {args.confirm}")
     min_trades = base.sweep.min_trades if args.min_trades is None else args.min_trades
     if min_trades < 0:
         raise ConfigError("command line", "--min-trades", f"expected 0 or more, got {min_trades}")
@@ -183,6 +200,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     layers, base, grid, bars, data_dir = _load(args)
     metric, min_trades, jobs = _settings(args, base)
+    if grid.search is not None:
+        grid, stopped = _study(args, layers, grid, bars, data_dir, metric, min_trades, start, end)
+        if stopped:
+            return exit_code()
     configs = check_sweep(layers, grid, bars, start, end)
     jobs = _cap(args, jobs, len(configs))
     executor = _executor(args, jobs)
@@ -209,6 +230,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
             configs=configs,
             formats=formats,
+            engine=_engine(args, metric),
+            confirm=args.confirm,
         )
     finished = len(result.ranked)
     print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
@@ -244,6 +267,10 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     train = parse_span(args.train, "--train")
     test = parse_span(args.test, "--test")
     layers, base, grid, bars, data_dir = _load(args)
+    if grid.search is not None:
+        raise ConfigError(
+            grid.source, "search", "a search runs in `xmtrade sweep`; walkforward takes a grid"
+        )
     metric, min_trades, jobs = _settings(args, base)
     windows = plan_windows(base, bars, start, end, train, test, args.anchored)
     jobs = _cap(args, jobs, len(grid.combinations) * len(windows))
@@ -268,6 +295,8 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
             end=end,
             show_progress=not args.no_progress,
             formats=formats,
+            engine=_engine(args, metric),
+            confirm=args.confirm,
         )
     print_table(_windows_table(result, metric))
     oos = result.overall["out_of_sample"]
@@ -296,6 +325,66 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
         )
         return exit_code()
     return 0
+
+
+def _study(
+    args: argparse.Namespace,
+    layers: ConfigLayers,
+    grid: Grid,
+    bars: pd.DataFrame,
+    data_dir: Path,
+    metric: str,
+    min_trades: int,
+    start: Any,
+    end: Any,
+) -> tuple[Grid, bool]:
+    """Run (or resume) the grid's optuna study; the grid with every trial as a combination,
+    and whether Ctrl-C stopped the study."""
+    import dataclasses
+
+    from xmtrade.sweep.runner import read_shared, status, to_row
+    from xmtrade.sweep.screening import screen_one
+    from xmtrade.sweep.search import run_study, study_file
+    from xmtrade.sweep.work import LOWER_IS_BETTER, Task, run_one
+
+    engine = _engine(args, metric)
+    shared = read_shared(bars, [layers.build()])
+    layer_text = [Path(p).read_text(encoding="utf-8") for p in layers.files]
+    key = {"layers": layer_text, "metric": metric, "min_trades": min_trades, "engine": engine,
+           "window": [start, end]}  # fmt: skip
+    storage, name = study_file(data_dir, grid, key)
+
+    def objective(params: dict[str, Any]) -> float | None:
+        task = Task((None, 0), layers.build(params, overrides_source=grid.source), start, end)
+        outcome = screen_one(shared, task) if engine == "kernel" else None
+        if outcome is None:
+            outcome = run_one(shared, task)
+        row = to_row(outcome, params, 0)
+        return row.value(metric) if status(row, metric, min_trades) == "ok" else None
+
+    print(f"sweep: {grid.search} search, study {name} in {storage}", file=sys.stderr)
+    combos, stopped = run_study(grid, storage, name, objective, metric in LOWER_IS_BETTER)
+    if stopped:
+        print(
+            f"xmtrade: interrupted; the study keeps its {len(combos)} finished trials in "
+            f"{storage}: run the same command again to resume it",
+            file=sys.stderr,
+        )
+    return dataclasses.replace(grid, combinations=combos), stopped
+
+
+def _engine(args: argparse.Namespace, metric: str) -> str:
+    """The engine to screen with: the kernel, unless asked for backtrader or the metric is one
+    the kernel does not compute (then it says so)."""
+    from xmtrade.kernel.screen import NOT_SCREENED
+
+    if args.engine == "kernel" and metric in NOT_SCREENED:
+        print(
+            f"{args.verb}: the kernel does not compute {metric}; every run goes to backtrader",
+            file=sys.stderr,
+        )
+        return "backtrader"
+    return str(args.engine)
 
 
 def _pct(value: float | None) -> str:

@@ -44,6 +44,7 @@ from xmtrade.config import read_yaml_mapping
 from xmtrade.errors import ConfigError
 
 SAMPLE_KEY = "sample"
+SEARCH_KEYS = ("search", "trials", "seed")  # an optuna study (xmtrade/sweep/search.py)
 LIST_SPECS = ("range", "values")
 RANDOM_SPECS = ("uniform", "randint", "choice")
 SPEC_KEYS = (*LIST_SPECS, *RANDOM_SPECS)
@@ -69,6 +70,8 @@ class Grid:
     sample_count: int | None  # the N asked for when sampling at random
     seed: int | None
     duplicates: int = 0  # combinations dropped because a list repeated a value
+    search: str | None = None  # an optuna sampler (`search:`): combinations come from a study
+    trials: int | None = None
 
     @property
     def varying(self) -> list[str]:
@@ -93,9 +96,15 @@ def parse_grid(data: Mapping[str, Any], where: str, max_combinations: int) -> Gr
     """Expand a grid mapping (as read from `where`) into its combinations."""
     body = dict(data)
     sample = body.pop(SAMPLE_KEY, None)
+    search = {k: body.pop(k) for k in SEARCH_KEYS if k in body}
     axes = [_axis(p, spec, where, max_combinations) for p, spec in _flatten(body, where, "")]
     if not axes:
         raise ConfigError(where, None, "empty grid: name at least one config field to vary")
+    if search:
+        from xmtrade.sweep.search import check_search
+
+        method, trials, seed = check_search(search, sample, axes, where, max_combinations)
+        return Grid(where, tuple(axes), (), None, seed, search=method, trials=trials)
     if sample is None:
         random_axes = [a.path for a in axes if a.kind in RANDOM_SPECS]
         if random_axes:

@@ -162,6 +162,26 @@ def pbo_cscv(returns: np.ndarray, splits: int, batch: int = 512) -> Pbo | None:
     count = np.array([len(b) for b in blocks], dtype=float)
     s1 = np.stack([matrix[b].sum(axis=0) for b in blocks])  # S x N
     s2 = np.stack([(matrix[b] ** 2).sum(axis=0) for b in blocks])
+    return pbo_from_blocks(s1, s2, count, batch)
+
+
+def block_sums(returns: np.ndarray, splits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sums, sums of squares) of one trial's daily returns over the `splits` blocks of
+    `pbo_cscv`: what the PBO needs of a trial, without keeping every trial's series in one
+    matrix."""
+    series = np.asarray(returns, dtype=float)
+    starts = [int(b[0]) for b in np.array_split(np.arange(len(series)), splits)]
+    return np.add.reduceat(series, starts), np.add.reduceat(series**2, starts)
+
+
+def pbo_from_blocks(
+    s1: np.ndarray, s2: np.ndarray, count: np.ndarray, batch: int = 512
+) -> Pbo | None:
+    """`pbo_cscv` from each trial's block sums (S x N) and the sessions of each block (S)."""
+    splits, trials = s1.shape
+    if trials < 2 or splits < 2 or splits % 2 or (count < 2).any():
+        return None
+    batch = max(1, min(batch, 4_000_000 // trials))  # bounded temporaries for many trials
     chosen = np.array(
         [c for c in itertools.combinations(range(splits), splits // 2)], dtype=np.int64
     )

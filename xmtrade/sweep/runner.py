@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xmtrade.errors import ConfigError
-from xmtrade.sweep.overfitting import deflated_sharpe, moments, pbo_cscv
+from xmtrade.sweep.overfitting import block_sums, deflated_sharpe, moments, pbo_from_blocks
 from xmtrade.sweep.work import (
     LOWER_IS_BETTER,
     METRICS,
@@ -49,13 +49,34 @@ def check_metric(metric: str) -> str:
 def build_configs(layers: ConfigLayers, grid: Grid) -> list[AppConfig]:
     """Every combination's config, validated before anything runs: the first bad one is a
     one-line error naming the grid file and the field."""
-    configs = [layers.build(combo, overrides_source=grid.source) for combo in grid.combinations]
+    known: dict[str, dict[Any, Any]] = {}
+    configs = [
+        _share_sections(layers.build(combo, overrides_source=grid.source), known)
+        for combo in grid.combinations
+    ]
     symbols = {c.instrument.symbol for c in configs}
     if len(symbols) > 1:
         raise ConfigError(
             grid.source, "instrument.symbol", "a sweep runs on one price series; do not vary it"
         )
     return configs
+
+
+def _share_sections(cfg: AppConfig, known: dict[str, dict[Any, Any]]) -> AppConfig:
+    """`cfg` with each section that equals one of an earlier config the same object (a
+    combination changes a few fields; a config is about 45 KB, so a big sweep would
+    otherwise hold gigabytes of equal copies). The values are those validated by `build`."""
+    sections: dict[str, Any] = {}
+    for name in type(cfg).model_fields:
+        section = getattr(cfg, name)
+        pool = known.setdefault(name, {})
+        try:
+            section = pool.setdefault(section, section)
+        except TypeError:  # a section holding a mapping is not hashable: compare
+            section = next((v for v in pool.values() if v == section), section)
+            pool.setdefault(id(section), section)
+        sections[name] = section
+    return type(cfg).model_construct(_fields_set=cfg.model_fields_set, **sections)
 
 
 def read_shared(bars: Any, configs: Iterable[AppConfig]) -> SharedData:
@@ -226,9 +247,14 @@ def overfitting(
         )
         report["deflated_sharpe"] = dsr.as_dict(periods_per_year)
     lengths = {len(r.returns) for r in completed if r.returns is not None}
-    if len(completed) >= 2 and len(lengths) == 1:
-        matrix = np.column_stack([r.returns for r in completed if r.returns is not None])
-        pbo = pbo_cscv(matrix, pbo_splits)
+    sessions = next(iter(lengths)) if len(lengths) == 1 else 0
+    if len(completed) >= 2 and sessions >= 2 * pbo_splits:
+        # each trial's block sums, not one sessions x trials matrix (memory of big searches)
+        sums = [block_sums(r.returns, pbo_splits) for r in completed if r.returns is not None]
+        s1 = np.column_stack([a for a, _ in sums])
+        s2 = np.column_stack([b for _, b in sums])
+        count = np.array([len(b) for b in np.array_split(np.arange(sessions), pbo_splits)])
+        pbo = pbo_from_blocks(s1, s2, count.astype(float))
         report["pbo"] = pbo.as_dict() if pbo is not None else None
     return report
 

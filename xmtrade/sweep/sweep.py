@@ -60,6 +60,12 @@ class SweepResult:
         return self.folder / (PARTIAL_RESULTS if self.interrupted else "results.csv")
 
 
+def _combination(grid: Grid, index: int) -> str:
+    """A combination in words, for a one-line message."""
+    values = ", ".join(f"{k}={v}" for k, v in grid.combinations[index].items())
+    return f"combination {index + 1} ({values})"
+
+
 def check_sweep(
     layers: ConfigLayers,
     grid: Grid,
@@ -93,11 +99,15 @@ def run_sweep(
     run: RunFunction | None = None,
     configs: Sequence[AppConfig] | None = None,
     formats: frozenset[str] = frozenset({"html", "png"}),
+    engine: str = "backtrader",
+    confirm: int = 20,
 ) -> SweepResult:
     """Run every combination of `grid` (layered over `layers`) on `bars` over [start, end].
 
     `configs` are the combinations' configs when `check_sweep` already built them; `formats`
-    the reports to draw (html: report.html, png: heatmap.png)."""
+    the reports to draw (html: report.html, png: heatmap.png). With `engine` kernel, every
+    combination is screened in the compiled kernel and the best `confirm` are run again in
+    backtrader (xmtrade/sweep/screening.py)."""
     if configs is None:
         configs = check_sweep(layers, grid, bars, start, end)
     base = layers.build()
@@ -121,8 +131,10 @@ def run_sweep(
         "min_trades": min_trades,
         "window": {"start": start, "end": end},
         "executor": executor.description,
+        "engine": engine,
     }
-    rows: list[Row] = []
+    by_index: dict[int, Row] = {}  # a confirmed run replaces its screened row
+    confirmed: set[Any] = set()
     leader: list[float] = []  # the best eligible value so far, for the progress line
     outputs = RunFolder(folder, created, SWEEP_MARKER, meta)
     log: ResultsLog | None = None
@@ -130,7 +142,7 @@ def run_sweep(
     def collect(outcome: Outcome) -> None:
         _, index = outcome.key
         row = to_row(outcome, grid.combinations[index], index)
-        rows.append(row)
+        by_index[index] = row
         if log is not None:
             log.add(row)
         value = row.value(metric)
@@ -151,12 +163,15 @@ def run_sweep(
     def count() -> dict[str, Any]:
         """Rank the finished rows; what sweep.json says about them."""
         seconds = time.monotonic() - began
+        rows = [by_index[i] for i in sorted(by_index)]
         ranked = rank(rows, metric, min_trades)
         best = best_of(ranked, metric, min_trades)
         report = overfitting(rows, best, base.backtest.periods_per_year, pbo_splits)
         tally[:] = [ranked, best, report, seconds]
         return {
             "runs_finished": len(rows),
+            "runs_in_backtrader": len(rows) if engine == "backtrader" else len(confirmed),
+            "confirmed": sorted(key[1] + 1 for key in confirmed),
             "runs_eligible": sum(1 for r in rows if status(r, metric, min_trades) == "ok"),
             "seconds": round(seconds, 3),
             "runs_per_second": round(len(rows) / seconds, 3) if seconds > 0 else None,
@@ -183,9 +198,26 @@ def run_sweep(
         outputs.write_marker()
         log = ResultsLog(folder / PARTIAL_RESULTS, paths, metric, min_trades)
         progress = Progress(len(tasks), enabled=show_progress)
-        _, interrupted = execute(
-            tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
-        )
+        if engine == "kernel":
+            from xmtrade.sweep.screening import screen_then_confirm
+
+            _, done, interrupted = screen_then_confirm(
+                tasks,
+                shared,
+                lambda: executor,
+                progress,
+                metric,
+                min_trades,
+                confirm,
+                on_outcome=collect,
+                describe=lambda key: _combination(grid, key[1]),
+                make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
+            )
+            confirmed.update(done)
+        else:
+            _, interrupted = execute(
+                tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
+            )
         log.close()
         if interrupted:
             raise Stopped
@@ -196,7 +228,7 @@ def run_sweep(
             text = overlay_text(best, metric, base_files, grid.source, {"start": start, "end": end})
             (folder / "best.yaml").write_text(text, encoding="utf-8")
         varying = grid.varying
-        if "png" in formats and len(varying) == 2 and rows:
+        if "png" in formats and len(varying) == 2 and by_index:
             from xmtrade.reports.sweep_page import default_value
 
             defaults = {p: default_value(base, p) for p in varying}

@@ -212,9 +212,15 @@ def run_walkforward(
     show_progress: bool = True,
     run: RunFunction | None = None,
     formats: frozenset[str] = frozenset({"html", "png"}),
+    engine: str = "backtrader",
+    confirm: int = 20,
 ) -> WalkForwardResult:
     """Walk forward over the sessions of `bars` in [start, end] (default: all of them), with
-    the reports in `formats` (html: report.html, png: walkforward.png)."""
+    the reports in `formats` (html: report.html, png: walkforward.png).
+
+    With `engine` kernel the training runs are screened in the compiled kernel and the best
+    `confirm` of each training span (so every choice) run again in backtrader; the test
+    runs are always backtrader's."""
     configs = build_configs(layers, grid)
     base = layers.build()
     windows = plan_windows(base, bars, start, end, train, test, anchored)
@@ -234,6 +240,7 @@ def run_walkforward(
         "metric": metric,
         "min_trades": min_trades,
         "windows": [w.as_dict() for w in windows],
+        "engine": engine,
     }
     began = time.monotonic()
     outputs = RunFolder(folder, created, MARKER, meta)
@@ -301,9 +308,31 @@ def run_walkforward(
             for w in windows
             for i, cfg in enumerate(configs)
         ]
-        executor = executor_factory()
-        if _run(train_tasks, shared, executor, "training runs", show_progress, run, trained):
-            raise Stopped
+        if engine == "kernel":
+            from xmtrade.sweep.screening import screen_then_confirm
+
+            screened, _, interrupted = screen_then_confirm(
+                train_tasks,
+                shared,
+                executor_factory,
+                Progress(len(train_tasks), label="training runs", enabled=show_progress),
+                metric,
+                min_trades,
+                max(1, confirm),  # every window's choice is a backtrader run
+                describe=lambda key: (
+                    f"window {key[0]}, combination {key[1] + 1} "
+                    f"({', '.join(f'{k}={v}' for k, v in grid.combinations[key[1]].items())})"
+                ),
+                make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
+            )
+            for outcome in screened.values():
+                trained(outcome)
+            if interrupted:
+                raise Stopped
+        else:
+            executor = executor_factory()
+            if _run(train_tasks, shared, executor, "training runs", show_progress, run, trained):
+                raise Stopped
         # 2. each window's winner on its test span
         chosen, _ = choose()
         test_tasks = [

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from data_feeds.calendar import SessionCalendar
     from data_feeds.fundamentals import Fact
     from strategies.fundamental_state import FundamentalTimeline
+    from xmtrade.backtest import BacktestResult
     from xmtrade.config import AppConfig
 
 # The statistics a sweep keeps for each run: keys of `report.summarize`, then the total fees
@@ -94,22 +95,38 @@ def run_one(shared: SharedData, task: Task) -> Outcome:
         return _run(shared, task, began)
 
 
-def _run(shared: SharedData, task: Task, began: float) -> Outcome:
+def backtest_task(shared: SharedData, task: Task) -> BacktestResult:
+    """The backtrader run of one task, on this process's shared calendar, signals and
+    fundamentals."""
     from xmtrade.backtest import run_backtest
+
+    cfg = task.config
+    calendar = _calendar(cfg)
+    return run_backtest(
+        cfg,
+        shared.bars,
+        calendar,
+        start=task.start,
+        end=task.end,
+        signals=_signals(shared, cfg),
+        fundamentals=_fundamentals(shared, cfg, calendar),
+    )
+
+
+def _run(shared: SharedData, task: Task, began: float) -> Outcome:
+    try:
+        result = backtest_task(shared, task)
+    except Exception as exc:  # a failing run is reported in its row; the sweep goes on
+        return Outcome(task.key, None, None, None, _reason(exc), time.perf_counter() - began)
+    return outcome_of(task, result, began)
+
+
+def outcome_of(task: Task, result: BacktestResult, began: float) -> Outcome:
+    """A backtest's outcome: the sweep's metrics and the daily NAV returns."""
     from xmtrade.report import summarize
 
+    cfg = task.config
     try:
-        cfg = task.config
-        calendar = _calendar(cfg)
-        result = run_backtest(
-            cfg,
-            shared.bars,
-            calendar,
-            start=task.start,
-            end=task.end,
-            signals=_signals(shared, cfg),
-            fundamentals=_fundamentals(shared, cfg, calendar),
-        )
         summary = summarize(result)
     except Exception as exc:  # a failing run is reported in its row; the sweep goes on
         return Outcome(task.key, None, None, None, _reason(exc), time.perf_counter() - began)

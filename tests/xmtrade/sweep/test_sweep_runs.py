@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[3]
 STAGE1 = str(REPO / "configs" / "stage1_only.yaml")  # a base layer that trades often
 WINDOW = ["--start", "2021-01-04", "--end", "2022-12-30"]
 GRID = "signals.rsi.oversold: [32, 36, 40]\nstop.lookback: [10, 15]\n"  # no default values
+BACKTRADER = ("--engine", "backtrader")  # Ctrl-C through `work.run_one`, the backtrader path
 
 
 def sweep(home: Path, tmp_path: Path, grid_text: str, *extra: str) -> tuple[int, Path]:
@@ -228,7 +229,7 @@ def test_ctrl_c_keeps_the_finished_rows(
 ) -> None:
     interrupt = Interrupt(rows=4, results=tmp_path / "sweep" / "results.partial.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
-    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0")
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "0", *BACKTRADER)
     assert code == 130
     err = capsys.readouterr().err
     partial = out / "results.partial.csv"
@@ -258,7 +259,7 @@ def test_ctrl_c_before_the_first_run_finishes(
 ) -> None:
     interrupt = Interrupt(rows=0, results=tmp_path / "sweep" / "results.partial.csv")
     monkeypatch.setattr(work, "run_one", interrupt)
-    code, out = sweep(home, tmp_path, GRID, "--jobs", "1")
+    code, out = sweep(home, tmp_path, GRID, "--jobs", "1", *BACKTRADER)
     assert code == 130
     captured = capsys.readouterr()
     assert "no run finished" in captured.out

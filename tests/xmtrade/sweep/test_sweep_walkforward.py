@@ -232,6 +232,7 @@ def test_an_interrupted_walkforward_names_its_tables_partial(
     out = tmp_path / "wf"
     args = ["walkforward", "--data-dir", str(home), "--grid", str(grid), "--jobs", "1"]
     args += ["--train", "2y", "--test", "1y", "--start", "2019-01-02", "--end", "2022-12-30"]
+    args += ["--engine", "backtrader"]  # Ctrl-C through `work.run_one`, the backtrader path
     assert main([*args, "--min-trades", "0", "--out", str(out), "--no-progress"]) == 130
     err = capsys.readouterr().err
     assert "windows.partial.csv and oos_equity.partial.csv" in err
