@@ -332,11 +332,13 @@ class DaskExecutor:
 
         if self._client is None:
             self._client = self._connect()
-        data = self._client.scatter(shared, broadcast=True, hash=False)
-        self._futures = [
-            self._client.submit(run_batch, data, list(batch), run, pure=False) for batch in batches
-        ]
         try:
+            # the scheduler may be gone by now (a sweep that screened in the kernel first)
+            data = self._client.scatter(shared, broadcast=True, hash=False)
+            self._futures = [
+                self._client.submit(run_batch, data, list(batch), run, pure=False)
+                for batch in batches
+            ]
             for future in as_completed(self._futures):
                 outcomes: list[Outcome] = future.result()
                 yield outcomes

@@ -100,7 +100,7 @@ def test_a_confirmed_run_that_differs_stops_the_sweep(
     assert line.startswith("sweep: combination ")
     assert "first differing session 2021-03-04" in line and "stopped" in line
     meta = json.loads((tmp_path / "out" / "sweep.json").read_text())
-    assert meta["status"] == "stopped" and meta["stopped_by"] == line
+    assert meta["status"] == "failed" and meta["error"] == line
     assert not (tmp_path / "out" / "best.yaml").exists()
 
 
@@ -186,6 +186,6 @@ def test_ctrl_c_while_screening_keeps_the_screened_rows(
     grid.write_text(GRID)
     assert _sweep(home, tmp_path / "k", grid, "--min-trades", "0") == 130
     assert "interrupted after 5 of 12 runs" in capsys.readouterr().err
-    table = pd.read_csv(tmp_path / "k" / "results.csv")
+    table = pd.read_csv(tmp_path / "k" / "results.partial.csv")  # only the partial name is kept
     assert len(table) == 5
     assert json.loads((tmp_path / "k" / "sweep.json").read_text())["status"] == "interrupted"
