@@ -385,8 +385,6 @@ class BacktestConfig(Frozen):
     initial_nav: float = Field(gt=0)
     start: date | None
     end: date | None
-    periods_per_year: int = Field(ge=1)
-    risk_free_rate_pct: float
 
     @model_validator(mode="after")
     def _window(self) -> BacktestConfig:

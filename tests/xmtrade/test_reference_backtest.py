@@ -72,7 +72,7 @@ FULL_STRATEGY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "26f4a0693acaab65",
+    "config_hash": "3d6a8de60668d157",
     "facts_digest": "sha256:65446e54a9bc2664",
 }
 
@@ -123,7 +123,7 @@ STAGE_ONE_ONLY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "791a7e09b1592282",
+    "config_hash": "77c84d6576d482fe",
     "facts_digest": "sha256:65446e54a9bc2664",
 }
 

@@ -235,7 +235,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         )
     finished = len(result.ranked)
     print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
-    print(_guards(result.report, base.backtest.periods_per_year))
+    print(_guards(result.report))
     rate = finished / result.seconds if result.seconds > 0 else 0.0
     print(f"{finished} runs in {result.seconds:.1f} s ({rate:.1f} runs/s)")
     if result.interrupted:
@@ -428,7 +428,7 @@ def _leaders(ranked: list[Row], paths: list[str], metric: str, min_trades: int) 
     )
 
 
-def _guards(report: dict[str, Any], periods_per_year: int) -> str:
+def _guards(report: dict[str, Any]) -> str:
     parts = [
         f"combinations tried: {report['combinations_tried']} "
         f"({report['completed']} completed, {report['failed']} failed)"

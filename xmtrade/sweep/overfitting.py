@@ -53,7 +53,7 @@ class DeflatedSharpe:
     psr: float | None  # probabilistic Sharpe ratio against 0
     dsr: float | None  # against SR0
 
-    def as_dict(self, periods_per_year: int) -> dict[str, Any]:
+    def as_dict(self, periods_per_year: float) -> dict[str, Any]:
         """JSON form, with the Sharpe ratios annualised too."""
         out = asdict(self)
         root = math.sqrt(periods_per_year)

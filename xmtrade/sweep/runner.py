@@ -219,7 +219,7 @@ def best_of(ranked: Sequence[Row], metric: str, min_trades: int) -> Row | None:
 
 
 def overfitting(
-    rows: Sequence[Row], best: Row | None, periods_per_year: int, pbo_splits: int
+    rows: Sequence[Row], best: Row | None, periods_per_year: float, pbo_splits: int
 ) -> dict[str, Any]:
     """How many combinations were tried, the winner's deflated Sharpe ratio and the PBO."""
     rows = sorted(rows, key=lambda r: r.index)  # grid order: the same whatever finished first

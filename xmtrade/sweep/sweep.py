@@ -159,6 +159,11 @@ def run_sweep(
     tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
     began = time.monotonic()
     tally: list[Any] = []
+    from xmtrade.backtest import resolve_window, sessions_per_year
+    from xmtrade.config import session_calendar
+
+    first, last = resolve_window(base, bars, start, end)
+    per_year = sessions_per_year(session_calendar(base), first, last)
 
     def count() -> dict[str, Any]:
         """Rank the finished rows; what sweep.json says about them."""
@@ -166,7 +171,7 @@ def run_sweep(
         rows = [by_index[i] for i in sorted(by_index)]
         ranked = rank(rows, metric, min_trades)
         best = best_of(ranked, metric, min_trades)
-        report = overfitting(rows, best, base.backtest.periods_per_year, pbo_splits)
+        report = overfitting(rows, best, per_year, pbo_splits)
         tally[:] = [ranked, best, report, seconds]
         return {
             "runs_finished": len(rows),
@@ -243,10 +248,8 @@ def run_sweep(
                 defaults,
             )
         if "html" in formats:
-            from xmtrade.backtest import resolve_window
             from xmtrade.reports.sweep_page import write_sweep_page
 
-            first, last = resolve_window(base, bars, start, end)
             dates = bars.loc[str(first) : str(last)].index
             finished = {**meta, **summary, "status": "finished"}
             write_sweep_page(folder / "report.html", finished, ranked, best, base, list(dates))

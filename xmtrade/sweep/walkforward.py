@@ -255,6 +255,11 @@ def run_walkforward(
         number, index = outcome.key
         tests[number - 1] = to_row(outcome, grid.combinations[index], index)
 
+    from xmtrade.backtest import sessions_per_year
+    from xmtrade.config import session_calendar
+
+    calendar = session_calendar(base)
+
     def choose() -> tuple[list[Row | None], list[dict[str, Any]]]:
         """Each window's winner among its training rows so far, and its overfitting guards."""
         chosen: list[Row | None] = []
@@ -263,7 +268,8 @@ def run_walkforward(
             ranked = rank(by_window[w.number], metric, min_trades)
             best = best_of(ranked, metric, min_trades)
             chosen.append(best)
-            reports.append(overfitting(ranked, best, base.backtest.periods_per_year, pbo_splits))
+            per_year = sessions_per_year(calendar, w.train_start, w.train_end)
+            reports.append(overfitting(ranked, best, per_year, pbo_splits))
         return chosen, reports
 
     result: list[Any] = []
@@ -414,11 +420,14 @@ def _stitch(
     equity.index.name = "date"
     equity.to_csv(equity_csv, float_format="%.10f")
 
-    periods = base.backtest.periods_per_year
-    returns = equity["return"].to_numpy()
-    excess = returns - base.backtest.risk_free_rate_pct / 100 / periods
-    vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
+    from xmtrade.backtest import cash_rate, risk_free, sessions_per_year
+    from xmtrade.config import session_calendar
+
     first_day, last_day = equity.index[0].date(), equity.index[-1].date()
+    periods = sessions_per_year(session_calendar(base), first_day, last_day)
+    returns = equity["return"].to_numpy()
+    excess = returns - risk_free(equity.index, cash_rate(base)).to_numpy()
+    vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
     years = (last_day - first_day).days / 365.25
     final = float(equity["nav"].iloc[-1])
     cagr = (final / initial) ** (1 / years) - 1 if years > 0 and final > 0 else None
