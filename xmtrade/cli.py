@@ -24,7 +24,7 @@ from collections.abc import Sequence  # noqa: E402
 
 from xmtrade import __version__  # noqa: E402
 from xmtrade.errors import UserInputError, disk_error  # noqa: E402
-from xmtrade.interrupts import exit_code, stop_on_signals  # noqa: E402
+from xmtrade.interrupts import checkpoint, exit_code, stop_on_signals  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,6 +108,7 @@ def _run(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
         NOTES_SAID.clear()  # each note on the config layers once per command
         code: int = args.handler(args)
+        checkpoint()  # a stop that Python swallowed on the way still stops the command
     except UserInputError as exc:
         print(f"xmtrade: error: {exc.line()}", file=sys.stderr)
         return 2

@@ -7,12 +7,15 @@ interrupted run kept) hold a signal until they are done.
   `KeyboardInterrupt`s so every clean-up on the way out runs; a later signal is only
   remembered, so a clean-up is never cut short by a second Ctrl-C;
 - inside `critical()` a signal is held and raised when the section ends;
-- `exit_code()` is 130 for SIGINT and 143 for SIGTERM (128 + the signal number).
+- `exit_code()` is 130 for SIGINT and 143 for SIGTERM (128 + the signal number);
+- a stop that Python swallowed (raised inside a finaliser or a weakref callback, where an
+  exception is "ignored") is raised again at the next `checkpoint()`.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +42,7 @@ class _State:
         self.stopping: int | None = None  # the signal that is stopping the command
         self.pending: int | None = None  # held inside a critical section
         self.depth = 0
+        self.swallowed: int | None = None  # raised where Python ignores exceptions
 
 
 _state = _State()
@@ -56,6 +60,23 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         return
     _state.stopping = signum
     raise _exception(signum)
+
+
+def _unraisable(args: sys.UnraisableHookArgs, fallback: object) -> None:
+    """Python ignores an exception raised in a finaliser or a weakref callback: when it is
+    our stop, remember it (for the next `checkpoint()`) instead of printing a traceback."""
+    if isinstance(args.exc_value, Interrupted):
+        _state.swallowed = args.exc_value.signum
+        return
+    if callable(fallback):
+        fallback(args)
+
+
+def checkpoint() -> None:
+    """Raise the stop that Python swallowed, if any (call where a stop is safe to raise)."""
+    if _state.swallowed is not None:
+        signum, _state.swallowed = _state.swallowed, None
+        raise _exception(signum)
 
 
 def exit_code(exc: BaseException | None = None) -> int:
@@ -82,9 +103,13 @@ def stop_on_signals(restore: bool = True) -> Iterator[None]:
     for signum in STOP_SIGNALS:
         previous[signum] = signal.signal(signum, _handler)
     _state.installed, _state.stopping, _state.pending, _state.depth = True, None, None, 0
+    _state.swallowed = None
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = lambda args: _unraisable(args, previous_hook)
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         if _state.stopping is None:
             _state.stopping = 0  # a signal from here on is ignored: the command is ending
         for number, handler in previous.items():
@@ -99,6 +124,7 @@ def outputs_complete() -> None:
     signal from here on is ignored (an exit code of 130 or 143 always means a stopped run)."""
     if _state.installed and _state.stopping is None and _state.depth == 0:
         _state.stopping = 0
+        _state.swallowed = None
 
 
 @contextmanager

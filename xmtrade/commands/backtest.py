@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.config import session_calendar
     from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
-    from xmtrade.interrupts import outputs_complete
+    from xmtrade.interrupts import checkpoint, outputs_complete
     from xmtrade.report import new_run_dir, write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_summary(result)
     if args.out is not None and not args.out.strip():
         raise ConfigError("command line", "--out", "expected a folder, got ''")
+    checkpoint()  # a stop swallowed during the run: nothing is written
     ours = args.out is None or not Path(args.out).exists()
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
     with removed_if_empty(out, ours), writing(out):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xmtrade.errors import ConfigError
+from xmtrade.interrupts import checkpoint
 from xmtrade.sweep.overfitting import block_sums, deflated_sharpe, moments, pbo_from_blocks
 from xmtrade.sweep.work import (
     LOWER_IS_BETTER,
@@ -122,6 +123,7 @@ def execute(
                     on_outcome(outcome)
             failed = sum(1 for o in batch if o.error is not None)
             progress.advance(len(batch), failed=failed, note=note() if note else "")
+            checkpoint()
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from xmtrade.errors import UserInputError
+from xmtrade.interrupts import checkpoint
 from xmtrade.sweep.runner import Row, execute, rank
 from xmtrade.sweep.work import Outcome, SharedData, Task, backtest_task, outcome_of
 
@@ -119,6 +120,7 @@ def screen_then_confirm(
             if pending >= 50:
                 progress.advance(pending)
                 pending = 0
+                checkpoint()
     except KeyboardInterrupt:
         interrupted = True
     if pending:

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xmtrade.interrupts import critical, outputs_complete
+from xmtrade.interrupts import checkpoint, critical, outputs_complete
 from xmtrade.sweep.output import (
     SWEEP_MARKER,
     ResultsLog,
@@ -253,6 +253,7 @@ def run_sweep(
             dates = bars.loc[str(first) : str(last)].index
             finished = {**meta, **summary, "status": "finished"}
             write_sweep_page(folder / "report.html", finished, ranked, best, base, list(dates))
+        checkpoint()
         with critical():  # finished once sweep.json says so
             outputs.write_marker(status="finished", **summary)
             (folder / PARTIAL_RESULTS).unlink()

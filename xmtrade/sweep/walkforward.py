@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from xmtrade.errors import ConfigError
-from xmtrade.interrupts import critical, outputs_complete
+from xmtrade.interrupts import checkpoint, critical, outputs_complete
 from xmtrade.report import max_drawdown
 from xmtrade.sweep.output import cell, prepare_folder, write_table
 from xmtrade.sweep.partial import RunFolder, Stopped, partial_name
@@ -373,6 +373,7 @@ def run_walkforward(
                 tests,
                 bars,
             )
+        checkpoint()
         with critical():  # finished once walkforward.json says so
             outputs.write_marker(status="finished", **summary)
         outputs_complete()
