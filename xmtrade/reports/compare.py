@@ -206,7 +206,7 @@ def equity_figure(runs: Sequence[Run]) -> go.Figure:
     """Every run's NAV rebased to 100 on one axis, with a log switch."""
     import plotly.graph_objects as go
 
-    from xmtrade.reports.walkforward_page import LOG_SWITCH
+    from xmtrade.reports.page import LOG_SWITCH
 
     fig = go.Figure()
     for run in runs:

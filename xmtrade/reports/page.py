@@ -19,6 +19,23 @@ if TYPE_CHECKING:
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": False}
 
+# the linear/log switch above a chart of growth
+LOG_SWITCH = [
+    {
+        "type": "buttons",
+        "direction": "right",
+        "x": 0.0,
+        "xanchor": "left",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "pad": {"b": 4},
+        "buttons": [
+            {"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
+            {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]},
+        ],
+    }
+]
+
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
   color: #222; background: #fafafa; }

@@ -12,6 +12,7 @@ import pandas as pd
 
 from xmtrade.chart import runs_of, stop_levels
 from xmtrade.reports.page import (
+    LOG_SWITCH,
     card,
     diverging,
     esc,
@@ -331,21 +332,7 @@ def equity_figure(result: BacktestResult, stats: dict[str, Any]) -> go.Figure:
         hovermode="x unified",
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.14},
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "right",
-                "x": 0.0,
-                "xanchor": "left",
-                "y": 1.0,
-                "yanchor": "bottom",
-                "pad": {"b": 4},
-                "buttons": [
-                    {"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
-                    {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]},
-                ],
-            }
-        ],
+        updatemenus=LOG_SWITCH,
     )
     return fig
 

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from xmtrade.reports.page import card, esc, figure_div, page, section, table_html, write_page
+from xmtrade.reports.page import (
+    LOG_SWITCH,
+    card,
+    esc,
+    figure_div,
+    page,
+    section,
+    table_html,
+    write_page,
+)
 from xmtrade.reports.terminal import metric as fmt_metric
 from xmtrade.reports.terminal import num, pct, short_params
 from xmtrade.sweep.walkforward import window_label
@@ -21,22 +30,6 @@ if TYPE_CHECKING:
 
     from xmtrade.sweep.runner import Row
     from xmtrade.sweep.walkforward import Window
-
-LOG_SWITCH = [
-    {
-        "type": "buttons",
-        "direction": "right",
-        "x": 0.0,
-        "xanchor": "left",
-        "y": 1.0,
-        "yanchor": "bottom",
-        "pad": {"b": 4},
-        "buttons": [
-            {"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
-            {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]},
-        ],
-    }
-]
 
 
 def _chosen_text(best: Row | None) -> str:
