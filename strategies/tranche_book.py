@@ -94,22 +94,7 @@ class TrancheBook(bt.Strategy):
         self._cells_of: FundamentalState | None = None  # the state _line_cells were made of
         self._line_cells: dict[str, str] = {}
         self._last_step_report: str | None = None  # the report the last add of stage 2+ used
-        stop_cfg = self.cfg.stop
-        self._stop_rule = StopRule(
-            method=stop_cfg.method,
-            lookback=stop_cfg.lookback,
-            buffer_ticks=stop_cfg.buffer_ticks,
-            atr_multiple=stop_cfg.atr_multiple,
-            fixed_price=stop_cfg.fixed_price,
-            fixed_from=stop_cfg.fixed_from,
-            fixed_to=stop_cfg.fixed_to,
-        )
-        self._atr: list[float] | None = None
-        self._swing_low: list[float] | None = None
-        if stop_cfg.method in ("atr", "lowest_low_atr"):
-            self._atr = atr_levels(inputs.bars, stop_cfg.atr_period)
-        if stop_cfg.method == "swing_low":
-            self._swing_low = last_swing_lows(inputs.bars, stop_cfg.swing_k)
+        self._stop_rule, self._atr, self._swing_low = stop_rule_of(self.cfg, inputs.bars)
 
     # ------------------------------------------------------------------ state helpers
 
@@ -364,6 +349,26 @@ def report_key(state: FundamentalState) -> str | None:
     if newest is None:
         return None
     return f"{newest.period} announced {newest.announced}"
+
+
+def stop_rule_of(
+    cfg: AppConfig, bars: pd.DataFrame
+) -> tuple[StopRule, list[float] | None, list[float] | None]:
+    """The config's stop rule and the series its method reads at each session of `bars`:
+    the ATR (`atr`, `lowest_low_atr`) and the last confirmed swing low (`swing_low`)."""
+    stop = cfg.stop
+    rule = StopRule(
+        method=stop.method,
+        lookback=stop.lookback,
+        buffer_ticks=stop.buffer_ticks,
+        atr_multiple=stop.atr_multiple,
+        fixed_price=stop.fixed_price,
+        fixed_from=stop.fixed_from,
+        fixed_to=stop.fixed_to,
+    )
+    atr = atr_levels(bars, stop.atr_period) if stop.method in ("atr", "lowest_low_atr") else None
+    swing = last_swing_lows(bars, stop.swing_k) if stop.method == "swing_low" else None
+    return rule, atr, swing
 
 
 def atr_levels(bars: pd.DataFrame, period: int) -> list[float]:

@@ -187,30 +187,19 @@ def stop_levels(
 ) -> np.ndarray:
     """The stop rule's level (micro-HK$) decided at each traded session's close for the next
     session, by `risk.stops.stop_level` on the strategy's own inputs; -1 where it raises."""
-    from risk.stops import StopInputs, StopRule, stop_level
-    from strategies.tranche_book import atr_levels, last_swing_lows
+    from risk.stops import StopInputs, stop_level
+    from strategies.tranche_book import stop_rule_of
     from xmtrade.backtest import _next_session, market_models
 
-    stop = cfg.stop
-    rule = StopRule(
-        method=stop.method,
-        lookback=stop.lookback,
-        buffer_ticks=stop.buffer_ticks,
-        atr_multiple=stop.atr_multiple,
-        fixed_price=stop.fixed_price,
-        fixed_from=stop.fixed_from,
-        fixed_to=stop.fixed_to,
-    )
+    rule, atr, swing = stop_rule_of(cfg, history)
     ticks, _ = market_models(cfg)
-    atr = atr_levels(history, stop.atr_period) if stop.method in ("atr", "lowest_low_atr") else None
-    swing = last_swing_lows(history, stop.swing_k) if stop.method == "swing_low" else None
     lows = history["low"].to_numpy(dtype=float).tolist()
     closes = history["close"].to_numpy(dtype=float).tolist()
     out = np.full(len(market.dates), -1, dtype=np.int64)
     for j, day in enumerate(market.dates):
         i = first_index + j
         inputs = StopInputs(
-            lows=lows[max(0, i - stop.lookback + 1) : i + 1],
+            lows=lows[max(0, i - rule.lookback + 1) : i + 1],
             close=closes[i],
             atr=None if atr is None else atr[i],
             swing_low=None if swing is None else swing[i],
