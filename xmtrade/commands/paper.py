@@ -489,7 +489,8 @@ def run_notify(args: argparse.Namespace) -> int:
     """Send the status to the configured notifications now."""
     from xmtrade.commands.config import load_from_args
     from xmtrade.paper.notify import notify
-    from xmtrade.paper.outcome import cap, counted
+    from xmtrade.paper.outcome import cap
+    from xmtrade.reports.terminal import counted
 
     name = _account_name(args)
     targets = load_from_args(args).paper.notify

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from xmtrade.config import PaperNotifyConfig
-from xmtrade.paper.outcome import cap, counted
+from xmtrade.paper.outcome import cap
+from xmtrade.reports.terminal import counted
 
 log = logging.getLogger("xmtrade.paper")
 

@@ -10,11 +10,7 @@ from datetime import date
 from typing import Any
 
 from xmtrade.paper.records import describe_fill, describe_order
-
-
-def counted(count: int, noun: str, many: str | None = None) -> str:
-    """`1 session`, `2 sessions`, `1,800 sessions`: a count with its noun agreed."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+from xmtrade.reports.terminal import counted
 
 
 @dataclass

@@ -26,7 +26,8 @@ from apscheduler.triggers.cron import CronTrigger
 from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import UserInputError
 from xmtrade.config import PaperRetryConfig, PaperScheduleConfig
-from xmtrade.paper.outcome import StepReport, counted
+from xmtrade.paper.outcome import StepReport
+from xmtrade.reports.terminal import counted
 
 log = logging.getLogger("xmtrade.paper")
 

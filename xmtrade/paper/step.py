@@ -32,7 +32,7 @@ from xmtrade.config import AppConfig
 from xmtrade.errors import ConfigError, DataError
 from xmtrade.paper import schema
 from xmtrade.paper.ledger import Account, History, Ledger, RunRecord, StepWrites, now_utc
-from xmtrade.paper.outcome import StepReport, counted
+from xmtrade.paper.outcome import StepReport
 from xmtrade.paper.records import (
     bar_row,
     decision_text,
@@ -43,6 +43,7 @@ from xmtrade.paper.records import (
     to_json,
     tranche_rows,
 )
+from xmtrade.reports.terminal import counted
 
 CRASH_ENV = "XMTRADE_TEST_CRASH_AT"
 # Where a test may kill a step (os._exit(137)): after the price update, then inside the

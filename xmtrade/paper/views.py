@@ -15,9 +15,9 @@ from xmtrade.config import validate_config as _validate
 from xmtrade.errors import DataError
 from xmtrade.paper import schema as s
 from xmtrade.paper.ledger import Account, Ledger, bars_frame
-from xmtrade.paper.outcome import counted
 from xmtrade.paper.records import FILL_FIELDS, describe_order
 from xmtrade.paper.step import with_cash
+from xmtrade.reports.terminal import counted
 
 if TYPE_CHECKING:
     from xmtrade.backtest import BacktestResult

@@ -7,8 +7,6 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from xmtrade.paper.outcome import counted
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -37,6 +35,11 @@ COUNT_METRICS = frozenset(
     {"n_trades", "open_tranches", "sessions", "cap_breaches", "drawdown_days", "stale_decisions"}
 )
 MONEY_METRICS = frozenset({"final_nav", "fees_total", "expectancy", "initial_nav"})
+
+
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """`1 session`, `2 sessions`, `1,800 sessions`: a count with its noun agreed."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def short_params(params: dict[str, Any]) -> str:
