@@ -24,7 +24,7 @@ from collections.abc import Sequence  # noqa: E402
 
 from xmtrade import __version__  # noqa: E402
 from xmtrade.errors import UserInputError, disk_error  # noqa: E402
-from xmtrade.interrupts import checkpoint, exit_code, stop_on_signals  # noqa: E402
+from xmtrade.interrupts import checkpoint, exit_code, stop_on_signals, stopping  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,12 +110,12 @@ def _run(argv: Sequence[str] | None) -> int:
         code: int = args.handler(args)
         checkpoint()  # a stop that Python swallowed on the way still stops the command
     except UserInputError as exc:
+        if stopping() is not None:  # the input was being read when the stop came
+            return _interrupted()
         print(f"xmtrade: error: {exc.line()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        what = "terminated" if exit_code(exc) == 143 else "interrupted"
-        print(f"xmtrade: {what}; nothing half-written was kept", file=sys.stderr)
-        return exit_code(exc)
+        return _interrupted(exc)
     except BrokenPipeError:
         # the reader went away (`xmtrade ... | head`): stop quietly, as a shell tool does
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -123,13 +123,23 @@ def _run(argv: Sequence[str] | None) -> int:
         return 141
     except OSError as exc:
         error = disk_error(exc)
+        if stopping() is not None:
+            return _interrupted()
         if error is None:
             return internal_error(exc)
         print(f"xmtrade: error: {error.line()}", file=sys.stderr)
         return 2
     except Exception as exc:
+        if stopping() is not None:  # a library wrapped our stop in its own error (pydantic)
+            return _interrupted()
         return internal_error(exc)
     return code
+
+
+def _interrupted(exc: BaseException | None = None) -> int:
+    what = "terminated" if exit_code(exc) == 143 else "interrupted"
+    print(f"xmtrade: {what}; nothing half-written was kept", file=sys.stderr)
+    return exit_code(exc)
 
 
 def internal_error(exc: Exception) -> int:

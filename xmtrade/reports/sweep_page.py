@@ -53,7 +53,8 @@ def _colours(metric: str) -> str:
     return "RdYlGn_r" if metric in LOWER_IS_BETTER else "RdYlGn"
 
 
-def _is_default(row: Row, defaults: dict[str, Any]) -> bool:
+def is_default(row: Row, defaults: dict[str, Any]) -> bool:
+    """Whether the row's parameters are the base config's (`default_value` of each)."""
     return all(_key(row.params[p]) == _key(v) for p, v in defaults.items())
 
 
@@ -128,9 +129,7 @@ def heatmap_figure(
                 hoverinfo="skip",
             )
         )
-    if all(v is not None for v in defaults.values()) and any(
-        _is_default(r, defaults) for r in rows
-    ):
+    if all(v is not None for v in defaults.values()) and any(is_default(r, defaults) for r in rows):
         fig.add_trace(
             go.Scatter(
                 x=[str(xs[xs.index(_key(defaults[x]))])],
@@ -284,7 +283,7 @@ def sweep_page(
     metric, min_trades = meta["metric"], meta["min_trades"]
     paths, varying = meta["parameters"], meta["varying"]
     defaults = {p: default_value(base, p) for p in paths}
-    default_row = next((r for r in ranked if _is_default(r, defaults)), None)
+    default_row = next((r for r in ranked if is_default(r, defaults)), None)
     report = meta.get("overfitting") or {}
     dsr = report.get("deflated_sharpe") or {}
     pbo = report.get("pbo") or {}

@@ -174,6 +174,29 @@ def block_sums(returns: np.ndarray, splits: int) -> tuple[np.ndarray, np.ndarray
     return np.add.reduceat(series, starts), np.add.reduceat(series**2, starts)
 
 
+@dataclass(frozen=True)
+class TrialSeries:
+    """What the deflated Sharpe ratio and the PBO need of one trial's daily returns, so that
+    a big search need not keep every trial's series: its length, skewness and kurtosis and
+    its `block_sums` (None when the series is too short for the blocks)."""
+
+    observations: int
+    skewness: float
+    kurtosis: float
+    sums: np.ndarray | None
+    squares: np.ndarray | None
+
+
+def trial_series(returns: np.ndarray, splits: int) -> TrialSeries:
+    """The `TrialSeries` of one trial's daily returns, for the PBO over `splits` blocks."""
+    series = np.asarray(returns, dtype=float)
+    skew, kurt = moments(series) if len(series) else (0.0, 3.0)
+    if len(series) < 2 * splits:
+        return TrialSeries(len(series), skew, kurt, None, None)
+    sums, squares = block_sums(series, splits)
+    return TrialSeries(len(series), skew, kurt, sums, squares)
+
+
 def pbo_from_blocks(
     s1: np.ndarray, s2: np.ndarray, count: np.ndarray, batch: int = 512
 ) -> Pbo | None:

@@ -5,6 +5,8 @@ by the metric with the minimum-trades filter, and the overfitting guards of the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ import numpy as np
 
 from xmtrade.errors import ConfigError
 from xmtrade.interrupts import checkpoint
-from xmtrade.sweep.overfitting import block_sums, deflated_sharpe, moments, pbo_from_blocks
+from xmtrade.sweep.overfitting import TrialSeries, deflated_sharpe, pbo_from_blocks, trial_series
 from xmtrade.sweep.work import (
     LOWER_IS_BETTER,
     METRICS,
@@ -150,7 +152,9 @@ def _stop(executor: Executor) -> bool:
 
 @dataclass(frozen=True)
 class Row:
-    """One combination's run: its parameters and metrics, or the reason it failed."""
+    """One combination's run: its parameters and metrics, or the reason it failed. `returns`
+    (the daily returns) is kept only for the rows a report draws (`Curves`); `trial` holds
+    what the overfitting guards need of them for every row."""
 
     index: int  # position of the combination in the grid
     params: dict[str, Any]
@@ -159,6 +163,7 @@ class Row:
     config_hash: str | None
     error: str | None
     seconds: float
+    trial: TrialSeries | None = None
 
     def value(self, metric: str) -> float | None:
         if self.metrics is None:
@@ -166,9 +171,21 @@ class Row:
         value: Any = self.metrics.get(metric)
         return float(value) if is_number(value) else None
 
+    def series(self, pbo_splits: int) -> TrialSeries | None:
+        """What the overfitting guards need of this row's returns (None without them)."""
+        if self.trial is not None:
+            return self.trial
+        return None if self.returns is None else trial_series(self.returns, pbo_splits)
 
-def to_row(outcome: Outcome, params: Mapping[str, Any], index: int) -> Row:
-    """A row from a run's outcome and its combination."""
+
+def to_row(
+    outcome: Outcome, params: Mapping[str, Any], index: int, pbo_splits: int | None = None
+) -> Row:
+    """A row from a run's outcome and its combination; with `pbo_splits`, with its returns
+    digested for the overfitting guards (`Row.trial`)."""
+    trial = None
+    if pbo_splits is not None and outcome.returns is not None:
+        trial = trial_series(outcome.returns, pbo_splits)
     return Row(
         index=index,
         params=dict(params),
@@ -177,7 +194,33 @@ def to_row(outcome: Outcome, params: Mapping[str, Any], index: int) -> Row:
         config_hash=outcome.config_hash,
         error=outcome.error,
         seconds=outcome.seconds,
+        trial=trial,
     )
+
+
+class Curves:
+    """The rows of a sweep by combination, keeping the daily returns of the best `size` (by
+    `rank`) and of the rows `always` picks, and dropping every other row's: a 100,000-trial
+    search would otherwise hold 1.5 GB of series no report draws. A row that replaces
+    another (a confirmed run) keeps its returns."""
+
+    def __init__(
+        self, metric: str, min_trades: int, size: int, always: Callable[[Row], bool]
+    ) -> None:
+        self.rows: dict[int, Row] = {}
+        self._metric, self._min_trades, self._size, self._always = metric, min_trades, size, always
+        self._kept: list[tuple[tuple[int, float, int], int]] = []  # worst first
+
+    def add(self, row: Row) -> None:
+        replaces = row.index in self.rows
+        self.rows[row.index] = row
+        if replaces or row.returns is None or self._always(row):
+            return
+        group, value, index = rank_key(row, self._metric, self._min_trades)
+        heapq.heappush(self._kept, ((-group, -value, -index), index))
+        if len(self._kept) > self._size:
+            _, dropped = heapq.heappop(self._kept)
+            self.rows[dropped] = dataclasses.replace(self.rows[dropped], returns=None)
 
 
 def status(row: Row, metric: str, min_trades: int) -> str:
@@ -192,25 +235,26 @@ def status(row: Row, metric: str, min_trades: int) -> str:
     return "ok"
 
 
-def rank(rows: Sequence[Row], metric: str, min_trades: int) -> list[Row]:
-    """Rows best first: eligible rows by the metric, then those with too few trades (by the
-    metric), then rows without the metric, then failed runs; ties keep grid order."""
+def rank_key(row: Row, metric: str, min_trades: int) -> tuple[int, float, int]:
+    """A row's place in `rank` (less is better): eligible rows by the metric, then those with
+    too few trades, then rows without the metric, then failed runs; ties by grid order."""
     sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    state = status(row, metric, min_trades)
+    value = row.value(metric)
+    if state == "ok":
+        group = 0
+    elif state.startswith("too few"):
+        group = 1
+    elif state == "error":
+        group = 3
+    else:
+        group = 2
+    return group, sign * value if value is not None else 0.0, row.index
 
-    def key(row: Row) -> tuple[int, float, int]:
-        state = status(row, metric, min_trades)
-        value = row.value(metric)
-        if state == "ok":
-            group = 0
-        elif state.startswith("too few"):
-            group = 1
-        elif state == "error":
-            group = 3
-        else:
-            group = 2
-        return group, sign * value if value is not None else 0.0, row.index
 
-    return sorted(rows, key=key)
+def rank(rows: Sequence[Row], metric: str, min_trades: int) -> list[Row]:
+    """Rows best first, by `rank_key`."""
+    return sorted(rows, key=lambda row: rank_key(row, metric, min_trades))
 
 
 def best_of(ranked: Sequence[Row], metric: str, min_trades: int) -> Row | None:
@@ -225,7 +269,8 @@ def overfitting(
 ) -> dict[str, Any]:
     """How many combinations were tried, the winner's deflated Sharpe ratio and the PBO."""
     rows = sorted(rows, key=lambda r: r.index)  # grid order: the same whatever finished first
-    completed = [r for r in rows if r.metrics is not None and r.returns is not None]
+    series = {r.index: r.series(pbo_splits) for r in rows if r.metrics is not None}
+    completed = [r for r in rows if series.get(r.index) is not None]
     root = math.sqrt(periods_per_year)
     report: dict[str, Any] = {
         "combinations_tried": len(rows),
@@ -237,24 +282,24 @@ def overfitting(
     sharpes = [r.value("sharpe") for r in completed]
     trial_sharpes = [s / root for s in sharpes if s is not None]
     best_sharpe = best.value("sharpe") if best is not None else None
-    if best is not None and best.returns is not None and best_sharpe is not None:
-        skew, kurt = moments(best.returns)
+    best_series = series.get(best.index) if best is not None else None
+    if best_series is not None and best_sharpe is not None:
         dsr = deflated_sharpe(
             sharpe=best_sharpe / root,
             trial_sharpes=trial_sharpes,
             trials=len(completed),
-            skewness=skew,
-            kurtosis=kurt,
-            observations=len(best.returns),
+            skewness=best_series.skewness,
+            kurtosis=best_series.kurtosis,
+            observations=best_series.observations,
         )
         report["deflated_sharpe"] = dsr.as_dict(periods_per_year)
-    lengths = {len(r.returns) for r in completed if r.returns is not None}
+    trials = [t for r in completed if (t := series[r.index]) is not None]
+    lengths = {t.observations for t in trials}
     sessions = next(iter(lengths)) if len(lengths) == 1 else 0
-    if len(completed) >= 2 and sessions >= 2 * pbo_splits:
+    if len(trials) >= 2 and sessions >= 2 * pbo_splits:
         # each trial's block sums, not one sessions x trials matrix (memory of big searches)
-        sums = [block_sums(r.returns, pbo_splits) for r in completed if r.returns is not None]
-        s1 = np.column_stack([a for a, _ in sums])
-        s2 = np.column_stack([b for _, b in sums])
+        s1 = np.column_stack([t.sums for t in trials if t.sums is not None])
+        s2 = np.column_stack([t.squares for t in trials if t.squares is not None])
         count = np.array([len(b) for b in np.array_split(np.arange(sessions), pbo_splits)])
         pbo = pbo_from_blocks(s1, s2, count.astype(float))
         report["pbo"] = pbo.as_dict() if pbo is not None else None

@@ -10,6 +10,7 @@ runs in backtrader from the start: the kernel never silently differs.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -100,8 +101,9 @@ def screen_then_confirm(
     """Screen every task in the kernel, run the ones it cannot mirror in backtrader, then
     confirm the best `confirm` kernel rows of each group (a task key's first element).
 
-    Returns the outcomes by key (confirmed ones replaced by backtrader's), the keys whose
-    outcome is backtrader's, and whether Ctrl-C stopped it."""
+    Returns the outcomes by key (confirmed ones replaced by backtrader's; without their
+    daily returns, which only `on_outcome` sees), the keys whose outcome is backtrader's, and
+    whether Ctrl-C stopped it."""
     outcomes: dict[Any, Outcome] = {}
     from_backtrader: set[Any] = set()
     fallback: list[Task] = []
@@ -113,9 +115,9 @@ def screen_then_confirm(
             if outcome is None:
                 fallback.append(task)
                 continue
-            outcomes[task.key] = outcome
             if on_outcome is not None:
                 on_outcome(outcome)
+            outcomes[task.key] = _without_returns(outcome)
             pending += 1
             if pending >= 50:
                 progress.advance(pending)
@@ -128,7 +130,7 @@ def screen_then_confirm(
     if fallback and not interrupted:
         done, interrupted = execute(fallback, shared, executor_factory(), progress)
         for outcome in done:
-            outcomes[outcome.key] = outcome
+            outcomes[outcome.key] = _without_returns(outcome)
             from_backtrader.add(outcome.key)
             if on_outcome is not None:
                 on_outcome(outcome)
@@ -146,11 +148,17 @@ def screen_then_confirm(
             raise KernelMismatch(
                 "sweep", describe(outcome.key), outcome.error + " (the sweep is stopped)"
             )
-        outcomes[outcome.key] = outcome
+        outcomes[outcome.key] = _without_returns(outcome)
         from_backtrader.add(outcome.key)
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes, from_backtrader, interrupted
+
+
+def _without_returns(outcome: Outcome) -> Outcome:
+    """The outcome as kept for ranking: its daily returns go to `on_outcome` only (a big
+    search would otherwise hold every run's series twice)."""
+    return dataclasses.replace(outcome, returns=None)
 
 
 def _quiet(total: int, label: str) -> Progress:

@@ -22,6 +22,7 @@ from xmtrade.sweep.output import (
 from xmtrade.sweep.partial import PARTIAL_RESULTS, RunFolder, Stopped
 from xmtrade.sweep.progress import Progress
 from xmtrade.sweep.runner import (
+    Curves,
     Row,
     best_of,
     build_configs,
@@ -133,7 +134,12 @@ def run_sweep(
         "executor": executor.description,
         "engine": engine,
     }
-    by_index: dict[int, Row] = {}  # a confirmed run replaces its screened row
+    from xmtrade.reports.sweep_page import LEADERS, default_value, is_default
+
+    defaults = {p: default_value(base, p) for p in paths}
+    # a confirmed run replaces its screened row; only the page's curves keep their returns
+    curves = Curves(metric, min_trades, LEADERS, lambda row: is_default(row, defaults))
+    by_index = curves.rows
     confirmed: set[Any] = set()
     leader: list[float] = []  # the best eligible value so far, for the progress line
     outputs = RunFolder(folder, created, SWEEP_MARKER, meta)
@@ -141,8 +147,8 @@ def run_sweep(
 
     def collect(outcome: Outcome) -> None:
         _, index = outcome.key
-        row = to_row(outcome, grid.combinations[index], index)
-        by_index[index] = row
+        row = to_row(outcome, grid.combinations[index], index, pbo_splits)
+        curves.add(row)
         if log is not None:
             log.add(row)
         value = row.value(metric)
@@ -234,9 +240,6 @@ def run_sweep(
             (folder / "best.yaml").write_text(text, encoding="utf-8")
         varying = grid.varying
         if "png" in formats and len(varying) == 2 and by_index:
-            from xmtrade.reports.sweep_page import default_value
-
-            defaults = {p: default_value(base, p) for p in varying}
             plot_heatmap(
                 folder / "heatmap.png",
                 ranked,
@@ -245,7 +248,7 @@ def run_sweep(
                 metric,
                 min_trades,
                 best,
-                defaults,
+                {p: defaults[p] for p in varying},
             )
         if "html" in formats:
             from xmtrade.reports.sweep_page import write_sweep_page

@@ -12,6 +12,7 @@ span (`run_backtest`'s start/end), so a span sees exactly what it would have see
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -244,12 +245,14 @@ def run_walkforward(
     }
     began = time.monotonic()
     outputs = RunFolder(folder, created, MARKER, meta)
-    by_window: dict[int, list[Row]] = {w.number: [] for w in windows}
+    by_window: dict[int, dict[int, Row]] = {w.number: {} for w in windows}
     tests: list[Row | None] = [None] * len(windows)
 
     def trained(outcome: Outcome) -> None:
         number, index = outcome.key
-        by_window[number].append(to_row(outcome, grid.combinations[index], index))
+        # the training rows keep only what the overfitting guards need of their returns
+        row = to_row(outcome, grid.combinations[index], index, pbo_splits)
+        by_window[number][index] = dataclasses.replace(row, returns=None)
 
     def tested(outcome: Outcome) -> None:
         number, index = outcome.key
@@ -265,7 +268,7 @@ def run_walkforward(
         chosen: list[Row | None] = []
         reports: list[dict[str, Any]] = []
         for w in windows:
-            ranked = rank(by_window[w.number], metric, min_trades)
+            ranked = rank(list(by_window[w.number].values()), metric, min_trades)
             best = best_of(ranked, metric, min_trades)
             chosen.append(best)
             per_year = sessions_per_year(calendar, w.train_start, w.train_end)
@@ -281,7 +284,7 @@ def run_walkforward(
         name = (lambda n: n) if finished else partial_name
         (folder / "train").mkdir(exist_ok=True)
         for w in windows:
-            ranked = rank(by_window[w.number], metric, min_trades)
+            ranked = rank(list(by_window[w.number].values()), metric, min_trades)
             table = folder / "train" / name(f"window_{w.number:02d}.csv")
             write_table(table, ranked, grid.paths, metric, min_trades)
         equity_csv = folder / name("oos_equity.csv")
@@ -317,7 +320,7 @@ def run_walkforward(
         if engine == "kernel":
             from xmtrade.sweep.screening import screen_then_confirm
 
-            screened, _, interrupted = screen_then_confirm(
+            _, _, interrupted = screen_then_confirm(
                 train_tasks,
                 shared,
                 executor_factory,
@@ -329,10 +332,9 @@ def run_walkforward(
                     f"window {key[0]}, combination {key[1] + 1} "
                     f"({', '.join(f'{k}={v}' for k, v in grid.combinations[key[1]].items())})"
                 ),
+                on_outcome=trained,
                 make_progress=lambda n, label: Progress(n, label=label, enabled=show_progress),
             )
-            for outcome in screened.values():
-                trained(outcome)
             if interrupted:
                 raise Stopped
         else:

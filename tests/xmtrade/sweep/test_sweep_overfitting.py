@@ -1,8 +1,10 @@
 """The deflated Sharpe ratio against the hand-computed example of Bailey and López de Prado
-(2014), and the probability of backtest overfitting against a plain re-implementation."""
+(2014), the probability of backtest overfitting against a plain re-implementation, and both
+from the digests a big sweep keeps instead of every trial's returns."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -16,7 +18,9 @@ from xmtrade.sweep.overfitting import (
     pbo_cscv,
     probabilistic_sharpe,
     sharpe_per_period,
+    trial_series,
 )
+from xmtrade.sweep.runner import Curves, Row, overfitting, rank
 
 
 def test_deflated_sharpe_of_the_papers_example() -> None:
@@ -146,3 +150,45 @@ def test_pbo_needs_two_trials_and_enough_sessions() -> None:
     assert pbo_cscv(np.zeros((7, 3)), splits=4) is None
     with pytest.raises(ValueError):
         pbo_cscv(np.zeros((100, 3)), splits=5)
+
+
+def _rows(returns: np.ndarray, sharpes: list[float]) -> list[Row]:
+    return [
+        Row(i, {"x": i}, {"sharpe": s, "n_trades": 5}, returns[:, i].copy(), None, None, 0.0)
+        for i, s in enumerate(sharpes)
+    ]
+
+
+def test_the_guards_from_digests_equal_those_from_the_whole_series() -> None:
+    """A big sweep keeps each trial's `TrialSeries`, not its returns: the deflated Sharpe
+    ratio and the PBO come out the same as from every series."""
+    rng = np.random.default_rng(5)
+    returns = rng.normal(0.0003, 0.01, size=(300, 30))
+    sharpes = [float(v) for v in rng.normal(0.5, 0.3, size=30)]
+    whole = _rows(returns, sharpes)
+    best = max(whole, key=lambda r: r.metrics["sharpe"])  # type: ignore[index]
+    expected = overfitting(whole, best, 246.0, 8)
+    digested = [
+        dataclasses.replace(r, returns=None, trial=trial_series(r.returns, 8))  # type: ignore[arg-type]
+        for r in whole
+    ]
+    got = overfitting(digested, digested[best.index], 246.0, 8)
+    assert got == expected
+    assert expected["pbo"] is not None and expected["deflated_sharpe"] is not None
+    assert expected["deflated_sharpe"]["observations"] == 300
+
+
+def test_curves_keep_the_returns_of_the_leaders_and_the_default_only() -> None:
+    rng = np.random.default_rng(9)
+    returns = rng.normal(0.0, 0.01, size=(50, 40))
+    sharpes = [float(v) for v in rng.permutation(40)]
+    curves = Curves("sharpe", 1, 5, lambda row: row.params["x"] == 17)
+    for row in _rows(returns, sharpes):
+        curves.add(row)
+    kept = {i for i, r in curves.rows.items() if r.returns is not None}
+    leaders = {r.index for r in rank(list(curves.rows.values()), "sharpe", 1)[:5]}
+    assert kept == leaders | {17}
+    assert len(curves.rows) == 40
+    confirmed = dataclasses.replace(curves.rows[0], returns=returns[:, 0], seconds=1.0)
+    curves.add(confirmed)  # a confirmed run replaces its row and keeps its returns
+    assert curves.rows[0] is confirmed

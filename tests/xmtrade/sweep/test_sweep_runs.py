@@ -155,11 +155,25 @@ def sweep_without_window(home: Path, tmp_path: Path, grid_text: str) -> tuple[in
     return main([*args, "--no-progress", "--jobs", "1", "--min-trades", "0"]), out
 
 
+def series_of(row: Any) -> tuple[Any, ...]:
+    """A row's daily returns where it kept them, and what the overfitting guards keep of them."""
+    t = row.trial
+    digest = (
+        None
+        if t is None
+        else (
+            t.observations,
+            t.skewness,
+            t.kurtosis,
+            None if t.sums is None else t.sums.tolist(),
+            None if t.squares is None else t.squares.tolist(),
+        )
+    )
+    return (None if row.returns is None else row.returns.tolist()), digest
+
+
 def outcome_table(rows: list[Any]) -> dict[Any, tuple[Any, ...]]:
-    return {
-        tuple(sorted(r.params.items())): (r.metrics, r.config_hash, r.returns.tolist())
-        for r in rows
-    }
+    return {tuple(sorted(r.params.items())): (r.metrics, r.config_hash, series_of(r)) for r in rows}
 
 
 @pytest.mark.slow
