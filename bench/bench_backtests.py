@@ -175,8 +175,9 @@ def baseline(bars: Any, runs: int) -> tuple[float, dict[int, tuple]]:
 class PeakMemory:
     """Samples the total RSS and PSS of this process and its children (Linux /proc)."""
 
-    def __init__(self, every: float = 0.1) -> None:
+    def __init__(self, every: float = 0.1, root: int | None = None) -> None:
         self.every = every
+        self.root = root  # the process tree to measure (default: this process's)
         self.peak_rss = 0
         self.peak_pss = 0
         self._stop = threading.Event()
@@ -192,7 +193,8 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            pids = [os.getpid(), *_children(os.getpid())]
+            root = os.getpid() if self.root is None else self.root
+            pids = [root, *_children(root)]
             rss = sum(_kib(pid, "status", "VmRSS:") for pid in pids)
             pss = sum(_kib(pid, "smaps_rollup", "Pss:") for pid in pids)
             self.peak_rss = max(self.peak_rss, rss)

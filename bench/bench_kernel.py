@@ -13,12 +13,16 @@ strategy over the full shared 1810.HK history it times
    in backtrader, ranking, the overfitting guards and the output files;
 5. the peak memory of that sweep: the total resident set (RSS) of this process and its
    workers, and the proportional set size (PSS: pages the forked workers share with the
-   parent split between them).
+   parent split between them);
+6. with `--search TRIALS`, the command `xmtrade sweep` on a `search: random` grid of that
+   many trials (the optuna study, then every trial screened and the best 20 confirmed), its
+   time and the peak memory of its process tree.
 
 Every run of (1) and (2) is checked to give the same daily NAV as (3).
 
     python bench/bench_kernel.py                        # the README's figures
     python bench/bench_kernel.py --combinations 2000    # a quick look
+    python bench/bench_kernel.py --runs 0 --combinations 0 --search 100000   # the search
 """
 
 from __future__ import annotations
@@ -153,6 +157,46 @@ def big_sweep(bars: Any, combinations: int, jobs: int, confirm: int) -> dict[str
     }
 
 
+def search_memory(prices: Path, trials: int, jobs: int) -> dict[str, Any]:
+    """Peak memory and time of `xmtrade sweep` on a `search: random` grid of `trials` trials
+    (the study, then every trial screened and the best 20 confirmed), measured over the
+    command's own process tree: the command a user runs, in a fresh data directory."""
+    import subprocess
+
+    import yaml
+
+    space = {k: v for k, v in sweep_grid(trials).items() if k != "sample"}
+    grid_spec = {"search": "random", "trials": trials, "seed": 11, **space}
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        grid = home / "search.yaml"
+        grid.write_text(yaml.safe_dump(grid_spec), encoding="utf-8")
+        env = {**os.environ, "XMTRADE_HOME": str(home / "data")}
+        xmtrade = [str(Path(sys.executable).with_name("xmtrade"))]  # the console script
+        subprocess.run([*xmtrade, "data", "import", str(prices)], env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        began = time.perf_counter()
+        command = [*xmtrade, "sweep", "--grid", str(grid), "--jobs", str(jobs),
+                   "--no-progress", "--out", str(home / "out")]  # fmt: skip
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        with PeakMemory(root=proc.pid) as memory:
+            code = proc.wait()
+        seconds = time.perf_counter() - began
+        if code != 0:
+            raise SystemExit(f"the search failed (exit {code})")
+        report = json.loads((home / "out" / "sweep.json").read_text(encoding="utf-8"))
+    return {
+        "trials": trials,
+        "combinations_swept": report["combinations"],
+        "jobs": jobs,
+        "seconds_total": round(seconds, 1),
+        "seconds_sweep_runs": report["seconds"],
+        "peak_rss_mib": round(memory.peak_rss / 1024),
+        "peak_pss_mib": round(memory.peak_pss / 1024),
+        "pbo_trials": (report["overfitting"]["pbo"] or {}).get("trials"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prices", type=Path, default=DEFAULT_PRICES / "1810.HK.csv")
@@ -160,14 +204,20 @@ def main() -> None:
     parser.add_argument("--combinations", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--confirm", type=int, default=20)
+    parser.add_argument(
+        "--search", type=int, default=0, metavar="TRIALS",
+        help="also measure `xmtrade sweep` on a `search: random` grid of TRIALS trials",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from data_feeds.bars import read_price_csv
 
     bars = read_price_csv(args.prices)
-    report = {"single": single_runs(bars, args.runs)}
+    report = {"single": single_runs(bars, args.runs)} if args.runs else {}
     if args.combinations:
         report["sweep"] = big_sweep(bars, args.combinations, args.jobs, args.confirm)
+    if args.search:
+        report["search"] = search_memory(args.prices, args.search, args.jobs)
     if args.json:
         print(json.dumps(report, indent=2))
         return

@@ -29,41 +29,78 @@ def max_drawdown(values: pd.Series) -> float:
     return float((values / values.cummax() - 1.0).min())
 
 
-def summarize(result: BacktestResult) -> dict[str, Any]:
-    """Every statistic of the run, as plain JSON-ready values."""
-    cfg = result.config
-    equity = result.equity
-    nav = equity["nav"]
-    initial = cfg.backtest.initial_nav
-    final = float(nav.iloc[-1])
-    total_return = final / initial - 1.0
-    days = (result.end - result.start).days
-    years = days / 365.25
-    cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
+# the figures of `sweep_figures` that open a summary, in its order
+_HEAD = (
+    "sessions", "initial_nav", "final_nav", "total_return", "cagr", "annual_volatility",
+    "sharpe", "sortino", "max_drawdown", "calmar", "n_trades", "open_tranches", "win_rate",
+    "profit_factor", "exposure",
+)  # fmt: skip
 
-    returns = pd.concat([pd.Series([initial]), nav.reset_index(drop=True)]).pct_change().dropna()
+
+def sweep_figures(result: BacktestResult) -> dict[str, Any]:
+    """The figures of a run that a sweep ranks by (the first part of `summarize`), on plain
+    arrays: what a sweep pays per run instead of the whole summary."""
+    cfg = result.config
+    nav = result.equity["nav"].to_numpy(dtype=float)
+    initial = cfg.backtest.initial_nav
+    final = float(nav[-1])
+    years = (result.end - result.start).days / 365.25
+    cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
+    returns = nav / np.concatenate(([initial], nav[:-1])) - 1.0
     periods = result.periods_per_year
-    excess = returns - result.risk_free.reset_index(drop=True).reindex(returns.index, fill_value=0)
+    excess = returns - result.risk_free.to_numpy(dtype=float)
     vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(excess) else 0.0
     sharpe = float(excess.mean()) / vol * math.sqrt(periods) if vol > 0 else None
     sortino = float(excess.mean()) / downside * math.sqrt(periods) if downside > 0 else None
-    mdd = max_drawdown(nav)
+    mdd = float((nav / np.maximum.accumulate(nav) - 1.0).min())
     calmar = cagr / abs(mdd) if cagr is not None and mdd < 0 else None
 
     trades = result.trades
-    closed = trades[trades["exit_reason"] != "open"]
-    wins = closed[closed["pnl"] > 0]
-    losses = closed[closed["pnl"] <= 0]
-    gross_win = float(wins["pnl"].sum())
-    gross_loss = float(-losses["pnl"].sum())
+    open_trade = (trades["exit_reason"] == "open").to_numpy()
+    pnl = trades["pnl"].to_numpy(dtype=float)[~open_trade]
+    closed = len(pnl)
+    gross_win = float(pnl[pnl > 0].sum())
+    gross_loss = float(-pnl[pnl <= 0].sum())
     fills = result.fills
-    fees_by_kind = {kind: _money(fills[kind].sum()) for kind in result.fee_kinds}
+    fees_by_kind = {
+        kind: _money(fills[kind].to_numpy(dtype=float).sum()) for kind in result.fee_kinds
+    }
+    breaches = int(trades["cap_breach"].to_numpy()[~open_trade].sum())
+    stale = sum(1 for d in result.decisions if (d.get("fundamentals") or {}).get("stale"))
+    return {
+        "sessions": len(nav),
+        "initial_nav": _money(initial),
+        "final_nav": _money(final),
+        "total_return": _ratio(final / initial - 1.0),
+        "cagr": _ratio(cagr),
+        "annual_volatility": _ratio(vol * math.sqrt(periods)),
+        "sharpe": _ratio(sharpe),
+        "sortino": _ratio(sortino),
+        "max_drawdown": _ratio(mdd),
+        "calmar": _ratio(calmar),
+        "n_trades": closed,
+        "open_tranches": int(open_trade.sum()),
+        "win_rate": _ratio(int((pnl > 0).sum()) / closed) if closed else None,
+        "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
+        "exposure": _ratio(float((result.equity["shares"].to_numpy() > 0).mean())),
+        "fees_paid": {"total": _money(sum(fees_by_kind.values())), "by_kind": fees_by_kind},
+        "cap_breaches": breaches,
+        "stale_decisions": stale,
+        "periods_per_year": round(periods, 4),
+    }
+
+
+def summarize(result: BacktestResult) -> dict[str, Any]:
+    """Every statistic of the run, as plain JSON-ready values."""
+    cfg = result.config
+    equity = result.equity
+    figures = sweep_figures(result)
+    trades = result.trades
+    closed = trades[trades["exit_reason"] != "open"]
     bench = result.benchmark
     exits = closed["exit_reason"].value_counts().to_dict()
-
     decisions = result.decisions
-    stale = sum(1 for d in decisions if (d.get("fundamentals") or {}).get("stale"))
     line_columns = sorted(c for c in equity.columns if c.startswith("line"))
     alarms: dict[str, dict[str, int]] = {}
     for column in line_columns:
@@ -83,35 +120,21 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "symbol": cfg.instrument.symbol,
         "start": result.start.isoformat(),
         "end": result.end.isoformat(),
-        "sessions": len(equity),
-        "initial_nav": _money(initial),
-        "final_nav": _money(final),
-        "total_return": _ratio(total_return),
-        "cagr": _ratio(cagr),
-        "annual_volatility": _ratio(vol * math.sqrt(periods)),
-        "sharpe": _ratio(sharpe),
-        "sortino": _ratio(sortino),
-        "max_drawdown": _ratio(mdd),
-        "calmar": _ratio(calmar),
-        "n_trades": len(closed),
-        "open_tranches": len(trades) - len(closed),
-        "win_rate": _ratio(len(wins) / len(closed)) if len(closed) else None,
-        "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
-        "exposure": _ratio(float((equity["shares"] > 0).mean())),
+        **{k: figures[k] for k in _HEAD},
         "exits_by_reason": {str(k): int(v) for k, v in sorted(exits.items())},
-        "fees_paid": {"total": _money(sum(fees_by_kind.values())), "by_kind": fees_by_kind},
-        "cap_breaches": int(closed["cap_breach"].sum()),
+        "fees_paid": figures["fees_paid"],
+        "cap_breaches": figures["cap_breaches"],
         "tranches_by_stage": {
             str(k): int(v) for k, v in sorted(trades["stage"].value_counts().to_dict().items())
         },
         "sessions_by_stage": {str(s): int(stages.get(s, 0)) for s in range(4)},
         "line_alarms": alarms,
-        "stale_decisions": stale,
+        "stale_decisions": figures["stale_decisions"],
         "pre_open_skips": _pre_open_skips(decisions),
         "interest_on_cash": _money(float(equity["interest"].sum()))
         if "interest" in equity
         else 0.0,
-        "periods_per_year": round(periods, 4),
+        "periods_per_year": figures["periods_per_year"],
         "last_report": None
         if last_report is None
         else {

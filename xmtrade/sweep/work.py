@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from xmtrade.backtest import BacktestResult
     from xmtrade.config import AppConfig
 
-# The statistics a sweep keeps for each run: keys of `report.summarize`, then the total fees
-# and the session count (nested or renamed there).
+# The statistics a sweep keeps for each run: keys of `report.sweep_figures`, then the total
+# fees and the session count (nested or renamed there).
 EXTRA_METRICS = ("fees_total", "sessions")
 METRICS = SWEEP_METRICS
 SUMMARY_METRICS = tuple(m for m in METRICS if m not in EXTRA_METRICS)
@@ -122,24 +122,25 @@ def _run(shared: SharedData, task: Task, began: float) -> Outcome:
 
 
 def outcome_of(task: Task, result: BacktestResult, began: float) -> Outcome:
-    """A backtest's outcome: the sweep's metrics and the daily NAV returns."""
-    from xmtrade.report import summarize
+    """A backtest's outcome: the sweep's metrics (`sweep_figures`, not the whole summary) and
+    the daily NAV returns."""
+    from xmtrade.report import sweep_figures
 
     cfg = task.config
     try:
-        summary = summarize(result)
+        figures = sweep_figures(result)
     except Exception as exc:  # a failing run is reported in its row; the sweep goes on
         return Outcome(task.key, None, None, None, _reason(exc), time.perf_counter() - began)
     nav = result.equity["nav"].to_numpy(dtype=float)
     previous = np.concatenate(([cfg.backtest.initial_nav], nav[:-1]))
-    metrics = {k: summary[k] for k in SUMMARY_METRICS}
-    metrics["fees_total"] = summary["fees_paid"]["total"]
-    metrics["sessions"] = summary["sessions"]
+    metrics = {k: figures[k] for k in SUMMARY_METRICS}
+    metrics["fees_total"] = figures["fees_paid"]["total"]
+    metrics["sessions"] = figures["sessions"]
     return Outcome(
         task.key,
         metrics,
         nav / previous - 1.0,
-        summary["config_hash"],
+        cfg.config_hash(),
         None,
         time.perf_counter() - began,
     )
