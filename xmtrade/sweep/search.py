@@ -23,6 +23,7 @@ best confirmed in backtrader), so every trial counts in the deflated Sharpe rati
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -102,21 +103,23 @@ def run_study(
     """Ask the study for trials until it holds `grid.trials` finished ones; every trial's
     parameters in order (the resumed ones first) and whether Ctrl-C stopped it."""
     import optuna
-    from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage.parent.mkdir(parents=True, exist_ok=True)
+    journal = _journal_class()(JournalFileBackend(str(storage)))
     study = optuna.create_study(
         study_name=name,
         # an append-only journal: ten times faster per trial than SQLite, and a study killed
         # halfway keeps every trial told before
-        storage=JournalStorage(JournalFileBackend(str(storage))),
+        storage=journal,
         sampler=_sampler(grid),
         direction="minimize" if minimise else "maximize",
         load_if_exists=True,
     )
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    waiting = (optuna.trial.TrialState.WAITING,)
+    journal.none_waiting = not study.get_trials(deepcopy=False, states=waiting)
     interrupted = False
     target = grid.trials or 0
     done = len(study.get_trials(deepcopy=False, states=finished))
@@ -141,6 +144,29 @@ def run_study(
             seen.add(key)
             combos.append(params)
     return tuple(combos), interrupted
+
+
+@functools.cache
+def _journal_class() -> type:
+    from optuna.storages import JournalStorage
+    from optuna.trial import TrialState
+
+    class Journal(JournalStorage):
+        """optuna's journal storage, answering at once the question every `ask` starts with,
+        which trials wait in the queue: a search enqueues none, so once the study is known to
+        hold none there are none (optuna scans every trial of the study for them at each ask,
+        which makes a 100,000-trial search quadratic: 40 ms an ask at 70,000 trials)."""
+
+        none_waiting = False
+
+        def get_all_trials(
+            self, study_id: int, deepcopy: bool = True, states: Any = None
+        ) -> list[Any]:
+            if self.none_waiting and states is not None and tuple(states) == (TrialState.WAITING,):
+                return []
+            return list(super().get_all_trials(study_id, deepcopy, states))
+
+    return Journal
 
 
 def _sampler(grid: Grid) -> Any:

@@ -166,6 +166,37 @@ def test_a_study_resumes_where_it_stopped(tmp_path: Path, method: str) -> None:
     assert len(told) == 8 and again == more  # nothing left to ask
 
 
+def test_a_trial_waiting_in_the_study_is_still_asked_first(tmp_path: Path) -> None:
+    """The journal answers "no waiting trials" at once only for a study that holds none."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = tmp_path / "s.journal"
+    study = optuna.create_study(
+        study_name="s",
+        storage=JournalStorage(JournalFileBackend(str(storage))),
+        direction="maximize",
+    )
+    study.enqueue_trial({"signals.rsi.oversold": 33.0, "stop.lookback": 17})
+    spec = {
+        "search": "random",
+        "trials": 3,
+        "seed": 1,
+        "signals.rsi.oversold": {"uniform": [20, 40]},
+        "stop.lookback": {"randint": [10, 30]},
+    }
+    told: list[dict[str, Any]] = []
+
+    def objective(params: dict[str, Any]) -> float:
+        told.append(params)
+        return 1.0
+
+    combos, _ = run_study(parse_grid(spec, "g.yaml", 100), storage, "s", objective, False)
+    assert told[0] == {"signals.rsi.oversold": 33.0, "stop.lookback": 17}
+    assert len(told) == 3 and len(set(map(str, combos))) == 3
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_screening_keeps_the_screened_rows(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
