@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.xmtrade.sweep.rows import series_of
 from xmtrade.config import ConfigLayers
 from xmtrade.sweep.executors import DaskExecutor, SerialExecutor, make_executor
 from xmtrade.sweep.grid import parse_grid
@@ -37,23 +38,6 @@ def scheduler() -> Iterator[str]:
         yield str(cluster.scheduler_address)
     finally:
         cluster.close()
-
-
-def series_of(row: Any) -> tuple[Any, ...]:
-    """A row's daily returns where it kept them, and what the overfitting guards keep of them."""
-    t = row.trial
-    digest = (
-        None
-        if t is None
-        else (
-            t.observations,
-            t.skewness,
-            t.kurtosis,
-            None if t.sums is None else t.sums.tolist(),
-            None if t.squares is None else t.squares.tolist(),
-        )
-    )
-    return (None if row.returns is None else row.returns.tolist()), digest
 
 
 def rows(result: Any) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.xmtrade.sweep.rows import series_of
 from xmtrade.cli import main
 from xmtrade.commands.sweep import _leaders
 from xmtrade.config import ConfigLayers
@@ -153,23 +154,6 @@ def sweep_without_window(home: Path, tmp_path: Path, grid_text: str) -> tuple[in
     out = fresh(tmp_path)
     args = ["sweep", "--data-dir", str(home), "--grid", str(grid), "--out", str(out)]
     return main([*args, "--no-progress", "--jobs", "1", "--min-trades", "0"]), out
-
-
-def series_of(row: Any) -> tuple[Any, ...]:
-    """A row's daily returns where it kept them, and what the overfitting guards keep of them."""
-    t = row.trial
-    digest = (
-        None
-        if t is None
-        else (
-            t.observations,
-            t.skewness,
-            t.kurtosis,
-            None if t.sums is None else t.sums.tolist(),
-            None if t.squares is None else t.squares.tolist(),
-        )
-    )
-    return (None if row.returns is None else row.returns.tolist()), digest
 
 
 def outcome_table(rows: list[Any]) -> dict[Any, tuple[Any, ...]]:
