@@ -37,6 +37,46 @@ _HEAD = (
 )  # fmt: skip
 
 
+def ranked_figures(
+    *,
+    initial: float,
+    final: float,
+    years: float,
+    periods: float,
+    mean_excess: float,
+    vol: float,
+    downside: float,
+    mdd: float,
+    closed: int,
+    open_tranches: int,
+    wins: int,
+    gross_win: float,
+    gross_loss: float,
+    exposure: float,
+) -> dict[str, Any]:
+    """The return, risk and trade figures a sweep ranks by, from a run's NAV and trade
+    statistics: one definition for the backtest's summary and the kernel's screening runs."""
+    cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
+    root = math.sqrt(periods)
+    sharpe = mean_excess / vol * root if vol > 0 else None
+    sortino = mean_excess / downside * root if downside > 0 else None
+    calmar = cagr / abs(mdd) if cagr is not None and mdd < 0 else None
+    return {
+        "total_return": _ratio(final / initial - 1.0),
+        "cagr": _ratio(cagr),
+        "annual_volatility": _ratio(vol * root),
+        "sharpe": _ratio(sharpe),
+        "sortino": _ratio(sortino),
+        "max_drawdown": _ratio(mdd),
+        "calmar": _ratio(calmar),
+        "n_trades": closed,
+        "open_tranches": open_tranches,
+        "win_rate": _ratio(wins / closed) if closed else None,
+        "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
+        "exposure": _ratio(exposure),
+    }
+
+
 def sweep_figures(result: BacktestResult) -> dict[str, Any]:
     """The figures of a run that a sweep ranks by (the first part of `summarize`), on plain
     arrays: what a sweep pays per run instead of the whole summary."""
@@ -44,49 +84,42 @@ def sweep_figures(result: BacktestResult) -> dict[str, Any]:
     nav = result.equity["nav"].to_numpy(dtype=float)
     initial = cfg.backtest.initial_nav
     final = float(nav[-1])
-    years = (result.end - result.start).days / 365.25
-    cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
     returns = nav / np.concatenate(([initial], nav[:-1])) - 1.0
     periods = result.periods_per_year
     excess = returns - result.risk_free.to_numpy(dtype=float)
-    vol = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
-    downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(excess) else 0.0
-    sharpe = float(excess.mean()) / vol * math.sqrt(periods) if vol > 0 else None
-    sortino = float(excess.mean()) / downside * math.sqrt(periods) if downside > 0 else None
-    mdd = float((nav / np.maximum.accumulate(nav) - 1.0).min())
-    calmar = cagr / abs(mdd) if cagr is not None and mdd < 0 else None
-
     trades = result.trades
     open_trade = (trades["exit_reason"] == "open").to_numpy()
     pnl = trades["pnl"].to_numpy(dtype=float)[~open_trade]
-    closed = len(pnl)
-    gross_win = float(pnl[pnl > 0].sum())
-    gross_loss = float(-pnl[pnl <= 0].sum())
+    figures = ranked_figures(
+        initial=initial,
+        final=final,
+        years=(result.end - result.start).days / 365.25,
+        periods=periods,
+        mean_excess=float(excess.mean()),
+        vol=float(returns.std(ddof=1)) if len(returns) > 1 else 0.0,
+        downside=float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(excess) else 0.0,
+        mdd=float((nav / np.maximum.accumulate(nav) - 1.0).min()),
+        closed=len(pnl),
+        open_tranches=int(open_trade.sum()),
+        wins=int((pnl > 0).sum()),
+        gross_win=float(pnl[pnl > 0].sum()),
+        gross_loss=float(-pnl[pnl <= 0].sum()),
+        exposure=float((result.equity["shares"].to_numpy() > 0).mean()),
+    )
     fills = result.fills
     fees_by_kind = {
         kind: _money(fills[kind].to_numpy(dtype=float).sum()) for kind in result.fee_kinds
     }
-    breaches = int(trades["cap_breach"].to_numpy()[~open_trade].sum())
-    stale = sum(1 for d in result.decisions if (d.get("fundamentals") or {}).get("stale"))
     return {
         "sessions": len(nav),
         "initial_nav": _money(initial),
         "final_nav": _money(final),
-        "total_return": _ratio(final / initial - 1.0),
-        "cagr": _ratio(cagr),
-        "annual_volatility": _ratio(vol * math.sqrt(periods)),
-        "sharpe": _ratio(sharpe),
-        "sortino": _ratio(sortino),
-        "max_drawdown": _ratio(mdd),
-        "calmar": _ratio(calmar),
-        "n_trades": closed,
-        "open_tranches": int(open_trade.sum()),
-        "win_rate": _ratio(int((pnl > 0).sum()) / closed) if closed else None,
-        "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
-        "exposure": _ratio(float((result.equity["shares"].to_numpy() > 0).mean())),
+        **figures,
         "fees_paid": {"total": _money(sum(fees_by_kind.values())), "by_kind": fees_by_kind},
-        "cap_breaches": breaches,
-        "stale_decisions": stale,
+        "cap_breaches": int(trades["cap_breach"].to_numpy()[~open_trade].sum()),
+        "stale_decisions": sum(
+            1 for d in result.decisions if (d.get("fundamentals") or {}).get("stale")
+        ),
         "periods_per_year": round(periods, 4),
     }
 

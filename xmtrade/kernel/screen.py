@@ -92,37 +92,35 @@ class KernelRun:
         return rows
 
     def metrics(self) -> dict[str, Any]:
-        """The sweep's metrics of this run, by the arithmetic of `report.summarize`."""
-        from xmtrade.report import _ratio
+        """The sweep's metrics of this run, by `report.ranked_figures` as the backtest's."""
+        from xmtrade.report import ranked_figures
 
         cfg = self.config
         nav = self.nav
         initial = cfg.backtest.initial_nav
         final = float(nav[-1])
-        years = (self.dates[-1] - self.dates[0]).days / 365.25
-        cagr = (final / initial) ** (1 / years) - 1.0 if years > 0 and final > 0 else None
-        periods = self.periods_per_year
         mean, vol, downside, mdd, _ = _nav_stats(nav, float(initial), self.risk_free)
-        exposure = _exposure(self.trades_i, len(nav))
-        sharpe = mean / vol * math.sqrt(periods) if vol > 0 else None
-        sortino = mean / downside * math.sqrt(periods) if downside > 0 else None
-        calmar = cagr / abs(mdd) if cagr is not None and mdd < 0 else None
         n_closed, n_wins, gross_win, gross_loss, breaches, fees = _trade_stats(
             self.trades_i, self.trades_f, cfg.sizing.risk_per_trade_pct
         )
+        figures = ranked_figures(
+            initial=initial,
+            final=final,
+            years=(self.dates[-1] - self.dates[0]).days / 365.25,
+            periods=self.periods_per_year,
+            mean_excess=mean,
+            vol=vol,
+            downside=downside,
+            mdd=mdd,
+            closed=n_closed,
+            open_tranches=int(self.trades_i.shape[0] - n_closed),
+            wins=n_wins,
+            gross_win=gross_win,
+            gross_loss=gross_loss,
+            exposure=_exposure(self.trades_i, len(nav)),
+        )
         return {
-            "total_return": _ratio(final / initial - 1.0),
-            "cagr": _ratio(cagr),
-            "annual_volatility": _ratio(vol * math.sqrt(periods)),
-            "sharpe": _ratio(sharpe),
-            "sortino": _ratio(sortino),
-            "max_drawdown": _ratio(mdd),
-            "calmar": _ratio(calmar),
-            "n_trades": n_closed,
-            "open_tranches": int(self.trades_i.shape[0] - n_closed),
-            "win_rate": _ratio(n_wins / n_closed) if n_closed else None,
-            "profit_factor": _ratio(gross_win / gross_loss) if gross_loss > 0 else None,
-            "exposure": _ratio(exposure),
+            **figures,
             "final_nav": round(final, 2),
             "cap_breaches": int(breaches),
             "stale_decisions": None,
