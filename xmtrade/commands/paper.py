@@ -154,6 +154,10 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
     send.set_defaults(handler=run_notify)
 
+    from xmtrade.commands import paper_serve
+
+    paper_serve.register(sub, common)
+
 
 # ---------------------------------------------------------------------- shared
 
