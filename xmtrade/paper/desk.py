@@ -88,6 +88,11 @@ def _sqlite_ledger(path: Path) -> Ledger:
     from sqlalchemy.pool import NullPool
 
     engine = sa.create_engine("sqlite://", creator=connect, poolclass=NullPool)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")  # a read transaction: one snapshot of the WAL
+
     ledger = Ledger(engine, shown, path)
     _check_marker(ledger)
     return ledger
