@@ -15,8 +15,15 @@ from typing import Any
 
 import pytest
 from paper_support import one_line_error
-from serve_support import FIRST_ASOF, NEXT_ASOF, DeskProcess, make_data_dir, poll_beside
-from serve_support import step_process, xmtrade
+from serve_support import (
+    FIRST_ASOF,
+    NEXT_ASOF,
+    DeskProcess,
+    make_data_dir,
+    poll_beside,
+    step_process,
+    xmtrade,
+)
 from starlette.testclient import TestClient
 
 from xmtrade.config import load_config
@@ -143,9 +150,8 @@ def test_a_token_is_asked_of_every_request(stepped: Path) -> None:
 def test_the_desk_cannot_write_and_holds_no_lock_while_a_step_commits(data_dir: Path) -> None:
     ledger = open_read_only(str(data_dir / "paper.sqlite"))
     try:
-        with ledger.engine.connect() as conn:
-            with pytest.raises(Exception, match="readonly|read-only|query_only"):
-                conn.exec_driver_sql("DELETE FROM paper_runs")
+        with ledger.engine.connect() as conn, pytest.raises(Exception, match=r"readonly|read-only|query_only"):
+            conn.exec_driver_sql("DELETE FROM paper_runs")
         # a read transaction of the desk stays open while the step writes and commits
         with ledger.engine.connect() as conn, conn.begin():
             before = conn.exec_driver_sql("SELECT count(*) FROM paper_equity").scalar()
