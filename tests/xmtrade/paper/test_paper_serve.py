@@ -150,7 +150,10 @@ def test_a_token_is_asked_of_every_request(stepped: Path) -> None:
 def test_the_desk_cannot_write_and_holds_no_lock_while_a_step_commits(data_dir: Path) -> None:
     ledger = open_read_only(str(data_dir / "paper.sqlite"))
     try:
-        with ledger.engine.connect() as conn, pytest.raises(Exception, match=r"readonly|read-only|query_only"):
+        with (
+            ledger.engine.connect() as conn,
+            pytest.raises(Exception, match=r"readonly|read-only|query_only"),
+        ):
             conn.exec_driver_sql("DELETE FROM paper_runs")
         # a read transaction of the desk stays open while the step writes and commits
         with ledger.engine.connect() as conn, conn.begin():

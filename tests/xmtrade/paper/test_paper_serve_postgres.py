@@ -34,7 +34,10 @@ def test_the_desk_reads_postgresql_read_only_beside_a_step(
     data_dir = make_data_dir(tmp_path / "data", shared_cache_file, db=db)
     ledger = open_read_only(db)
     try:
-        with ledger.engine.connect() as conn, pytest.raises(sa.exc.SQLAlchemyError, match=r"read-only transaction"):
+        with (
+            ledger.engine.connect() as conn,
+            pytest.raises(sa.exc.SQLAlchemyError, match=r"read-only transaction"),
+        ):
             conn.exec_driver_sql("DELETE FROM paper_runs")
         # a read transaction of the desk stays open while a step in another process commits
         with ledger.engine.connect() as conn, conn.begin():
