@@ -111,14 +111,15 @@ DESK_SCRIPT = """
       var dist = t.to_stop_pct === null ? 'no stop' : (t.stop_triggered ?
         'at or above the close: sells at the next open' : t.to_stop_pct.toFixed(2) + '%% below');
       return '<tr class="' + (near ? 'near' : '') + '"><td>' + t.tranche + '</td><td>' +
-        t.stage + '</td><td>' + num(t.shares) + '</td><td>' + price(t.entry_price) + '</td><td>' +
-        esc(t.entry_date) + '</td><td>' + price(t.close) + '</td><td class="stop">' +
-        price(t.stop) + '</td><td class="stop">' + esc(dist) + '</td><td>' +
-        price(t.initial_stop) + '</td><td class="' + tone(t.unrealised) + '">' +
-        signed(t.unrealised) + '</td><td>' + t.sessions_held + '</td></tr>';
+        num(t.shares) + '</td><td>' + price(t.close) + '</td><td class="stop">' +
+        price(t.stop) + '</td><td class="stop">' + esc(dist) + '</td><td class="' +
+        tone(t.unrealised) + '">' + signed(t.unrealised) + '</td><td>' + t.stage + '</td><td>' +
+        price(t.entry_price) + '</td><td>' + esc(t.entry_date) + '</td><td>' +
+        price(t.initial_stop) + '</td><td>' + t.sessions_held + '</td></tr>';
     });
-    var heads = ['tranche', 'stage', 'shares', 'entry', 'since', 'close', 'stop',
-      'distance to the stop', 'initial stop', 'unrealised', 'sessions'].map(function (n) {
+    // what a trader checks first comes first (on a phone the rest scrolls sideways)
+    var heads = ['tranche', 'shares', 'close', 'stop', 'distance to the stop', 'unrealised',
+      'stage', 'entry', 'since', 'initial stop', 'sessions'].map(function (n) {
       return {name: n};
     });
     return table('positions-' + a.name, heads, rows, 'no tranche held');
@@ -243,7 +244,14 @@ DESK_SCRIPT = """
         '</div><div>' + missed(a) + runs(a) + '</div></div>' + fills(a);
       var plot = el.querySelector('.nav-plot');
       plot.id = 'nav-plot-' + a.name;
-      Plotly.react(plot, a.chart.data, a.chart.layout, CONFIG);
+      // a phone: the legend under the chart, no mode bar over the linear / log switch
+      var narrow = window.innerWidth < 600, layout = Object.assign({}, a.chart.layout);
+      if (narrow) {
+        layout.legend = {orientation: 'h', x: 0, y: -0.12, yanchor: 'top'};
+        layout.margin = {l: 44, r: 8, t: 40, b: 30};
+      }
+      Plotly.react(plot, a.chart.data, layout,
+        Object.assign({}, CONFIG, {displayModeBar: !narrow}));
     });
     Object.keys(articles).forEach(function (name) {
       if (!seen[name]) { articles[name].remove(); delete articles[name]; }
@@ -300,7 +308,8 @@ def desk_page(title: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{STYLE}{DESK_STYLE}</style>"
+        f"<title>{esc(title)}</title><link rel=\"icon\" href=\"data:,\">"
+        f"<style>{STYLE}{DESK_STYLE}</style>"
         '<script src="static/plotly.min.js"></script></head><body>'
         f'<header><h1>{esc(title)}</h1><p>ledger <span id="ledger"></span> (read-only) '
         '<span id="live">connecting</span></p><nav class="accounts" id="account-links"></nav>'
