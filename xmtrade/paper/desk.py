@@ -14,7 +14,6 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -196,67 +195,130 @@ def fingerprint(ledger: Ledger, names: Iterable[str] | None) -> str:
 
 
 def orders_not_filled(ledger: Ledger, account: Account) -> list[dict[str, Any]]:
-    """Every order decided and not filled as it was decided, oldest first: entries skipped
-    at the pre-opening check (gap, a held stop hit at the same open, no size left), entries
-    re-sized at the open, orders the broker did not fill, and stages skipped at the close
-    (a risk line's block, the breaker). Each has its date, tranche, stage, kind, reason and
-    numbers.
+    """Every order of `account` decided and not (or not wholly) filled, and every signal
+    blocked before it became an order, oldest first, as JSON rows in the fields of the paper
+    ledger's `OrderNotFilled` (/work/coord/paper-api.md): session, decided, tranche, stage,
+    side, shares, reference_price, planned_stop, reason (a code), words, detail, line.
 
-    Read from the stored decision records (paper_decisions.record, the decisions.jsonl line)
-    until the paper ledger offers this list itself; this one function is the seam."""
+    The one seam to the paper ledger: its `xmtrade.paper.views.orders_not_filled` when this
+    xmtrade has it, else the same rows read here from the stored decision records."""
+    from xmtrade.paper import views
+
+    listed = getattr(views, "orders_not_filled", None)
+    if listed is None:
+        return _not_filled_from_decisions(ledger, account)
+    return [
+        {
+            **{k: getattr(o, k) for k in _NOT_FILLED_FIELDS},
+            "words": o.words,
+            "line": o.describe(),
+        }
+        for o in listed(ledger, account)
+    ]
+
+
+_NOT_FILLED_FIELDS = (
+    "session",
+    "decided",
+    "tranche",
+    "stage",
+    "side",
+    "shares",
+    "reference_price",
+    "planned_stop",
+    "reason",
+    "detail",
+)
+_WORDS = {
+    "gap_skip": "skipped at the open: gap below the planned stop",
+    "stop_hit_at_open": "cancelled at the open: a held stop triggered",
+    "size_at_open": "skipped at the open: no lot fits the size rules",
+    "resized_at_open": "re-sized at the open",
+    "cancelled": "cancelled before it filled",
+    "rejected": "rejected by the broker",
+    "blocked_breaker": "signal blocked by the drawdown breaker",
+    "blocked_line": "signal blocked by a risk line",
+    "blocked": "signal not ordered",
+}
+_CHECKS = {"skip_gap": "gap_skip", "skip_stop_hit": "stop_hit_at_open", "skip_size": "size_at_open"}
+
+
+def _not_filled_from_decisions(ledger: Ledger, account: Account) -> list[dict[str, Any]]:
+    """`orders_not_filled` from the decision records (paper_decisions.record, the
+    decisions.jsonl line) for an xmtrade whose ledger does not list them itself."""
+    plans: dict[int, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
     for row in ledger.table(account, s.decisions, "seq"):
-        if row["action"] not in ("pre_open_check", "order_not_filled", "skip"):
+        if row["action"] not in ("enter", "add", "pre_open_check", "order_not_filled", "skip"):
             continue
         record = ledger.loads(s.decisions.name, row["record"])
-        missed = _missed(record)
+        if row["action"] in ("enter", "add") and row["tranche"] is not None:
+            plans[int(row["tranche"])] = record
+            continue
+        missed = _missed(row["date"], record, plans)
         if missed is not None:
-            out.append({"date": row["date"], **missed})
+            words = _WORDS.get(missed["reason"], missed["reason"])
+            what = f"tranche {missed['tranche']}" if missed["tranche"] is not None else "signal"
+            line = f"{missed['session']} {what}: {words}: {missed['detail']}"
+            out.append({**missed, "words": words, "line": line})
     return out
 
 
-def _missed(d: dict[str, Any]) -> dict[str, Any] | None:
+def _missed(
+    day: date, d: dict[str, Any], plans: dict[int, dict[str, Any]]
+) -> dict[str, Any] | None:
     action = d.get("action")
+    tranche = d.get("tranche")
+    plan = plans.get(int(tranche)) if tranche is not None else None
+    row: dict[str, Any] = {
+        "session": day,
+        "decided": date.fromisoformat(str(plan["date"])[:10]) if plan else None,
+        "tranche": tranche,
+        "stage": d.get("stage", plan.get("stage") if plan else None),
+        "side": "buy",
+        "shares": int((plan or {}).get("order", {}).get("shares") or 0),
+        "reference_price": plan.get("close") if plan else d.get("close"),
+        "planned_stop": d.get("planned_stop") or ((plan or {}).get("stop") or {}).get("price"),
+    }
     if action == "pre_open_check":
-        check = str(d.get("check"))
         why = str(d.get("why") or "")
-        numbers = {
-            k: d.get(k)
-            for k in ("open", "planned_stop", "planned_entry", "planned_shares", "stop")
-            if d.get(k) is not None
-        }
-        if check != "buy":
-            kind = {
-                "skip_gap": "gap skip",
-                "skip_stop_hit": "cancelled: a held stop hit at the open",
-                "skip_size": "no size at the open",
-            }.get(check, check)
-        elif why.startswith("re-sized"):
-            kind = "re-sized at the open"
-        else:
+        planned = int(d.get("planned_shares") or row["shares"])
+        if d.get("check") != "buy":
+            return {**row, "shares": planned, "reason": _CHECKS.get(str(d.get("check")), "blocked"),
+                    "detail": why}  # fmt: skip
+        bought = min(int((d.get("sizing_at_open") or {}).get("shares") or planned), planned)
+        if bought >= planned:
             return None
-        return {
-            "tranche": d.get("tranche"),
-            "stage": d.get("stage"),
-            "kind": kind,
-            "reason": why,
-            "numbers": numbers,
-        }
+        return {**row, "shares": planned - bought, "reason": "resized_at_open", "detail": why}
     if action == "order_not_filled":
+        status = str(d.get("status") or "")
+        kind = str(d.get("order") or "entry")
+        reason = "cancelled" if status == "Canceled" else "rejected"
         return {
-            "tranche": d.get("tranche"),
-            "stage": d.get("stage"),
-            "kind": f"{d.get('order')} order not filled",
-            "reason": f"the broker reported it {d.get('status')}",
-            "numbers": {},
+            **row,
+            "side": "buy" if kind == "entry" else "sell",
+            "shares": row["shares"] if kind == "entry" else 0,
+            "reason": reason,
+            "detail": f"the {kind} order was {status.lower() or 'not filled'}",
         }
     if action == "skip":
+        why = str(d.get("why") or "")
+        reason = (
+            "blocked_breaker"
+            if "breaker" in why
+            else "blocked_line"
+            if why.startswith("risk lines")
+            else "blocked"
+        )
+        signal = d.get("signal")
         return {
+            **row,
             "tranche": None,
-            "stage": d.get("stage"),
-            "kind": "stage not ordered",
-            "reason": str(d.get("why") or ""),
-            "numbers": {"close": d.get("close")} if d.get("close") is not None else {},
+            "decided": None,
+            "shares": 0,
+            "planned_stop": None,
+            "reason": reason,
+            "detail": f"{signal}: {why}" if signal else why,
         }
     return None
 
@@ -264,19 +326,20 @@ def _missed(d: dict[str, Any]) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------- the snapshot
 
 
-@lru_cache(maxsize=8)
-def _calendar(code: str, closures: tuple[Any, ...]) -> SessionCalendar:
-    from data_feeds.calendar import SessionCalendar
-
-    return SessionCalendar(code, closures)
+_MARKETS: dict[tuple[str, str], SessionCalendar] = {}
 
 
 def account_calendar(account: Account) -> SessionCalendar:
-    """The exchange calendar of the account's stored config (cached)."""
+    """The exchange calendar of the account's stored config (kept per stored config: reading
+    the config is the dearest part of a snapshot)."""
+    from data_feeds.calendar import SessionCalendar
     from xmtrade.paper.views import account_config
 
-    market = account_config(account).market
-    return _calendar(market.calendar, tuple(market.adhoc_closures))
+    key = (account.name, account.config_yaml)
+    if key not in _MARKETS:
+        market = account_config(account).market
+        _MARKETS[key] = SessionCalendar(market.calendar, market.adhoc_closures)
+    return _MARKETS[key]
 
 
 def desk_snapshot(
@@ -500,7 +563,7 @@ def _today(
         "date": day,
         "fills": [_fill(f) for f in fills if f["date"] == day],
         "decisions": decisions,
-        "not_filled": [m for m in missed if m["date"] == day],
+        "not_filled": [m for m in missed if m["session"] == day],
     }
 
 

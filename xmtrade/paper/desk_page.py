@@ -139,13 +139,15 @@ DESK_SCRIPT = """
       'no working order'));
   }
   function missedRow(m) {
-    return '<tr class="missed"><td>' + esc(m.date) + '</td><td>' + esc(m.tranche) + '</td><td>' +
-      esc(m.stage) + '</td><td class="text"><span class="tag missed">' + esc(m.kind) +
-      '</span></td><td class="text">' + esc(m.reason) + '</td><td class="text">' +
-      esc(numbers(m.numbers)) + '</td></tr>';
+    return '<tr class="missed"><td>' + esc(m.session) + '</td><td>' + esc(m.tranche) +
+      '</td><td>' + esc(m.stage) + '</td><td class="text"><span class="tag missed">' +
+      esc(m.words) + '</span></td><td>' + (m.shares ? esc(m.side) + ' ' + num(m.shares) : '') +
+      '</td><td>' + price(m.reference_price) + '</td><td>' + price(m.planned_stop) +
+      '</td><td class="text">' + esc(m.detail) + '</td></tr>';
   }
-  var MISSED_HEADS = [{name: 'date'}, {name: 'tranche'}, {name: 'stage'},
-    {name: 'what', text: 1}, {name: 'reason', text: 1}, {name: 'numbers', text: 1}];
+  var MISSED_HEADS = [{name: 'session'}, {name: 'tranche'}, {name: 'stage'},
+    {name: 'what', text: 1}, {name: 'shares'}, {name: 'close decided at'},
+    {name: 'planned stop'}, {name: 'why', text: 1}];
   function today(a) {
     var d = a.today;
     if (!d.date) { return section('today', '<p class="note">no session processed yet</p>'); }
@@ -308,7 +310,7 @@ def desk_page(title: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><link rel=\"icon\" href=\"data:,\">"
+        f'<title>{esc(title)}</title><link rel="icon" href="data:,">'
         f"<style>{STYLE}{DESK_STYLE}</style>"
         '<script src="static/plotly.min.js"></script></head><body>'
         f'<header><h1>{esc(title)}</h1><p>ledger <span id="ledger"></span> (read-only) '

@@ -63,9 +63,11 @@ class _Desk:
         self._cached: tuple[str, float, bytes] | None = None
 
     def state(self) -> dict[str, Any]:
+        """The fingerprint the page polls."""
         return {"fingerprint": fingerprint(self.ledger, self.names)}
 
     def snapshot(self) -> bytes:
+        """The desk's JSON (read again when a step has committed, or after a while)."""
         with self._lock:
             mark = fingerprint(self.ledger, self.names)
             cached = self._cached
@@ -156,4 +158,6 @@ def desk_app(
         Route("/static/plotly.min.js", plotly),
     ]
     middleware = [Middleware(_TokenGate, token=token)] if token else []
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.desk = desk
+    return app

@@ -82,15 +82,16 @@ def test_the_desk_shows_the_account_as_the_ledger_has_it(desk: TestClient) -> No
         "sell 1,000 @ 43.58 (tranche 2 stop, fees HK$62.61)"
     ]
     [missed] = today["not_filled"]
-    assert missed["tranche"] == 3 and missed["stage"] == 2
-    assert missed["kind"] == "cancelled: a held stop hit at the open"
-    assert "hits tranche 2 (stage 1) stop 43.86" in missed["reason"]
-    assert missed["numbers"]["open"] == 43.6 and missed["numbers"]["planned_shares"] == 1200
+    assert missed["tranche"] == 3 and missed["stage"] == 2 and missed["shares"] == 1200
+    assert missed["reason"] == "stop_hit_at_open" and missed["decided"] == "2025-10-30"
+    assert missed["words"] == "cancelled at the open: a held stop triggered"
+    assert "the open 43.6 hits tranche 2 (stage 1) stop 43.86" in missed["detail"]
+    assert missed["reference_price"] == 44.16 and missed["planned_stop"] == 43.48
     assert any("enter stage 1 tranche 4" in d["text"] for d in today["decisions"])
     # every order not filled since the start, newest first: the April block too
-    kinds = [(m["date"], m["kind"]) for m in qs["not_filled"]]
-    assert kinds[0] == (FIRST_ASOF, "cancelled: a held stop hit at the open")
-    assert ("2025-04-07", "stage not ordered") in kinds
+    kinds = [(m["session"], m["reason"]) for m in qs["not_filled"]]
+    assert kinds == [(FIRST_ASOF, "stop_hit_at_open"), ("2025-04-07", "blocked_line")]
+    assert "line3 alarm" in qs["not_filled"][1]["detail"]
     # staleness and the next run on the desk's clock: 2025-11-03 has closed, not processed
     fresh = qs["freshness"]
     assert fresh["stale"] and fresh["latest_closed"] == NEXT_ASOF
@@ -161,7 +162,7 @@ def test_the_desk_cannot_write_and_holds_no_lock_while_a_step_commits(data_dir: 
             assert xmtrade(*_step(data_dir, NEXT_ASOF)) == 0
             # the open read sees its own snapshot, untouched by the commit
             assert conn.exec_driver_sql("SELECT count(*) FROM paper_equity").scalar() == before
-        assert str(orders_not_filled(ledger, ledger.account("qs"))[-1]["date"]) == FIRST_ASOF
+        assert str(orders_not_filled(ledger, ledger.account("qs"))[-1]["session"]) == FIRST_ASOF
     finally:
         ledger.dispose()
     # the step's rows are in the file (read by the standard library)

@@ -74,7 +74,7 @@ def test_the_desk_in_a_browser_follows_a_step(
             assert "paper account qs (1810.HK)" in text_of(browser, "article.account h2")
             assert "no tranche held" in text_of(browser, "#positions-qs")
             assert "tranche 4" not in text_of(browser, "#positions-qs")
-            assert "cancelled: a held stop hit at the open" in text_of(browser, "#missed-qs")
+            assert "cancelled at the open: a held stop triggered" in text_of(browser, "#missed-qs")
             assert "entry" in text_of(browser, "#orders-qs")
             sessions = browser.evaluate(f"{PLOT}.data[0].x.length")
             fingerprint = browser.evaluate("document.body.dataset.fingerprint")
