@@ -126,7 +126,6 @@ def run_serve(args: argparse.Namespace) -> int:
     ledger = open_read_only(args.db if args.db is not None else default_target(data_dir))
     accounts = select_accounts(ledger, names)
     app = desk_app(ledger, names, cfg.paper.schedule, token=token)
-    app.state.desk.snapshot()  # the first read (configs, calendars) before the first visitor
     sock = bind(host, port)
     shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     bound = sock.getsockname()[1]
@@ -139,6 +138,7 @@ def run_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     try:
+        app.state.desk.snapshot()  # the first read (configs, calendars) before the first visitor
         server.run(sockets=[sock])
     finally:
         sock.close()
