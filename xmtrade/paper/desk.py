@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from xmtrade.errors import ConfigError
+from xmtrade.errors import ConfigError, DataError
 from xmtrade.paper import schema as s
 from xmtrade.paper.ledger import Account, Ledger
 from xmtrade.paper.records import describe_fill, describe_order
@@ -177,6 +177,11 @@ def fingerprint(ledger: Ledger, names: Iterable[str] | None) -> str:
     """A short digest that changes whenever a step commits or a run is recorded in any of
     the accounts shown: the page polls it and reads the whole desk only when it moves."""
     wanted = list(names or [])
+    path = ledger.sqlite_path
+    if path is not None and not path.is_file():
+        raise DataError(
+            ledger.where, None, "the ledger file is not there any more (moved or deleted?)"
+        )
     query = sa.select(
         s.accounts.c.name,
         s.accounts.c.version,

@@ -252,3 +252,18 @@ def test_sigterm_stops_the_server_with_143_and_a_token_guards_it(stepped: Path) 
         assert "Traceback" not in err
     finally:
         desk.close()
+
+
+def test_a_ledger_gone_while_serving_is_a_503_with_one_line(data_dir: Path) -> None:
+    ledger_file = data_dir / "paper.sqlite"
+    with client(ledger_file) as desk:
+        assert desk.get("/api/state").status_code == 200
+        ledger_file.rename(data_dir / "moved.sqlite")
+        for path in ("/api/state", "/api/desk"):
+            answer = desk.get(path)
+            assert answer.status_code == 503
+            assert answer.json()["error"] == (
+                f"{ledger_file}: the ledger file is not there any more (moved or deleted?)"
+            )
+        (data_dir / "moved.sqlite").rename(ledger_file)
+        assert desk.get("/api/desk").status_code == 200
