@@ -22,7 +22,8 @@ nav.accounts a.stale { background: #b91c1c; }
 article.account { margin: 18px 0 28px; }
 article.account > h2 { font-size: 19px; margin: 8px 0 4px; }
 article.account > .meta { font-size: 12px; color: #6b7280; margin-bottom: 6px; }
-.card .value { font-size: 18px; overflow-wrap: anywhere; }
+.cards .card { min-width: 150px; flex: 1 1 150px; }
+.card .value { font-size: 17px; }
 tr.missed td { background: #fff7ed; }
 tr.near td.stop { color: #b91c1c; font-weight: 600; }
 td.empty { color: #6b7280; text-align: left; font-style: italic; }
@@ -218,8 +219,27 @@ DESK_SCRIPT = """
     }
     return el;
   }
+  function overview(desk) {
+    var rows = desk.accounts.map(function (a) {
+      var p = a.performance, f = a.freshness, last = a.runs.length ? a.runs[0] : null;
+      return '<tr><td class="text"><a href="#account-' + esc(a.name) + '">' + esc(a.name) +
+        '</a></td><td class="' + (f.stale ? 'bad' : '') + '">' + esc(f.last_bar || 'none') +
+        (f.stale ? ' (stale)' : '') + '</td><td>' + money(p.nav) + '</td><td class="' +
+        tone(p.change) + '">' + pct(p.change) + '</td><td class="' + tone(p.against_hold_pp) +
+        '">' + (p.against_hold_pp === undefined ? '' : p.against_hold_pp.toFixed(2) + ' pp') +
+        '</td><td>' + pct(p.weight) + '</td><td>' + a.positions.length + '</td><td>' +
+        a.orders.length + '</td><td>' + a.today.not_filled.length + '</td><td class="text">' +
+        esc(last ? last.outcome + ' ' + last.finished_at : 'none') + '</td></tr>';
+    });
+    var heads = [{name: 'account', text: 1}, {name: 'last bar'}, {name: 'NAV'},
+      {name: 'since the start'}, {name: 'against buy and hold'}, {name: 'weight'},
+      {name: 'tranches'}, {name: 'working orders'}, {name: 'not filled today'},
+      {name: 'last run', text: 1}];
+    return '<h2>accounts</h2>' + table('overview-table', heads, rows, 'no account yet');
+  }
   function draw(desk) {
     var seen = {};
+    document.getElementById('overview').innerHTML = overview(desk);
     document.getElementById('ledger').textContent = desk.ledger;
     var links = desk.accounts.map(function (a) {
       return '<a href="#account-' + esc(a.name) + '" class="' +
@@ -242,8 +262,8 @@ DESK_SCRIPT = """
         a.config_hash;
       el.querySelector('.cards-slot').innerHTML = cards(a);
       el.querySelector('.positions-slot').innerHTML = positions(a);
-      el.querySelector('.rest').innerHTML = '<div class="grid2"><div>' + orders(a) + today(a) +
-        '</div><div>' + missed(a) + runs(a) + '</div></div>' + fills(a);
+      el.querySelector('.rest').innerHTML = '<div class="grid2"><div>' + orders(a) +
+        '</div><div>' + runs(a) + '</div></div>' + today(a) + missed(a) + fills(a);
       var plot = el.querySelector('.nav-plot');
       plot.id = 'nav-plot-' + a.name;
       // a phone: the legend under the chart, no mode bar over the linear / log switch
@@ -258,6 +278,10 @@ DESK_SCRIPT = """
     Object.keys(articles).forEach(function (name) {
       if (!seen[name]) { articles[name].remove(); delete articles[name]; }
     });
+    if (shown === null && location.hash) {  // a link to one account: there once it is drawn
+      var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+      if (target) { target.scrollIntoView(); }
+    }
     shown = desk.fingerprint;
     document.body.dataset.fingerprint = desk.fingerprint;
     window.deskUpdates += 1;
@@ -315,6 +339,7 @@ def desk_page(title: str) -> str:
         '<script src="static/plotly.min.js"></script></head><body>'
         f'<header><h1>{esc(title)}</h1><p>ledger <span id="ledger"></span> (read-only) '
         '<span id="live">connecting</span></p><nav class="accounts" id="account-links"></nav>'
-        '</header><main><section id="problem"></section><div id="accounts"></div></main>'
+        '</header><main><section id="problem"></section><section id="overview"></section>'
+        '<div id="accounts"></div></main>'
         f"<script>{script}</script></body></html>\n"
     )

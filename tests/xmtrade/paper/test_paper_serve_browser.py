@@ -72,6 +72,8 @@ def test_the_desk_in_a_browser_follows_a_step(
             assert [s for s in sources if s] == [desk.url + "static/plotly.min.js"]
             assert browser.evaluate("typeof Plotly") == "object"
             assert "paper account qs (1810.HK)" in text_of(browser, "article.account h2")
+            overview = text_of(browser, "#overview-table")
+            assert "qs" in overview and "HK$997,440.78" in overview
             assert "no tranche held" in text_of(browser, "#positions-qs")
             assert "tranche 4" not in text_of(browser, "#positions-qs")
             assert "cancelled at the open: a held stop triggered" in text_of(browser, "#missed-qs")
