@@ -267,3 +267,44 @@ def test_a_ledger_gone_while_serving_is_a_503_with_one_line(data_dir: Path) -> N
             )
         (data_dir / "moved.sqlite").rename(ledger_file)
         assert desk.get("/api/desk").status_code == 200
+
+
+def test_the_paper_ledgers_own_list_is_used_when_it_has_one(
+    stepped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seam: once xmtrade.paper.views lists the orders not filled itself (the paper
+    branch's OrderNotFilled), the desk shows its rows, in the same fields as its own."""
+    from dataclasses import dataclass
+    from datetime import date
+
+    from xmtrade.paper import views
+
+    @dataclass(frozen=True)
+    class Listed:
+        session: date
+        decided: date | None
+        tranche: int | None
+        stage: int | None
+        side: str
+        shares: int
+        reference_price: float | None
+        planned_stop: float | None
+        reason: str
+        detail: str
+        words: str = "skipped at the open: gap below the planned stop"
+
+        def describe(self) -> str:
+            return f"{self.session} tranche {self.tranche}: {self.words}: {self.detail}"
+
+    ledger = open_read_only(str(stepped / "paper.sqlite"))
+    try:
+        own = orders_not_filled(ledger, ledger.account("qs"))
+        row = Listed(date(2025, 10, 31), date(2025, 10, 30), 9, 1, "buy", 800, 40.0, 39.0,
+                     "gap_skip", "the open 38.9 is at or below the planned stop 39")  # fmt: skip
+        monkeypatch.setattr(views, "orders_not_filled", lambda _l, _a: [row], raising=False)
+        [listed] = orders_not_filled(ledger, ledger.account("qs"))
+    finally:
+        ledger.dispose()
+    assert set(listed) == set(own[0])
+    assert listed["tranche"] == 9 and listed["reason"] == "gap_skip"
+    assert listed["line"] == row.describe() and listed["words"] == row.words
