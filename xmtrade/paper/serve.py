@@ -22,6 +22,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -158,6 +159,7 @@ def desk_app(
         Route("/static/plotly.min.js", plotly),
     ]
     middleware = [Middleware(_TokenGate, token=token)] if token else []
+    middleware.append(Middleware(GZipMiddleware, minimum_size=2048))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.desk = desk
     return app
