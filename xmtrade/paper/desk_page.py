@@ -35,7 +35,7 @@ td.empty { color: #6b7280; text-align: left; font-style: italic; }
   main { padding: 8px 8px 30px; }
   header { padding: 10px 12px; }
   section { padding: 8px 8px; }
-  .card { min-width: 120px; flex: 1 1 120px; }
+  .cards .card { min-width: 120px; flex: 1 1 40%; }
   .card .value { font-size: 17px; }
 }
 """
@@ -282,6 +282,10 @@ DESK_SCRIPT = """
       var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
       if (target) { target.scrollIntoView(); }
     }
+    // the page may have grown a scroll bar since the charts took their width
+    requestAnimationFrame(function () {
+      document.querySelectorAll('.nav-plot').forEach(function (p) { Plotly.Plots.resize(p); });
+    });
     shown = desk.fingerprint;
     document.body.dataset.fingerprint = desk.fingerprint;
     window.deskUpdates += 1;
