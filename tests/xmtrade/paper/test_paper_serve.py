@@ -27,7 +27,8 @@ from serve_support import (
 from starlette.testclient import TestClient
 
 from xmtrade.config import load_config
-from xmtrade.paper.desk import HKT, open_read_only, orders_not_filled
+from xmtrade.paper.desk import HKT, open_read_only
+from xmtrade.paper.desk_unfilled import orders_not_filled
 from xmtrade.paper.serve import desk_app
 
 # the evening after NEXT_ASOF's session: its close has passed, the next run is the next day's
