@@ -363,7 +363,14 @@ def _study(
         return row.value(metric) if status(row, metric, min_trades) == "ok" else None
 
     print(f"sweep: {grid.search} search, study {name} in {storage}", file=sys.stderr)
-    combos, stopped = run_study(grid, storage, name, objective, metric in LOWER_IS_BETTER)
+    combos, stopped = run_study(
+        grid,
+        storage,
+        name,
+        objective,
+        metric in LOWER_IS_BETTER,
+        say=lambda line: print(f"sweep: {line}", file=sys.stderr),
+    )
     if stopped:
         print(
             f"xmtrade: interrupted; the study keeps its {len(combos)} finished trials in "
