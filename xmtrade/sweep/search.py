@@ -217,7 +217,7 @@ def _sampler(grid: Grid, held: int = 0) -> Any:
     return optuna.samplers.GridSampler(space, seed=seed)
 
 
-def _resumed_seed(seed: int, held: int) -> int:
+def _resumed_seed(seed: int | None, held: int) -> int:
     digest = hashlib.sha256(f"{seed}:{held}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
