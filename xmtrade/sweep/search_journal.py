@@ -69,7 +69,7 @@ class StudyOwnership:
         if previous is not None:  # a record left behind: its owner died holding the study
             self.took_over = previous
             Path(f"{self.journal}.lock").unlink(missing_ok=True)
-            _cut_torn_line(self.journal)
+            cut_torn_line(self.journal)
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(Owner.me().as_dict()) + "\n")
@@ -95,8 +95,8 @@ def _json(text: str) -> Any:
         return None
 
 
-def _cut_torn_line(journal: Path) -> None:
-    """Drop a last line without its newline (a write cut by the kill)."""
+def cut_torn_line(journal: Path) -> None:
+    """Drop a last line without its newline (a write cut by a kill) from a file of lines."""
     if not journal.exists():
         return
     with journal.open("rb+") as f:
