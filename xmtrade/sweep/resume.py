@@ -210,7 +210,10 @@ def occupied(folder: Path) -> str | None:
         if not isinstance(meta, dict):
             continue
         status = meta.get("status")
-        resume = f"; continue it with `xmtrade sweep --resume {folder}`" if kind == "sweep" else ""
+        if status not in ("running", "finished", "interrupted", "failed"):
+            continue
+        can = kind == "sweep" and isinstance(meta.get("resume"), dict)
+        resume = f"; continue it with `xmtrade sweep --resume {folder}`" if can else ""
         if status == "finished":
             return f"{folder} holds a finished {kind}; choose a new folder"
         if status == "running":
