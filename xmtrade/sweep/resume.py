@@ -51,23 +51,34 @@ class OutcomeLog:
     """The outcomes of a sweep's finished runs, appended as they finish."""
 
     def __init__(self, folder: Path, resume: bool = False) -> None:
-        """A new log, or (`resume`) the kept one continued after its last whole record."""
-        from xmtrade.sweep.search_journal import cut_torn_line
+        """A new log (its files made with the first outcome), or (`resume`) the kept one
+        continued after its last whole record."""
+        self.folder = folder
+        self.resume = resume
+        self._files: tuple[IO[str], IO[bytes]] | None = None
+        self._offset = 0
 
-        if resume:
-            cut_torn_line(folder / OUTCOMES)
-        mode = "a" if resume else "w"
-        self._lines: IO[str] = (folder / OUTCOMES).open(mode, encoding="utf-8")
-        self._returns: IO[bytes] = (folder / RETURNS).open(f"{mode}b")
-        self._offset = self._returns.seek(0, 2)
+    def _open(self) -> tuple[IO[str], IO[bytes]]:
+        if self._files is None:
+            from xmtrade.sweep.search_journal import cut_torn_line
+
+            if self.resume:
+                cut_torn_line(self.folder / OUTCOMES)
+            mode = "a" if self.resume else "w"
+            lines = (self.folder / OUTCOMES).open(mode, encoding="utf-8")
+            returns = (self.folder / RETURNS).open(f"{mode}b")
+            self._offset = returns.seek(0, 2)
+            self._files = lines, returns
+        return self._files
 
     def add(self, index: int, params: Mapping[str, Any], outcome: Outcome) -> None:
         """Keep one run's outcome (the returns first, then the line that points at them)."""
+        lines, returns = self._open()
         span = None
         if outcome.returns is not None:
             data = np.ascontiguousarray(outcome.returns, dtype="<f8").tobytes()
-            self._returns.write(data)
-            self._returns.flush()
+            returns.write(data)
+            returns.flush()
             span = [self._offset, len(outcome.returns)]
             self._offset += len(data)
         record = {
@@ -79,12 +90,16 @@ class OutcomeLog:
             "seconds": outcome.seconds,
             "returns": span,
         }
-        self._lines.write(json.dumps(record, default=_plain) + "\n")
-        self._lines.flush()
+        lines.write(json.dumps(record, default=_plain) + "\n")
+        lines.flush()
 
     def close(self) -> None:
-        self._lines.close()
-        self._returns.close()
+        """Close the files (a later `add` opens them again, appending)."""
+        if self._files is not None:
+            for file in self._files:
+                file.close()
+            self._files = None
+            self.resume = True
 
 
 def _plain(value: Any) -> Any:

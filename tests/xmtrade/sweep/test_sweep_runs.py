@@ -251,7 +251,12 @@ def test_ctrl_c_keeps_the_finished_rows(
     assert meta["status"] == "interrupted" and meta["runs_finished"] == 4
     assert meta["best"] is not None  # the best of the finished rows, named in sweep.json
     # only the partial table: no finished name anybody could take for a whole sweep
-    assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "outcomes.partial.jsonl",  # the runs `--resume` reuses
+        "results.partial.csv",
+        "returns.partial.f8",
+        "sweep.json",
+    ]
 
 
 def test_leaders_of_an_empty_table() -> None:
