@@ -113,6 +113,7 @@ run_study(grid, Path({storage!r}), "s", objective, False)
 """
 
 
+@pytest.mark.slow
 def test_a_killed_search_is_taken_over_at_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
