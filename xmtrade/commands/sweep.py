@@ -259,16 +259,18 @@ def run_sweep_command(args: argparse.Namespace) -> int:
                 "the prices changed since the sweep began (a data update?): start a new sweep",
             )
         kept = read_outcomes(resumed[0])
+    metric, min_trades, jobs = _settings(args, base)
+    engine = _engine(args, metric)
+    if resumed is not None:
         reuse = (
-            f"{len(kept)} finished runs kept"
-            if args.engine == "backtrader"
+            f"{len(kept or {})} finished runs kept"
+            if engine == "backtrader"
             else "the kernel screens every combination again"
         )
         print(
             f"sweep: resuming the sweep in {resumed[0]} ({resumed[1]['why']}): {reuse}",
             file=sys.stderr,
         )
-    metric, min_trades, jobs = _settings(args, base)
     if grid.search is not None:
         grid, stopped = _study(args, layers, grid, bars, data_dir, metric, min_trades, start, end)
         if stopped:
@@ -314,7 +316,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
             configs=configs,
             formats=formats,
-            engine=_engine(args, metric),
+            engine=engine,
             confirm=args.confirm,
             settings=settings,
             resume=kept,
