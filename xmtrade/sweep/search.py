@@ -113,11 +113,13 @@ def run_study(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with StudyOwnership(storage) as ownership:
-        if ownership.took_over is not None and say is not None:
+        if say is not None and ownership.took_over is not None:
             say(
                 f"taking over the study {storage.name} from {ownership.took_over.words()}, "
                 "which is no longer running (trials it told after its last write are lost)"
             )
+        elif say is not None and ownership.stale_lock:
+            say(f"removed the stale lock of the study {storage.name} left by a killed search")
         # an append-only journal, written in batches (search_journal): a study killed
         # halfway keeps every trial written before
         backend = batched_backend(storage)

@@ -48,6 +48,7 @@ class StudyOwnership:
         self.owner_file = journal.with_name(journal.name + ".owner")
         self._file: IO[str] | None = None
         self.took_over: Owner | None = None  # the dead owner whose record was found
+        self.stale_lock = False  # optuna's lock file was left behind, and removed
 
     def __enter__(self) -> StudyOwnership:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +66,15 @@ class StudyOwnership:
                 f"this search's study is in use by {who}; wait for it to finish or stop it",
             ) from None
         handle.seek(0)
-        previous = Owner.of(_json(handle.read()))
-        if previous is not None:  # a record left behind: its owner died holding the study
-            self.took_over = previous
-            Path(f"{self.journal}.lock").unlink(missing_ok=True)
-            cut_torn_line(self.journal)
+        # a record left behind: its owner died holding the study
+        self.took_over = Owner.of(_json(handle.read()))
+        # only the owner writes, so a lock or a torn line found now was left by a dead one
+        # (by an older xmtrade, too, which kept no owner record)
+        lock = Path(f"{self.journal}.lock")
+        if lock.is_symlink() or lock.exists():
+            lock.unlink(missing_ok=True)
+            self.stale_lock = True
+        cut_torn_line(self.journal)
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(Owner.me().as_dict()) + "\n")

@@ -141,3 +141,16 @@ def test_a_killed_search_is_taken_over_at_once(
     assert len(combos) == kill_at + 10
     assert _finished(storage) == kill_at + 10
     assert not Path(f"{storage}.lock").exists()
+
+
+def test_a_lock_left_by_an_older_search_is_removed(tmp_path: Path) -> None:
+    """A killed search of an older xmtrade left optuna's lock and no owner record."""
+    storage = tmp_path / "s.journal"
+    run_study(_grid(5), storage, "s", _objective, False)
+    os.symlink(str(tmp_path / "gone"), f"{storage}.lock")
+    (tmp_path / "s.journal.owner").unlink()
+    said: list[str] = []
+    began = time.monotonic()
+    combos, _ = run_study(_grid(8), storage, "s", _objective, False, said.append)
+    assert time.monotonic() - began < 20 and len(combos) == 8
+    assert said == ["removed the stale lock of the study s.journal left by a killed search"]
