@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import backtrader as bt
 from backtrader.utils.dateintern import num2date
 
+from xmtrade.money import interest_cents, to_micro, to_rate
+
 if TYPE_CHECKING:
     from risk.ticks import TickRules
     from xmtrade.costs import HkCostModel
@@ -186,7 +188,6 @@ class HkBroker(bt.brokers.BackBroker):
 
 
 def cash_interest(cash: float, rate_pct: float, days: int) -> float:
-    """Interest on `cash` over `days` calendar days at `rate_pct` a year (ACT/365), to the cent."""
-    if cash <= 0 or days <= 0 or rate_pct == 0:
-        return 0.0
-    return round(cash * rate_pct / 100 * days / 365, 2)
+    """Interest on `cash` over `days` calendar days at `rate_pct` a year (ACT/365), to the cent
+    half up (`xmtrade.money.interest_cents`, the rule the kernel compiles)."""
+    return interest_cents(to_micro(cash), to_rate(rate_pct), days) / 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -65,16 +65,32 @@ def writing(path: Path | str, kept: str = "nothing half-written was kept") -> It
 
 
 @contextmanager
-def removed_if_empty(folder: Path, ours: bool) -> Iterator[None]:
+def removed_if_empty(folder: Path, ours: bool, made: Sequence[Path] = ()) -> Iterator[None]:
     """Run the block; if it fails and leaves `folder` empty, remove it when it is `ours` (made
-    for this command, not given empty by the user): a refused command leaves no empty folder."""
+    for this command, not given empty by the user), and then each of the parents in `made`
+    (`missing_dirs`, taken before the folder was created) left empty: a refused command
+    leaves no empty folder, nor an empty `runs/` or `sweeps/` above it."""
     try:
         yield
     except BaseException:
         if ours:
             with contextlib.suppress(OSError):
                 folder.rmdir()
+        for parent in made:
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only when empty
         raise
+
+
+def missing_dirs(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, deepest first: what a command
+    creating `path` makes (and `removed_if_empty` removes again)."""
+    missing: list[Path] = []
+    current = path.absolute()
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    return missing
 
 
 __all__ = [
@@ -84,6 +100,7 @@ __all__ = [
     "OutputError",
     "UserInputError",
     "disk_error",
+    "missing_dirs",
     "removed_if_empty",
     "writing",
 ]

@@ -183,3 +183,26 @@ def test_a_run_folder_has_the_usual_permissions(
     capsys.readouterr()
     assert code == 0
     assert out.stat().st_mode & 0o777 == 0o755  # not mkdtemp's 0700
+
+
+def test_the_commands_in_the_copied_grids_run_from_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each grid's comment says how to run it; in a user folder its paths are the folder's."""
+    import shlex
+
+    folder = tmp_path / "u"
+    assert main(["init", str(folder)]) == 0
+    grids = sorted((folder / "grids").glob("*.yaml"))
+    assert grids
+    for grid in grids:
+        commands = [
+            shlex.split(line.lstrip("# "))
+            for line in grid.read_text().splitlines()
+            if line.lstrip("# ").startswith("xmtrade ")
+        ]
+        assert commands, grid
+        for words in commands:
+            files = [words[n + 1] for n, w in enumerate(words) if w in ("--grid", "-c")]
+            assert files and all((folder / f).is_file() for f in files), (grid, words)
+            assert str(grid.relative_to(folder)) in files

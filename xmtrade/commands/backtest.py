@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
     from xmtrade.config import session_calendar
-    from xmtrade.errors import ConfigError, removed_if_empty, writing
+    from xmtrade.errors import ConfigError, missing_dirs, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.interrupts import checkpoint, outputs_complete
     from xmtrade.report import new_run_dir, write_run
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("command line", "--out", "expected a folder, got ''")
     checkpoint()  # a stop swallowed during the run: nothing is written
     ours = args.out is None or not Path(args.out).exists()
+    made = missing_dirs(Path(args.out) if args.out else runs_dir(data_dir))
     out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
-    with removed_if_empty(out, ours), writing(out):
+    with removed_if_empty(out, ours, made), writing(out):
         folder = write_run(result, summary, out, formats)
     outputs_complete()
     print_summary(summary)

@@ -90,6 +90,17 @@ def user_config_text(facts_relative: str) -> str:
     return _HEADER.format(version=__version__) + "\n" + "\n".join(body) + "\n"
 
 
+def user_folder_paths(grid: bytes) -> bytes:
+    """A packaged grid's text with the paths in its comments (the commands to run it) made
+    valid in a user folder: `configs/sweeps/` is `grids/` there, `configs/` is `layers/`."""
+    lines = grid.decode("utf-8").splitlines(keepends=True)
+    for n, line in enumerate(lines):
+        if line.lstrip().startswith("#"):
+            line = line.replace("configs/sweeps/", f"{GRIDS_FOLDER}/")
+            lines[n] = line.replace("configs/", f"{LAYERS_FOLDER}/")
+    return "".join(lines).encode("utf-8")
+
+
 def run_init(args: argparse.Namespace) -> int:
     """Write the user folder: everything or nothing."""
     from xmtrade.config import USER_CONFIG_NAME, load_config
@@ -136,7 +147,7 @@ def run_init(args: argparse.Namespace) -> int:
         shutil.copyfile(facts_source, staging / facts_relative)
         (staging / LAYERS_FOLDER).mkdir()
         for name, content in grids:
-            (staging / GRIDS_FOLDER / name).write_bytes(content)
+            (staging / GRIDS_FOLDER / name).write_bytes(user_folder_paths(content))
         for name, content in layers:
             (staging / LAYERS_FOLDER / name).write_bytes(content)
         readme = _README.format(folder=folder.resolve().name, facts=facts_relative, grids="grids")

@@ -25,9 +25,12 @@ if TYPE_CHECKING:
 TOP_ROWS = 5
 
 
-def _shared_options(parser: argparse.ArgumentParser) -> None:
+def _shared_options(parser: argparse.ArgumentParser, grid_required: bool = True) -> None:
     parser.add_argument(
-        "--grid", required=True, metavar="GRID.yaml", help="the grid file (configs/sweeps/)"
+        "--grid",
+        required=grid_required,
+        metavar="GRID.yaml",
+        help="the grid file (configs/sweeps/)",
     )
     parser.add_argument(
         "--jobs",
@@ -86,11 +89,18 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "best.yaml (the winner as a -c overlay), report.html (ranked table, heatmap or parallel "
         "coordinates, leaders' equity), heatmap.png (two varying fields) and "
         "sweep.json (with the deflated Sharpe ratio and the probability of backtest "
-        "overfitting). Ctrl-C stops and keeps the finished rows.",
+        "overfitting). Ctrl-C stops and keeps the finished rows; --resume DIR continues a "
+        "stopped or killed sweep from them.",
     )
-    _shared_options(sweep)
+    _shared_options(sweep, grid_required=False)
     sweep.add_argument(
         "--out", metavar="DIR", help="output folder (default: a new folder under DATA_DIR/sweeps)"
+    )
+    sweep.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the stopped or killed sweep in DIR from its finished runs, with the "
+        "grid, config files, window, metric and engine it was started with",
     )
     sweep.set_defaults(handler=run_sweep_command)
 
@@ -191,15 +201,76 @@ def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Pat
     return reserve_folder(data_dir / kind, f"{stamp}-{Path(grid.source).stem}")
 
 
+_FIXED_BY_RESUME = (("grid", "--grid"), ("config", "-c"), ("metric", "--metric"),
+                    ("min_trades", "--min-trades"), ("start", "--start"), ("end", "--end"),
+                    ("out", "--out"), ("data_dir", "--data-dir"))  # fmt: skip
+
+
+def _resume_settings(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """`--resume DIR`: the sweep's own settings put into `args`; its folder and marker."""
+    from xmtrade.sweep.resume import read_marker, resumable
+
+    for name, option in _FIXED_BY_RESUME:
+        if getattr(args, name, None) not in (None, []):
+            raise ConfigError(
+                "command line",
+                "--resume",
+                f"a resumed sweep keeps the grid, config files, window, metric and folder it "
+                f"was started with: drop {option}",
+            )
+    folder = Path(args.resume)
+    meta = read_marker(folder)
+    dead = resumable(folder, meta)
+    kept = meta["resume"]
+    args.grid, args.config = kept["grid"], list(kept["config_files"])
+    args.data_dir, args.start, args.end = kept["data_dir"], kept["start"], kept["end"]
+    args.metric, args.min_trades = kept["metric"], kept["min_trades"]
+    args.engine, args.confirm, args.report = kept["engine"], kept["confirm"], kept["report"]
+    args.out = str(folder)
+    status = meta.get("status")
+    why = f"killed: {dead.words()}, no longer running" if dead is not None else f"{status}"
+    meta["why"] = why
+    return folder, meta
+
+
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the leaders and the overfitting guards."""
+    resumed: tuple[Path, dict[str, Any]] | None = None
+    if args.resume is not None:
+        resumed = _resume_settings(args)
+    elif not args.grid:
+        raise ConfigError("command line", "--grid", "expected a grid file (or --resume DIR)")
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
-    from xmtrade.errors import removed_if_empty
+    from xmtrade.errors import missing_dirs, removed_if_empty
+    from xmtrade.sweep.resume import prices_digest, read_outcomes
     from xmtrade.sweep.sweep import check_sweep, run_sweep
 
+    data_dir_given = bool(args.data_dir) and (
+        resumed is None or resumed[1]["resume"].get("data_dir_given")
+    )
     layers, base, grid, bars, data_dir = _load(args)
+    kept = None
+    if resumed is not None:
+        if resumed[1].get("prices") != prices_digest(bars):
+            raise ConfigError(
+                str(resumed[0]),
+                None,
+                "the prices changed since the sweep began (a data update?): start a new sweep",
+            )
+        kept = read_outcomes(resumed[0])
     metric, min_trades, jobs = _settings(args, base)
+    engine = _engine(args, metric)
+    if resumed is not None:
+        reuse = (
+            f"{len(kept or {})} finished runs kept"
+            if engine == "backtrader"
+            else "the kernel screens every combination again"
+        )
+        print(
+            f"sweep: resuming the sweep in {resumed[0]} ({resumed[1]['why']}): {reuse}",
+            file=sys.stderr,
+        )
     if grid.search is not None:
         grid, stopped = _study(args, layers, grid, bars, data_dir, metric, min_trades, start, end)
         if stopped:
@@ -207,14 +278,29 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     configs = check_sweep(layers, grid, bars, start, end)
     jobs = _cap(args, jobs, len(configs))
     executor = _executor(args, jobs)
-    ours = args.out is None or not Path(args.out).exists()
-    out = _out(args, data_dir, "sweeps", grid)
+    ours = resumed is None and (args.out is None or not Path(args.out).exists())
+    made = missing_dirs(Path(args.out) if args.out else data_dir / "sweeps")
+    out = resumed[0] if resumed is not None else _out(args, data_dir, "sweeps", grid)
     print(
         f"sweep: {len(grid.combinations)} combinations{_dropped(grid)} of {', '.join(grid.paths)} "
         f"on {executor.description}; metric {metric}, at least {min_trades} trades",
         file=sys.stderr,
     )
-    with removed_if_empty(out, ours):
+    settings = {
+        "grid": str(Path(grid.source).resolve()),
+        "config_files": [str(Path(p).resolve()) for p in layers.files],
+        "data_dir": str(data_dir.resolve()),
+        # best.yaml's command names the data directory when the sweep was told one
+        "data_dir_given": str(data_dir.resolve()) if data_dir_given else None,
+        "start": args.start,
+        "end": args.end,
+        "metric": metric,
+        "min_trades": min_trades,
+        "engine": args.engine,
+        "confirm": args.confirm,
+        "report": args.report,
+    }
+    with removed_if_empty(out, ours, made):
         result = run_sweep(
             layers=layers,
             base_files=[str(p) for p in layers.files],
@@ -230,8 +316,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
             configs=configs,
             formats=formats,
-            engine=_engine(args, metric),
+            engine=engine,
             confirm=args.confirm,
+            settings=settings,
+            resume=kept,
         )
     finished = len(result.ranked)
     print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
@@ -261,7 +349,7 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     """Walk forward and print each window's in- and out-of-sample figures."""
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
-    from xmtrade.errors import removed_if_empty
+    from xmtrade.errors import missing_dirs, removed_if_empty
     from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
 
     train = parse_span(args.train, "--train")
@@ -276,8 +364,9 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     jobs = _cap(args, jobs, len(grid.combinations) * len(windows))
     _executor(args, jobs).close()  # check the executor options before anything is written
     ours = args.out is None or not Path(args.out).exists()
+    made = missing_dirs(Path(args.out) if args.out else data_dir / "walkforward")
     out = _out(args, data_dir, "walkforward", grid)
-    with removed_if_empty(out, ours):
+    with removed_if_empty(out, ours, made):
         result = run_walkforward(
             layers=layers,
             base_files=[str(p) for p in layers.files],
@@ -363,7 +452,14 @@ def _study(
         return row.value(metric) if status(row, metric, min_trades) == "ok" else None
 
     print(f"sweep: {grid.search} search, study {name} in {storage}", file=sys.stderr)
-    combos, stopped = run_study(grid, storage, name, objective, metric in LOWER_IS_BETTER)
+    combos, stopped = run_study(
+        grid,
+        storage,
+        name,
+        objective,
+        metric in LOWER_IS_BETTER,
+        say=lambda line: print(f"sweep: {line}", file=sys.stderr),
+    )
     if stopped:
         print(
             f"xmtrade: interrupted; the study keeps its {len(combos)} finished trials in "

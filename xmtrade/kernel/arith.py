@@ -16,8 +16,9 @@ import math
 import numpy as np
 from numba import njit
 
-MICRO = 1_000_000  # micro-HK$ per HK$ (the Decimal code drops float noise below 1e-6)
-RATE_SCALE = 10_000_000  # a charge's rate_pct times this is a whole number
+from xmtrade import money
+from xmtrade.money import MICRO, RATE_SCALE
+
 ERROR = -(2**62)  # "the Decimal code would raise here"
 ROUND_CENT, ROUND_UP_DOLLAR = 0, 1
 _UNIT = 10**13  # 1e-15 HK$ units per cent: value_micro x rate_scaled is in 1e-15 HK$
@@ -213,10 +214,14 @@ def _fits(shares: int, entry: int, stop: int, per_share: int, budget: float, g: 
     return bool(loss / MICRO <= budget)
 
 
+# the money rule itself, compiled from its one definition (no twin)
+interest_cents = njit(cache=True)(money.interest_cents)
+
+
 @njit(cache=True)
 def cash_interest(cash: float, rate_pct: float, days: int) -> float:
-    """Interest on cash over calendar days, ACT/365, to the cent (twin:
-    `xmtrade.broker.cash_interest`)."""
-    if cash <= 0 or days <= 0 or rate_pct == 0:
-        return 0.0
-    return round(cash * rate_pct / 100 * days / 365, 2)
+    """Interest on cash over calendar days, ACT/365, in HK$ to the cent, half up: the rule of
+    `xmtrade.money.interest_cents` on the cash in micro-HK$ (as `xmtrade.broker.cash_interest`
+    calls it)."""
+    cents = interest_cents(to_micro(cash), int(round(rate_pct * RATE_SCALE)), days)  # noqa: RUF046
+    return cents / 100

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +33,10 @@ def check_folder(out: Path) -> None:
     if not out.is_dir():
         raise ConfigError("--out", None, f"{out} is a file, expected a folder")
     if any(out.iterdir()):
-        raise ConfigError("--out", None, f"{out} exists; choose a new folder or remove it")
+        from xmtrade.sweep.resume import occupied
+
+        why = occupied(out) or f"{out} exists; choose a new folder or remove it"
+        raise ConfigError("--out", None, why)
 
 
 def prepare_folder(out: Path) -> Path:
@@ -147,14 +151,22 @@ def overlay_text(
     base_files: Sequence[str],
     grid_source: str,
     window: Mapping[str, date | None] | None = None,
+    path: Path | None = None,
+    data_dir: Path | None = None,
 ) -> str:
-    """best.yaml: the winning combination as a config overlay (its grid fields only), with
-    how it was found and the command that reproduces its row."""
+    """best.yaml (written at `path`): the winning combination as a config overlay (its grid
+    fields only), with how it was found and the command that reproduces its row, runnable
+    from any folder (every file by its absolute path, the sweep's --data-dir when given)."""
     overlay: dict[str, Any] = nest(best.params)
     value = best.value(metric)
     shown = "n/a" if value is None else f"{value:.6g}"
     trades = best.metrics.get("n_trades") if best.metrics else 0
-    command = ["xmtrade backtest", *(f"-c {f}" for f in base_files), "-c best.yaml"]
+    files = [str(Path(f).resolve()) for f in base_files]
+    files.append(str(path.resolve()) if path is not None else "best.yaml")
+    command = ["xmtrade backtest"]
+    if data_dir is not None:
+        command.append(f"--data-dir {shlex.quote(str(data_dir.resolve()))}")
+    command += [f"-c {shlex.quote(f)}" for f in files]
     for option, day in (window or {}).items():
         if day is not None:
             command.append(f"--{option} {day.isoformat()}")

@@ -41,9 +41,17 @@ def partial_name(name: str) -> str:
 class RunFolder:
     """The output folder of one sweep or walk-forward, from its first file to its last."""
 
-    def __init__(self, folder: Path, created: bool, marker: str, meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        created: bool,
+        marker: str,
+        meta: dict[str, Any],
+        resumed: bool = False,
+    ) -> None:
         self.folder = folder
         self.created = created  # made by this run (else it was given, empty)
+        self.resumed = resumed  # a stopped run's folder, continued: its partial files stay
         self.marker = marker
         self.meta = meta
         self.stopped = False
@@ -104,7 +112,11 @@ class RunFolder:
                 path.unlink(missing_ok=True)
 
     def remove(self) -> None:
-        """Remove every file of this run (and the folder, when this run made it)."""
+        """Remove every file of this run (and the folder, when this run made it); in a
+        resumed folder, everything but the partial files the stopped run kept."""
+        if self.resumed:
+            self.drop_finished()
+            return
         if self.created:
             shutil.rmtree(self.folder, ignore_errors=True)
             return
@@ -115,4 +127,6 @@ class RunFolder:
                 child.unlink(missing_ok=True)
 
     def _nothing_kept(self) -> str:
+        if self.resumed:
+            return "the runs finished before this resume were kept"
         return "nothing was kept (the folder was removed)" if self.created else "nothing was kept"

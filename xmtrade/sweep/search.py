@@ -15,14 +15,16 @@ exits.trailing_stop: [true, false]
 
 Each trial is screened in the kernel (or run in backtrader with `--engine backtrader`) and
 its metric told to the study. The study lives in DATA_DIR/studies/<grid>-<digest>.journal
-(optuna's journal file storage), named by the search space, the config layers, the metric and
-the window: running the same command again resumes it up to `trials` trials. Every trial of
-the study, resumed ones too, then goes through the sweep as one combination (screened, the
-best confirmed in backtrader), so every trial counts in the deflated Sharpe ratio and the PBO.
+(optuna's journal file storage, written in batches by one owner: see search_journal), named
+by the search space, the config layers, the metric and the window: running the same command
+again resumes it up to `trials` trials. Every trial of the study, resumed ones too, then goes
+through the sweep as one combination (screened, the best confirmed in backtrader), so every
+trial counts in the deflated Sharpe ratio and the PBO.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xmtrade.errors import ConfigError
+from xmtrade.interrupts import critical
 
 if TYPE_CHECKING:
     from xmtrade.sweep.grid import Axis, Grid
@@ -99,21 +102,51 @@ def run_study(
     name: str,
     objective: Callable[[dict[str, Any]], float | None],
     minimise: bool,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[tuple[dict[str, Any], ...], bool]:
     """Ask the study for trials until it holds `grid.trials` finished ones; every trial's
-    parameters in order (the resumed ones first) and whether Ctrl-C stopped it."""
+    parameters in order (the resumed ones first) and whether Ctrl-C stopped it. `say` gets
+    the one line telling that a dead owner's study was taken over."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend
+
+    from xmtrade.sweep.search_journal import StudyOwnership, batched_backend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage.parent.mkdir(parents=True, exist_ok=True)
-    journal = _journal_class()(JournalFileBackend(str(storage)))
+    with StudyOwnership(storage) as ownership:
+        if say is not None and ownership.took_over is not None:
+            say(
+                f"taking over the study {storage.name} from {ownership.took_over.words()}, "
+                "which is no longer running (trials it told after its last write are lost)"
+            )
+        elif say is not None and ownership.stale_lock:
+            say(f"removed the stale lock of the study {storage.name} left by a killed search")
+        # an append-only journal, written in batches (search_journal): a study killed
+        # halfway keeps every trial written before
+        backend = batched_backend(storage)
+        try:
+            return _ask_and_tell(grid, name, objective, minimise, backend)
+        finally:
+            with critical():  # a second Ctrl-C does not cut the last write
+                backend.flush()
+
+
+def _ask_and_tell(
+    grid: Grid,
+    name: str,
+    objective: Callable[[dict[str, Any]], float | None],
+    minimise: bool,
+    backend: Any,
+) -> tuple[tuple[dict[str, Any], ...], bool]:
+    import optuna
+
+    journal = _journal_class()(backend)
+    held = 0
+    with contextlib.suppress(KeyError):
+        held = len(optuna.load_study(study_name=name, storage=journal).trials)
     study = optuna.create_study(
         study_name=name,
-        # an append-only journal: ten times faster per trial than SQLite, and a study killed
-        # halfway keeps every trial told before
         storage=journal,
-        sampler=_sampler(grid),
+        sampler=_sampler(grid, held),
         direction="minimize" if minimise else "maximize",
         load_if_exists=True,
     )
@@ -132,6 +165,7 @@ def run_study(
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
                 study.tell(trial, value)
+            backend.told()
             done += 1
     except KeyboardInterrupt:
         interrupted = True
@@ -169,10 +203,12 @@ def _journal_class() -> type:
     return Journal
 
 
-def _sampler(grid: Grid) -> Any:
+def _sampler(grid: Grid, held: int = 0) -> Any:
+    """The grid's sampler; for a study resumed with `held` trials, seeded anew from the seed
+    and that count (the same seed would propose the study's first trials again)."""
     import optuna
 
-    seed = grid.seed
+    seed = grid.seed if held == 0 or grid.search == "grid" else _resumed_seed(grid.seed, held)
     if grid.search == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if grid.search == "cmaes":
@@ -181,6 +217,11 @@ def _sampler(grid: Grid) -> Any:
         return optuna.samplers.RandomSampler(seed=seed)
     space = {axis.path: list(axis.values) for axis in grid.axes}
     return optuna.samplers.GridSampler(space, seed=seed)
+
+
+def _resumed_seed(seed: int | None, held: int) -> int:
+    digest = hashlib.sha256(f"{seed}:{held}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def _suggest(trial: Any, axis: Axis) -> Any:

@@ -4,7 +4,7 @@ as a config overlay and the overfitting guards computed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,8 +19,10 @@ from xmtrade.sweep.output import (
     prepare_folder,
     write_table,
 )
+from xmtrade.sweep.owner import Owner
 from xmtrade.sweep.partial import PARTIAL_RESULTS, RunFolder, Stopped
 from xmtrade.sweep.progress import Progress
+from xmtrade.sweep.resume import OUTCOMES, RETURNS, OutcomeLog, matching, prices_digest
 from xmtrade.sweep.runner import (
     Curves,
     Row,
@@ -102,19 +104,28 @@ def run_sweep(
     formats: frozenset[str] = frozenset({"html", "png"}),
     engine: str = "backtrader",
     confirm: int = 20,
+    settings: Mapping[str, Any] | None = None,
+    resume: Mapping[int, tuple[dict[str, Any], Outcome]] | None = None,
 ) -> SweepResult:
     """Run every combination of `grid` (layered over `layers`) on `bars` over [start, end].
 
     `configs` are the combinations' configs when `check_sweep` already built them; `formats`
     the reports to draw (html: report.html, png: heatmap.png). With `engine` kernel, every
     combination is screened in the compiled kernel and the best `confirm` are run again in
-    backtrader (xmtrade/sweep/screening.py)."""
+    backtrader (xmtrade/sweep/screening.py).
+
+    `settings` are what `xmtrade sweep --resume` needs to run the sweep again (kept in
+    sweep.json); `resume` the outcomes a stopped or killed sweep in `out` kept
+    (`resume.read_outcomes`): with the backtrader engine only the other combinations run."""
     if configs is None:
         configs = check_sweep(layers, grid, bars, start, end)
     base = layers.build()
     shared = read_shared(bars, configs)
     created = not out.exists()
-    folder = prepare_folder(out)
+    folder = out if resume is not None else prepare_folder(out)
+    reused: dict[int, Outcome] = {}
+    if resume is not None and engine == "backtrader":
+        reused = matching(out, resume, grid.combinations, configs)
     paths = grid.paths
     meta: dict[str, Any] = {
         "kind": "sweep",
@@ -133,6 +144,9 @@ def run_sweep(
         "window": {"start": start, "end": end},
         "executor": executor.description,
         "engine": engine,
+        "owner": Owner.me().as_dict(),
+        "prices": prices_digest(bars),
+        "resume": dict(settings or {}),
     }
     from xmtrade.reports.sweep_page import LEADERS, default_value, is_default
 
@@ -142,8 +156,9 @@ def run_sweep(
     by_index = curves.rows
     confirmed: set[Any] = set()
     leader: list[float] = []  # the best eligible value so far, for the progress line
-    outputs = RunFolder(folder, created, SWEEP_MARKER, meta)
+    outputs = RunFolder(folder, created, SWEEP_MARKER, meta, resumed=resume is not None)
     log: ResultsLog | None = None
+    kept: list[OutcomeLog] = []
 
     def collect(outcome: Outcome) -> None:
         _, index = outcome.key
@@ -151,6 +166,8 @@ def run_sweep(
         curves.add(row)
         if log is not None:
             log.add(row)
+        if kept and index not in reused:
+            kept[0].add(index, grid.combinations[index], outcome)
         value = row.value(metric)
         if value is not None and status(row, metric, min_trades) == "ok":
             lower = metric in LOWER_IS_BETTER
@@ -162,7 +179,7 @@ def run_sweep(
 
         return f"best {metric} {shown(metric, leader[0])}" if leader else ""
 
-    tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs)]
+    tasks = [Task((None, i), cfg, start, end) for i, cfg in enumerate(configs) if i not in reused]
     began = time.monotonic()
     tally: list[Any] = []
     from xmtrade.backtest import resolve_window, sessions_per_year
@@ -201,6 +218,8 @@ def run_sweep(
         """A stopped sweep: every finished row, ranked, in results.partial.csv."""
         if log is not None:
             log.close()
+        for outcome_log in kept:
+            outcome_log.close()
         summary = count()
         write_table(folder / PARTIAL_RESULTS, tally[0], paths, metric, min_trades)
         return summary
@@ -208,6 +227,10 @@ def run_sweep(
     with outputs.guard(keep):
         outputs.write_marker()
         log = ResultsLog(folder / PARTIAL_RESULTS, paths, metric, min_trades)
+        if engine == "backtrader":  # the kernel's screening is redone on a resume
+            kept.append(OutcomeLog(folder, resume=bool(reused)))
+        for index in sorted(reused):
+            collect(reused[index])
         progress = Progress(len(tasks), enabled=show_progress)
         if engine == "kernel":
             from xmtrade.sweep.screening import screen_then_confirm
@@ -230,13 +253,20 @@ def run_sweep(
                 tasks, shared, executor, progress, run=run, on_outcome=collect, note=note
             )
         log.close()
+        for outcome_log in kept:
+            outcome_log.close()
         if interrupted:
             raise Stopped
         summary = count()
         ranked, best = tally[0], tally[1]
         write_table(folder / "results.csv", ranked, paths, metric, min_trades)
         if best is not None:
-            text = overlay_text(best, metric, base_files, grid.source, {"start": start, "end": end})
+            window = {"start": start, "end": end}
+            given = (settings or {}).get("data_dir_given")
+            home = Path(given) if given else None
+            text = overlay_text(
+                best, metric, base_files, grid.source, window, folder / "best.yaml", home
+            )
             (folder / "best.yaml").write_text(text, encoding="utf-8")
         varying = grid.varying
         if "png" in formats and len(varying) == 2 and by_index:
@@ -259,7 +289,9 @@ def run_sweep(
         checkpoint()
         with critical():  # finished once sweep.json says so
             outputs.write_marker(status="finished", **summary)
-            (folder / PARTIAL_RESULTS).unlink()
+            for name in (PARTIAL_RESULTS, OUTCOMES, RETURNS):
+                (folder / name).unlink(missing_ok=True)
         outputs_complete()
     ranked, best, report, seconds = tally
-    return SweepResult(folder, ranked, best, len(tasks), outputs.stopped, report, seconds)
+    total = len(tasks) + len(reused)
+    return SweepResult(folder, ranked, best, total, outputs.stopped, report, seconds)

@@ -29,6 +29,7 @@ from xmtrade.errors import ConfigError
 from xmtrade.interrupts import checkpoint, critical, outputs_complete
 from xmtrade.report import max_drawdown
 from xmtrade.sweep.output import cell, prepare_folder, write_table
+from xmtrade.sweep.owner import Owner
 from xmtrade.sweep.partial import RunFolder, Stopped, partial_name
 from xmtrade.sweep.progress import Progress
 from xmtrade.sweep.runner import (
@@ -231,6 +232,7 @@ def run_walkforward(
     meta: dict[str, Any] = {
         "kind": "walkforward",
         "status": "running",
+        "owner": Owner.me().as_dict(),  # a later command tells a killed run from a live one
         "grid": grid.source,
         "config_layers": ["defaults", *base_files],
         "parameters": grid.paths,

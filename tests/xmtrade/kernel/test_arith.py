@@ -99,5 +99,28 @@ def test_cash_interest() -> None:
     rng = random.Random(4)
     for _ in range(3000):
         cash = round(rng.uniform(-1e3, 5e6), 2)
-        rate, days = rng.choice([0, 1, 2.5, 4.125]), rng.randint(0, 5)
+        rate, days = rng.choice([0, 1, 2.5, 4.125, -0.5]), rng.randint(0, 5)
         assert arith.cash_interest(cash, rate, days) == cash_interest(cash, rate, days)
+
+
+def test_cash_interest_is_exact_and_half_up() -> None:
+    """The one money rule against Decimal on the exact inputs, ties included, in Python and
+    compiled: 980,025.00 at 2.5% for a day is 67.125, credited 67.13."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from xmtrade.money import interest_cents
+
+    assert cash_interest(980_025.0, 2.5, 1) == arith.cash_interest(980_025.0, 2.5, 1) == 67.13
+    # float noise either side of the tie does not move it
+    assert arith.cash_interest(980_024.9999999, 2.5, 1) == 67.13
+    assert cash_interest(980_025.0000001, 2.5, 1) == 67.13
+    assert cash_interest(980_025.0, -2.5, 1) == -67.13
+    rng = random.Random(5)
+    for _ in range(3000):
+        tie = rng.random() < 0.5
+        rate = rng.choice([25_000_000, 50_000_000, 36_500_000]) if tie else rng.randint(1, 10**8)
+        days = rng.randint(1, 9)
+        cash = rng.randint(1, 10**9) * 5_000 if tie else rng.randint(1, 10**13)
+        exact = Decimal(cash) * rate * days / (Decimal(10**13) * 365)
+        want = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        assert interest_cents(cash, rate, days) == arith.interest_cents(cash, rate, days) == want

@@ -121,7 +121,25 @@ def world_overrides(rng: random.Random, facts: Path) -> dict[str, Any]:
     overrides.pop("backtest.end")
     overrides["fundamentals.file"] = str(facts)
     overrides["fundamentals.stale_after_days"] = 400
+    if rng.random() < 0.25:
+        overrides.update(half_cent_cash(rng))
     return overrides
+
+
+# rates at which some whole-cent cash lands a day's interest on an exact half cent
+TIE_RATES = (2.5, 5, 3.65, 1.25, 0.5)
+
+
+def half_cent_cash(rng: random.Random) -> dict[str, Any]:
+    """A cash rate and a starting NAV whose interest over an odd number of days is an exact
+    half cent (980,025.00 at 2.5%: 67.125 a day), the tie both engines must round alike."""
+    rate = rng.choice(TIE_RATES)
+    per_cent = 365 / rate  # the cash that earns a cent a day
+    m = rng.randint(int(100_000 / per_cent), int(5_000_000 / per_cent))
+    return {
+        "cash.rate": [{"start": date(1990, 1, 1), "rate_pct": rate}],
+        "backtest.initial_nav": round((m + 0.5) * per_cent, 2),
+    }
 
 
 def check_parity(
@@ -223,6 +241,37 @@ def test_the_default_config_over_the_full_history(
     assert len(run.trades()) == len(result.trades) > 20
     nav = result.equity["nav"].to_numpy(dtype=float)
     assert np.abs(run.nav - nav).max() < 0.005
+
+
+def test_half_cent_interest_rounds_alike(real_bars: pd.DataFrame, hkex: SessionCalendar) -> None:
+    """980,025.00 at 2.5% earns 67.125 on 2019-03-29: both engines credit 67.13 (half up)."""
+    cfg = ConfigLayers().build(
+        {
+            "backtest.start": date(2019, 3, 28),
+            "backtest.end": date(2019, 5, 31),
+            "backtest.initial_nav": 980_025,
+            "cash.rate": [{"start": date(1990, 1, 1), "rate_pct": 2.5}],
+        }
+    )
+    run = Screener(real_bars).run(cfg)
+    result = run_backtest(cfg, real_bars, hkex)
+    assert run.ok
+    assert first_difference(run, result) is None
+    interest = result.equity["interest"]
+    assert interest.loc[pd.Timestamp(2019, 3, 29)] == 67.13
+    assert run.nav[1] == result.equity["nav"].iloc[1]
+
+
+def test_drawn_half_cent_cash_lands_on_ties() -> None:
+    from xmtrade.money import interest_cents, to_micro, to_rate
+
+    rng = random.Random(3)
+    for _ in range(500):
+        drawn = half_cent_cash(rng)
+        nav, rate = drawn["backtest.initial_nav"], drawn["cash.rate"][0]["rate_pct"]
+        exact = nav * 100 * rate / 100 / 365  # cents
+        assert abs(exact - int(exact) - 0.5) < 1e-6, drawn
+        assert interest_cents(to_micro(nav), to_rate(rate), 1) == int(exact) + 1
 
 
 def test_a_difference_is_named_with_its_session(

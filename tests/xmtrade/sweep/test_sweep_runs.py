@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def results(out: Path) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_sweep_ranks_and_best_overlay_reproduces_its_row(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, out = sweep(home, tmp_path, GRID, "--jobs", "1", "--min-trades", "40")
     assert code == 0
@@ -77,11 +78,17 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
     best = table.iloc[0]
     assert best["status"] == "ok"
 
-    # the overlay, layered with -c, reproduces the row exactly
+    # the command written in the overlay reproduces the row exactly, run from any folder
     run = tmp_path / "run"
-    overlay = str(out / "best.yaml")
-    args = ["backtest", "--data-dir", str(home), "-c", STAGE1, "-c", overlay, "--out", str(run)]
-    assert main([*args, *WINDOW]) == 0
+    text = (out / "best.yaml").read_text()
+    command = next(line for line in text.splitlines() if line.startswith("#   xmtrade backtest"))
+    args = shlex.split(command.removeprefix("#   xmtrade "))
+    assert args[:3] == ["backtest", "--data-dir", str(home)]
+    assert args[-2:] == ["--end", "2022-12-30"] and str(out / "best.yaml") in args
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main([*args, "--out", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["config_hash"] == best["config_hash"]
     for metric in (
@@ -98,8 +105,12 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
         assert summary[metric] == pytest.approx(best[metric], abs=0), metric
     assert summary["fees_paid"]["total"] == pytest.approx(best["fees_total"], abs=0)
     assert (summary["start"], summary["end"]) == ("2021-01-04", "2022-12-30")
-    command = f"xmtrade backtest -c {STAGE1} -c best.yaml --start 2021-01-04 --end 2022-12-30"
-    assert command in (out / "best.yaml").read_text()
+    overlay = out / "best.yaml"
+    command = (
+        f"xmtrade backtest --data-dir {home} -c {STAGE1} -c {overlay} "
+        "--start 2021-01-04 --end 2022-12-30"
+    )
+    assert command in overlay.read_text()
 
     report = json.loads((out / "sweep.json").read_text())
     assert report["status"] == "finished"
@@ -240,7 +251,12 @@ def test_ctrl_c_keeps_the_finished_rows(
     assert meta["status"] == "interrupted" and meta["runs_finished"] == 4
     assert meta["best"] is not None  # the best of the finished rows, named in sweep.json
     # only the partial table: no finished name anybody could take for a whole sweep
-    assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "outcomes.partial.jsonl",  # the runs `--resume` reuses
+        "results.partial.csv",
+        "returns.partial.f8",
+        "sweep.json",
+    ]
 
 
 def test_leaders_of_an_empty_table() -> None:

@@ -239,5 +239,10 @@ def test_a_worker_that_dies_is_one_line_and_the_finished_rows_are_kept(
     assert "died (exit code 9)" in caught.value.line()
     meta = json.loads((out / "sweep.json").read_text())
     assert meta["status"] == "failed"
-    assert sorted(p.name for p in out.iterdir()) == ["results.partial.csv", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "outcomes.partial.jsonl",  # the runs `--resume` reuses
+        "results.partial.csv",
+        "returns.partial.f8",
+        "sweep.json",
+    ]
     assert not executor._processes  # every worker stopped and reaped
