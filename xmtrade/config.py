@@ -37,6 +37,31 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG_NAME = "default.yaml"
 
+# Upper bounds of the numbers a config may hold (beyond them the arithmetic overflows, or the
+# value cannot be meant): every numeric field has one, checked when the config is validated.
+MAX_NAV = 1e11  # HK$ of starting cash (HK$100bn; the money arithmetic keeps 28 digits)
+MAX_PRICE = 100_000.0  # HK$ a share (the spread table ends at 9,995)
+MAX_FEE = 1_000_000.0  # HK$ of one fee, minimum or maximum
+MAX_SHARES = 1_000_000  # shares in a board lot
+MAX_SESSIONS = 10_000  # sessions (about 40 years): lookbacks, holding limits, cooldowns
+MAX_PERIOD = 1_000  # sessions of an indicator period (RSI, MACD, ATR, swing k)
+MAX_TICKS = 1_000  # ticks of slippage or stop buffer
+MAX_REPORTS = 100  # quarterly reports (25 years)
+MAX_LINE = 99  # a line of defence's number
+MAX_DAYS = 3_660  # calendar days (ten years)
+MAX_COUNT = 1e9  # counts: deliveries a year, trades
+MAX_BETA = 10.0
+MAX_SPREAD_PP = 1_000.0  # percentage points of ROIC - WACC
+MAX_FX = 1_000.0  # HKD per RMB
+MAX_MULTIPLE = 1_000.0  # price / sales
+MAX_FIGURE = 1e15  # a risk rule's threshold, in the metric's own unit (RMB for revenue)
+MAX_ATR_MULTIPLE = 100.0
+MAX_SECONDS = 86_400.0  # a day
+MAX_MESSAGE = 100_000  # characters of a notification
+MAX_JOBS = 1_024
+MAX_COMBINATIONS = 10_000_000
+MAX_PBO_SPLITS = 64
+
 
 class Frozen(BaseModel):
     """Base of every config model: unknown keys are errors, instances are immutable, and a
@@ -79,15 +104,17 @@ def _strict_scalar(annotation: Any, value: Any) -> Any:
         except ValueError:
             raise ValueError(f"expected {what}") from None
         raise ValueError(f"expected {what} without quotes")
-    if float not in kinds and isinstance(value, float) and not value.is_integer():
-        raise ValueError("expected a whole number")
+    if float not in kinds and isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("expected a whole number")
+        return int(value)  # 1e6 is a whole number; its bound then says if it is too large
     return value
 
 
 class InstrumentConfig(Frozen):
     symbol: str = Field(min_length=1)
     currency: str
-    board_lot: int = Field(gt=0)
+    board_lot: int = Field(gt=0, le=MAX_SHARES)
 
     @field_validator("symbol")
     @classmethod
@@ -101,13 +128,13 @@ class InstrumentConfig(Frozen):
 
 class DataConfig(Frozen):
     history_start: date
-    refetch_sessions: int = Field(ge=0)
+    refetch_sessions: int = Field(ge=0, le=MAX_SESSIONS)
 
 
 class TickBand(Frozen):
-    lower: float = Field(ge=0)
-    upper: float
-    tick: float = Field(gt=0)
+    lower: float = Field(ge=0, le=MAX_PRICE)
+    upper: float = Field(gt=0, le=MAX_PRICE)
+    tick: float = Field(gt=0, le=MAX_PRICE)
 
     @model_validator(mode="after")
     def _ordered(self) -> TickBand:
@@ -132,10 +159,10 @@ class TickTable(Frozen):
 
 class ChargePeriod(Frozen):
     start: date
-    rate_pct: float = Field(ge=0)
-    per_trade: float | None = Field(default=None, ge=0)
-    minimum: float | None = Field(default=None, ge=0)
-    maximum: float | None = Field(default=None, ge=0)
+    rate_pct: float = Field(ge=0, le=100)
+    per_trade: float | None = Field(default=None, ge=0, le=MAX_FEE)
+    minimum: float | None = Field(default=None, ge=0, le=MAX_FEE)
+    maximum: float | None = Field(default=None, ge=0, le=MAX_FEE)
 
 
 class Charge(Frozen):
@@ -165,20 +192,20 @@ class MarketConfig(Frozen):
 
 
 class CostsConfig(Frozen):
-    commission_pct: float = Field(ge=0)
-    commission_min: float = Field(ge=0)
-    slippage_ticks: int = Field(ge=0)
+    commission_pct: float = Field(ge=0, le=100)
+    commission_min: float = Field(ge=0, le=MAX_FEE)
+    slippage_ticks: int = Field(ge=0, le=MAX_TICKS)
 
 
 class RsiConfig(Frozen):
-    period: int = Field(ge=2)
+    period: int = Field(ge=2, le=MAX_PERIOD)
     oversold: float = Field(gt=0, lt=100)
 
 
 class MacdConfig(Frozen):
-    fast: int = Field(ge=1)
-    slow: int = Field(ge=2)
-    signal: int = Field(ge=1)
+    fast: int = Field(ge=1, le=MAX_PERIOD)
+    slow: int = Field(ge=2, le=MAX_PERIOD)
+    signal: int = Field(ge=1, le=MAX_PERIOD)
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> MacdConfig:
@@ -188,8 +215,8 @@ class MacdConfig(Frozen):
 
 
 class DivergenceConfig(Frozen):
-    lookback: int = Field(ge=2)
-    swing_k: int = Field(ge=1)
+    lookback: int = Field(ge=2, le=MAX_SESSIONS)
+    swing_k: int = Field(ge=1, le=MAX_PERIOD)
 
 
 class SignalsConfig(Frozen):
@@ -223,10 +250,10 @@ class SizingConfig(Frozen):
 
 class StagesConfig(Frozen):
     max_stage: Literal[1, 2, 3]
-    core_after_passes: int = Field(ge=1)
-    full_after_passes: int = Field(ge=1)
+    core_after_passes: int = Field(ge=1, le=MAX_REPORTS)
+    full_after_passes: int = Field(ge=1, le=MAX_REPORTS)
     add_on: Literal["signal", "announcement"]
-    min_sessions_between_tranches: int = Field(ge=0)
+    min_sessions_between_tranches: int = Field(ge=0, le=MAX_SESSIONS)
     one_step_per_report: bool
 
     @model_validator(mode="after")
@@ -239,7 +266,7 @@ class StagesConfig(Frozen):
 class FundamentalsConfig(Frozen):
     file: Path
     decision_time: time
-    stale_after_days: int = Field(ge=1)
+    stale_after_days: int = Field(ge=1, le=MAX_DAYS)
 
     _quoted = field_validator("decision_time", mode="before")(lambda value: _clock_time(value))
 
@@ -252,28 +279,28 @@ class FundamentalsConfig(Frozen):
 
 class EvScaleConfig(Frozen):
     enabled: bool
-    min_annualised_deliveries: float = Field(ge=0)
+    min_annualised_deliveries: float = Field(ge=0, le=MAX_COUNT)
 
 
 class CapmConfig(Frozen):
-    risk_free_pct: float
-    beta: float
-    equity_risk_premium_pct: float
-    cost_of_debt_pct: float
+    risk_free_pct: float = Field(ge=-100, le=100)
+    beta: float = Field(ge=-MAX_BETA, le=MAX_BETA)
+    equity_risk_premium_pct: float = Field(ge=-100, le=100)
+    cost_of_debt_pct: float = Field(ge=-100, le=100)
     tax_rate_pct: float = Field(ge=0, le=100)
     debt_weight_pct: float = Field(ge=0, le=100)
 
 
 class WaccConfig(Frozen):
     method: Literal["fixed", "capm"]
-    fixed_pct: float
+    fixed_pct: float = Field(ge=-100, le=100)
     capm: CapmConfig
 
 
 class GateConfig(Frozen):
-    ev_gross_margin_min_pct: float
+    ev_gross_margin_min_pct: float = Field(ge=-100, le=100)
     ev_scale: EvScaleConfig
-    roic_wacc_spread_min_pp: float
+    roic_wacc_spread_min_pp: float = Field(ge=-MAX_SPREAD_PP, le=MAX_SPREAD_PP)
     invested_capital: Literal["operating", "total"]
     wacc: WaccConfig
     on_unknown: Literal["fail", "pass"]
@@ -281,11 +308,11 @@ class GateConfig(Frozen):
 
 class FxPeriod(Frozen):
     start: date
-    rate: float = Field(gt=0)
+    rate: float = Field(gt=0, le=MAX_FX)
 
 
 class ValuationConfig(Frozen):
-    ps_ceiling: float | None = Field(gt=0)
+    ps_ceiling: float | None = Field(gt=0, le=MAX_MULTIPLE)
     hkd_per_rmb: tuple[FxPeriod, ...] = Field(min_length=1)
 
 
@@ -310,12 +337,12 @@ QUARTERLY_METRICS = (
 
 class RiskRule(Frozen):
     name: str = Field(min_length=1)
-    line: int = Field(ge=1)
+    line: int = Field(ge=1, le=MAX_LINE)
     metric: str
     op: Literal["<", "<=", ">", ">=", "==", "!="]
-    threshold: float
+    threshold: float = Field(ge=-MAX_FIGURE, le=MAX_FIGURE)
     action: Literal["block", "trim", "exit"]
-    reports_in_a_row: int = Field(ge=1)
+    reports_in_a_row: int = Field(ge=1, le=MAX_REPORTS)
     active_from: date | None
 
     @model_validator(mode="after")
@@ -332,7 +359,7 @@ class RiskRule(Frozen):
 
 class DrawdownBreakerConfig(Frozen):
     max_drawdown_pct: float = Field(gt=0, lt=100)
-    cooldown_sessions: int = Field(ge=0)
+    cooldown_sessions: int = Field(ge=0, le=MAX_SESSIONS)
     basis: Literal["nav", "allocation"]
 
 
@@ -352,12 +379,12 @@ class RiskConfig(Frozen):
 
 class StopConfig(Frozen):
     method: Literal["lowest_low", "atr", "lowest_low_atr", "swing_low", "fixed"]
-    lookback: int = Field(ge=1)
-    buffer_ticks: int = Field(ge=0)
-    atr_period: int = Field(ge=1)
-    atr_multiple: float = Field(gt=0)
-    swing_k: int = Field(ge=1)
-    fixed_price: float | None = Field(gt=0)
+    lookback: int = Field(ge=1, le=MAX_SESSIONS)
+    buffer_ticks: int = Field(ge=0, le=MAX_TICKS)
+    atr_period: int = Field(ge=1, le=MAX_PERIOD)
+    atr_multiple: float = Field(gt=0, le=MAX_ATR_MULTIPLE)
+    swing_k: int = Field(ge=1, le=MAX_PERIOD)
+    fixed_price: float | None = Field(gt=0, le=MAX_PRICE)
     fixed_from: date | None
     fixed_to: date | None
 
@@ -378,11 +405,11 @@ class StopConfig(Frozen):
 class ExitsConfig(Frozen):
     rsi_overbought: float | None = Field(gt=0, lt=100)
     trailing_stop: bool
-    max_holding_sessions: int | None = Field(ge=1)
+    max_holding_sessions: int | None = Field(ge=1, le=MAX_SESSIONS)
 
 
 class BacktestConfig(Frozen):
-    initial_nav: float = Field(gt=0)
+    initial_nav: float = Field(gt=0, le=MAX_NAV)
     start: date | None
     end: date | None
 
@@ -395,7 +422,7 @@ class BacktestConfig(Frozen):
 
 class CashRatePeriod(Frozen):
     start: date
-    rate_pct: float
+    rate_pct: float = Field(ge=-100, le=100)
 
 
 class CashConfig(Frozen):
@@ -448,8 +475,8 @@ class PaperScheduleConfig(Frozen):
 
 
 class PaperRetryConfig(Frozen):
-    initial_delay_seconds: float = Field(gt=0)
-    max_delay_seconds: float = Field(gt=0)
+    initial_delay_seconds: float = Field(gt=0, le=MAX_SECONDS)
+    max_delay_seconds: float = Field(gt=0, le=MAX_SECONDS)
     cutoff: time
 
     _quoted = field_validator("cutoff", mode="before")(_clock_time)
@@ -468,8 +495,8 @@ class PaperNotifyConfig(Frozen):
     apprise_urls_env: str | None
     webhook_url_env: str | None
     command: tuple[str, ...] | None = Field(min_length=1)
-    timeout_seconds: float = Field(gt=0)
-    max_length: int = Field(ge=200)
+    timeout_seconds: float = Field(gt=0, le=MAX_SECONDS)
+    max_length: int = Field(ge=200, le=MAX_MESSAGE)
 
     @field_validator("apprise_urls_env", "webhook_url_env")
     @classmethod
@@ -521,10 +548,10 @@ SWEEP_METRICS = (
 
 class SweepConfig(Frozen):
     metric: str
-    min_trades: int = Field(ge=0)
-    jobs: int = Field(ge=0)
-    max_combinations: int = Field(ge=1)
-    pbo_splits: int = Field(ge=2)
+    min_trades: int = Field(ge=0, le=MAX_COUNT)
+    jobs: int = Field(ge=0, le=MAX_JOBS)
+    max_combinations: int = Field(ge=1, le=MAX_COMBINATIONS)
+    pbo_splits: int = Field(ge=2, le=MAX_PBO_SPLITS)
 
     @field_validator("metric")
     @classmethod
@@ -571,6 +598,21 @@ class AppConfig(Frozen):
     paper: PaperConfig
     sweep: SweepConfig
     cash: CashConfig
+    allow_small_percent: tuple[str, ...]
+
+    @field_validator("allow_small_percent")
+    @classmethod
+    def _known_percent_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        known = tuple(SMALL_PERCENT_RULES)
+        for key in keys:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ValueError(
+                    f"{key!r} is not a percent key checked for unit mistakes (expected some of: "
+                    f"{', '.join(known)}){hint}"
+                )
+        return keys
 
     def config_hash(self) -> str:
         """A short stable hash of the strategy: every rule and number of the merged config.
@@ -585,6 +627,7 @@ class AppConfig(Frozen):
         for section in HASH_EXCLUDED_SECTIONS:
             del values[section]
         del values["backtest"]["initial_nav"]
+        del values["allow_small_percent"]  # the values it vouches for are counted
         del values["fundamentals"]["file"]
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -659,10 +702,27 @@ def changed_checkout_defaults(folder: Path | None = None) -> Path | None:
     return checkout
 
 
+# Bounds of what the YAML loader reads, checked before anything is built: a config is a few
+# levels deep and a few hundred values; a grid lists at most a few thousand.
+MAX_YAML_BYTES = 10_000_000
+MAX_YAML_DEPTH = 64
+MAX_YAML_VALUES = 1_000_000  # values after every alias is expanded
+# the tags a plain YAML value has; any other (!!binary, !!set, !!python/..., !custom) is refused
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+)
+
+
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping, with one-line errors for every failure."""
     where = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(
+                where, None, f"{size:,} bytes is too large (at most {MAX_YAML_BYTES:,})"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(where, None, "file not found") from None
@@ -670,15 +730,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         raise ConfigError(where, None, "is a directory, expected a YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(where, None, f"cannot read: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(where, None, f"invalid YAML at {at}: {problem}") from None
-    except ValueError as exc:  # e.g. an unquoted impossible date such as 2024-02-30
-        raise ConfigError(where, None, f"invalid value: {exc}") from None
+    data = load_yaml_text(text, where)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -686,15 +738,114 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
+def load_yaml_text(text: str, where: str) -> Any:
+    """The plain YAML document in `text` (read from `where`), bounded: at most
+    `MAX_YAML_DEPTH` levels of nesting and `MAX_YAML_VALUES` values once aliases are
+    expanded, plain tags only, no key twice in a mapping; merge keys (`<<: *base`) work.
+    Every failure is a one-line `ConfigError` naming the line and column."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(where, None, f"{len(text):,} characters is too large")
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_tree(node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(where, None, f"invalid YAML at {at}: {problem}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError(where, None, f"invalid value: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _refused(problem: str, node: yaml.Node) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+def _check_tree(root: yaml.Node) -> None:
+    """Refuse a non-plain tag, and a document whose aliases expand to more than
+    `MAX_YAML_VALUES` values (or refer to themselves), before anything is constructed. Each
+    node is visited once: a shared (aliased) node's expanded size is remembered."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes and not children_done:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if not children_done:
+            if node.tag not in PLAIN_TAGS:
+                raise _refused(
+                    f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed "
+                    "(plain YAML only: numbers, text, dates, lists and mappings)",
+                    node,
+                )
+            if key in open_nodes:
+                raise _refused("an alias refers to the value that contains it", node)
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            if any(id(child) in open_nodes for child in children):
+                raise _refused("an alias refers to the value that contains it", node)
+            continue
+        open_nodes.discard(key)
+        sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+        if sizes[key] > MAX_YAML_VALUES:
+            raise _refused(
+                f"its aliases expand to more than {MAX_YAML_VALUES:,} values "
+                "(write the values out, or a range)",
+                node,
+            )
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping is an error."""
+    """YAML's safe loader, bounded in depth; a key given twice in one mapping is an error,
+    an impossible date is left as text (so that the config names its key)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_YAML_DEPTH} levels",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *base`: the keys written here win over the merged ones
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+        try:
+            new = key not in seen
+        except TypeError:  # a list or mapping as a key
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be plain text or a number", key_node.start_mark
+            ) from None
+        if not new:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} is given twice", key_node.start_mark
             )
@@ -702,7 +853,23 @@ def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
+def _date_or_text(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML date; an impossible one (2023-02-30) stays text, for the config's date field
+    to refuse with its key."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_or_text)
+# YAML 1.1 reads 1e6 (no dot) as text; 1.2 and every user read it as a number
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _check_keys(data: Mapping[str, Any], model: type[BaseModel], where: str, prefix: str) -> None:
@@ -851,20 +1018,93 @@ def validate_config(
     try:
         cfg = AppConfig.model_validate(merged)
         cfg._sources, cfg._layers = dict(origin), tuple(layer_order)
-        return cfg
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = [str(part) for part in err["loc"]]
         path = ".".join(loc)
         where = _origin_of(loc, origin, layer_order)
         got = err.get("input")
-        got_text = "" if isinstance(got, Mapping) else f", got {got!r}"
+        got_text = "" if isinstance(got, Mapping) else f", got {_shown(got)}"
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        raise ConfigError(
-            where, path or None, f"{_expected(err['type'], message)}{got_text}"
-        ) from None
+        expected = _bound_words(err) or _expected(err["type"], message)
+        raise ConfigError(where, path or None, f"{expected}{got_text}") from None
+    _refuse_unit_mistakes(cfg)
+    return cfg
+
+
+def _shown(value: Any) -> str:
+    """A value as the error repeats it: a huge number as its magnitude, long text cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        digits = len(str(abs(value)))
+        return f"{'-' if value < 0 else ''}{str(abs(value))[0]}e+{digits - 1} (an integer)"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _bound_words(err: Any) -> str | None:
+    """'expected at most 1,000' for a number over its upper bound."""
+    words = {"less_than_equal": ("le", "at most"), "less_than": ("lt", "below")}
+    if err["type"] not in words:
+        return None
+    name, phrase = words[err["type"]]
+    limit = (err.get("ctx") or {}).get(name)
+    if not isinstance(limit, int | float):
+        return None
+    return f"expected {phrase} {_number(limit)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+# ---------------------------------------------------------------- percent written as a fraction
+
+# percent keys where a small value is almost surely a fraction meant as a percent (0.15 for
+# 15%): the value below which it is refused, unless `allow_small_percent` lists the key
+SMALL_PERCENT_RULES: dict[str, float] = {
+    "sizing.target_weight_pct": 1.0,  # all three stage targets under 1% of NAV
+    "sizing.max_weight_pct": 1.0,
+    "sizing.risk_per_trade_pct": 0.1,
+    "risk.drawdown_breaker.max_drawdown_pct": 1.0,
+    "gate.ev_gross_margin_min_pct": 1.0,
+    "gate.wacc.fixed_pct": 1.0,
+    "gate.wacc.capm.tax_rate_pct": 1.0,
+    "gate.wacc.capm.debt_weight_pct": 1.0,
+}
+
+
+def _percent_values(cfg: AppConfig, key: str) -> tuple[float, ...]:
+    if key == "sizing.target_weight_pct":
+        t = cfg.sizing.target_weight_pct
+        return (t.tactical, t.core, t.full)
+    node: Any = cfg
+    for part in key.split("."):
+        node = getattr(node, part, None)
+    return (node,) if isinstance(node, int | float) and not isinstance(node, bool) else ()
+
+
+def _refuse_unit_mistakes(cfg: AppConfig) -> None:
+    """A percent that is legal but almost surely a fraction (`max_weight_pct: 0.15` meant as
+    15%) is an error naming the file, the key and the likely intent, unless the config says
+    the small value is meant (`allow_small_percent: [key]`)."""
+    for key, below in SMALL_PERCENT_RULES.items():
+        values = _percent_values(cfg, key)
+        if key in cfg.allow_small_percent or not values:
+            continue
+        if all(0 < v < below for v in values):
+            said = ", ".join(f"{v:g}" for v in values)
+            means = ", ".join(f"{v:g}%" for v in values)
+            meant = ", ".join(f"{v * 100:g}" for v in values)
+            raise ConfigError(
+                cfg.source_of(key),
+                key,
+                f"{said} {'are' if len(values) > 1 else 'is'} {means}; for "
+                f"{', '.join(f'{m}%' for m in meant.split(', '))} write {meant} (percent keys "
+                f"are written in percent; if {means} is meant, list {key} in "
+                "allow_small_percent)",
+            )
 
 
 def _origin_of(loc: Sequence[str], origin: Mapping[str, str], layers: Sequence[str]) -> str:
