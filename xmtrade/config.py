@@ -1141,6 +1141,63 @@ def _expected(kind: str, message: str) -> str:
     return lowered
 
 
+# ---------------------------------------------------------------- settings beyond the data
+
+
+LOOKBACK_KEYS = (
+    "signals.rsi.period",
+    "signals.macd.slow",
+    "signals.macd.signal",
+    "signals.divergence.swing_k",
+    "signals.divergence.lookback",
+    "stop.lookback",
+    "stop.atr_period",
+    "stop.swing_k",
+)
+
+
+def lookbacks(cfg: AppConfig) -> list[tuple[str, int, int]]:
+    """Each lookback `cfg` uses as (dotted key, value, sessions of history it needs before the
+    indicator or level has a first value)."""
+    sig, stop = cfg.signals, cfg.stop
+    needs = [
+        ("signals.rsi.period", sig.rsi.period, sig.rsi.period + 1),
+        ("signals.macd.slow", sig.macd.slow, sig.macd.slow),
+        ("signals.macd.signal", sig.macd.signal, sig.macd.slow + sig.macd.signal - 1),
+        ("signals.divergence.swing_k", sig.divergence.swing_k, 2 * sig.divergence.swing_k + 1),
+        ("signals.divergence.lookback", sig.divergence.lookback, sig.divergence.lookback),
+    ]
+    if stop.method in ("lowest_low", "lowest_low_atr", "fixed"):  # fixed: outside its dates
+        needs.append(("stop.lookback", stop.lookback, stop.lookback))
+    if stop.method in ("atr", "lowest_low_atr"):
+        needs.append(("stop.atr_period", stop.atr_period, stop.atr_period + 1))
+    if stop.method == "swing_low":
+        needs.append(("stop.swing_k", stop.swing_k, 2 * stop.swing_k + 1))
+    return needs
+
+
+def require_history(
+    cfg: AppConfig,
+    sessions: int,
+    up_to: date,
+    prefix: str = "",
+    sources: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse a lookback longer than the `sessions` of history up to `up_to` (the last traded
+    session): such a run could never trade. The error names the key, its value and the
+    sessions available; `prefix` says which combination of a sweep it is, `sources` which
+    file set each key when the config does not know (a sweep's grid)."""
+    for key, value, needed in lookbacks(cfg):
+        if needed > sessions:
+            what = f"{value}" if needed == value else f"{value} (it needs {needed} sessions)"
+            raise ConfigError(
+                (sources or {}).get(key) or cfg.source_of(key),
+                key,
+                f"{prefix}{what} is longer than the history: {sessions} sessions are available "
+                f"up to {up_to} (the run could never trade; shorten it or fetch more history)",
+            )
+
+
 def session_calendar(cfg: AppConfig) -> SessionCalendar:
     """The exchange calendar of `cfg`; an unknown calendar code is a one-line error naming
     the config file and `market.calendar`."""

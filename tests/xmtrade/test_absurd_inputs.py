@@ -215,3 +215,60 @@ def test_an_impossible_date_names_its_key(
     bad = write(tmp_path, text)
     line = fails(capsys, "config", "validate", "-c", str(bad))
     assert line.startswith(f"{bad}: {key}: expected a valid date"), line
+
+
+# ---------------------------------------------------------------- settings beyond the data
+
+
+@pytest.fixture(scope="module")
+def short_home(tmp_path_factory: pytest.TempPathFactory, shared_prices_csv: Path) -> Path:
+    """A data directory holding the first 120 sessions of the real prices only."""
+    folder = tmp_path_factory.mktemp("short_home")
+    lines = shared_prices_csv.read_text().splitlines()[:121]
+    short = folder / "short.csv"
+    short.write_text("\n".join(lines) + "\n")
+    assert main(["data", "import", str(short), "--data-dir", str(folder)]) == 0
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [
+        ("signals: {rsi: {period: 150}}\n", "signals.rsi.period", "150 (it needs 151 sessions)"),
+        ("stop: {lookback: 121}\n", "stop.lookback", "121"),
+        ("stop: {method: swing_low, swing_k: 60}\n", "stop.swing_k", "60 (it needs 121"),
+        ("signals: {macd: {slow: 100, signal: 30}}\n", "signals.macd.signal", "30 (it needs 129"),
+    ],
+)
+def test_a_lookback_longer_than_the_history_is_refused(
+    short_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    key: str,
+    value: str,
+) -> None:
+    bad = write(tmp_path, text)
+    home = ["--data-dir", str(short_home), "-c", str(bad)]
+    # at validate, where the data is known
+    line = fails(capsys, "config", "validate", *home)
+    assert line.startswith(f"{bad}: {key}: {value}"), line
+    assert "120 sessions are available up to 2018-12-28" in line
+    # and at run time, before any folder is made
+    out = tmp_path / "run"
+    assert fails(capsys, "backtest", *home, "--out", str(out), "--report", "none") == line
+    assert not out.exists()
+    # a lookback that fits is fine
+    assert main(["config", "validate", "--data-dir", str(short_home)]) == 0
+    assert "120 sessions cached" in capsys.readouterr().out
+
+
+def test_a_sweep_combination_beyond_the_data_names_the_grid(
+    short_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = write(tmp_path, "stop.lookback: [10, 500]\n", "grid.yaml")
+    line = fails(capsys, "sweep", "--grid", str(grid), "--data-dir", str(short_home))
+    assert line.startswith(f"{grid}: stop.lookback: combination 2 (stop.lookback=500): 500 is"), (
+        line
+    )
+    assert not (short_home / "sweeps").exists()
