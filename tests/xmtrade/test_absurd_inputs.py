@@ -272,3 +272,29 @@ def test_a_sweep_combination_beyond_the_data_names_the_grid(
         line
     )
     assert not (short_home / "sweeps").exists()
+
+
+# ---------------------------------------------------------------- paths
+
+
+@pytest.mark.parametrize("verb", [["backtest"], ["sweep", "--grid", "configs/sweeps/exits.yaml"]])
+def test_an_out_folder_that_cannot_be_one_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: list[str]
+) -> None:
+    home = ["--data-dir", str(tmp_path / "home")]
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "gone")
+    line = fails(capsys, *verb, *home, "--out", str(dangling))
+    assert line == (
+        f"command line: --out: {dangling} is a symbolic link to {tmp_path / 'gone'}, which does "
+        "not exist (expected a folder: remove the link or point it at a folder)"
+    )
+    assert dangling.is_symlink() and not (tmp_path / "gone").exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    line = fails(capsys, *verb, *home, "--out", str(a_file / "run"))
+    assert line == f"command line: --out: {a_file} is a file, so {a_file / 'run'} cannot be made"
+    assert (
+        fails(capsys, *verb, *home, "--out", "") == "command line: --out: expected a folder, got ''"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "dangling"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from xmtrade.commands.dates import parse_window
+from xmtrade.commands.paths import out_folder
 from xmtrade.reports import add_report_option, parse_formats
 
 
@@ -33,12 +33,13 @@ def run(args: argparse.Namespace) -> int:
     """Load config and prices, run, write the folder, print the metrics table."""
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
+    given_out = out_folder(args.out)
 
     from data_feeds.cache import PriceCache
     from xmtrade.backtest import run_backtest
     from xmtrade.commands.config import load_from_args
     from xmtrade.config import session_calendar
-    from xmtrade.errors import ConfigError, removed_if_empty, writing
+    from xmtrade.errors import removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.interrupts import checkpoint, outputs_complete
     from xmtrade.report import new_run_dir, write_run
@@ -51,11 +52,9 @@ def run(args: argparse.Namespace) -> int:
     calendar = session_calendar(cfg)
     result = run_backtest(cfg, bars, calendar, start=start, end=end)
     summary = run_summary(result)
-    if args.out is not None and not args.out.strip():
-        raise ConfigError("command line", "--out", "expected a folder, got ''")
     checkpoint()  # a stop swallowed during the run: nothing is written
-    ours = args.out is None or not Path(args.out).exists()
-    out = Path(args.out) if args.out else new_run_dir(runs_dir(data_dir), cfg.config_hash())
+    ours = given_out is None or not given_out.exists()
+    out = given_out or new_run_dir(runs_dir(data_dir), cfg.config_hash())
     with removed_if_empty(out, ours), writing(out):
         folder = write_run(result, summary, out, formats)
     outputs_complete()
