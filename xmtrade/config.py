@@ -639,7 +639,10 @@ class AppConfig(Frozen):
 
     def to_yaml(self) -> str:
         """The merged configuration as YAML (what `xmtrade config show` prints)."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, when installed
+        return yaml.dump(
+            self.model_dump(mode="json"), Dumper=dumper, sort_keys=False, allow_unicode=True
+        )
 
     # which file set each dotted key (filled by `validate_config`), for errors found later
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -756,11 +759,13 @@ def load_yaml_text(text: str, where: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         problem = getattr(exc, "problem", None) or "invalid YAML"
+        if problem == "exceeded maximum nesting depth":  # libyaml's own bound, met first
+            problem = f"nested deeper than {MAX_YAML_DEPTH} levels"
         raise ConfigError(where, None, f"invalid YAML at {at}: {problem}") from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         raise ConfigError(where, None, f"invalid value: {exc}") from None
     finally:
-        loader.dispose()
+        getattr(loader, "dispose", lambda: None)()
 
 
 def _refused(problem: str, node: yaml.Node) -> yaml.constructor.ConstructorError:
@@ -809,7 +814,28 @@ def _check_tree(root: yaml.Node) -> None:
             )
 
 
-class _StrictLoader(yaml.SafeLoader):
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML without libyaml: the pure-Python scanner and parser
+    _SafeBase: type = yaml.SafeLoader
+else:
+
+    class _FastSafeLoader(
+        yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
+        """The safe loader with libyaml's scanner and parser (ten times faster than PyYAML's
+        own) and PyYAML's composer, so that `_StrictLoader` bounds the nesting as it builds."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+    _SafeBase = _FastSafeLoader
+
+
+class _StrictLoader(_SafeBase):
     """YAML's safe loader, bounded in depth; a key given twice in one mapping is an error,
     an impossible date is left as text (so that the config names its key)."""
 

@@ -298,3 +298,17 @@ def test_an_out_folder_that_cannot_be_one_is_refused_before_any_work(
         fails(capsys, *verb, *home, "--out", "") == "command line: --out: expected a folder, got ''"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "dangling"]
+
+
+def test_the_bounded_loader_reads_what_yaml_reads(tmp_path: Path) -> None:
+    """libyaml's parser under the bounded composer gives PyYAML's own values."""
+    import yaml
+
+    from xmtrade.config import default_config_path
+
+    for text in (
+        default_config_path().read_text(),
+        "a: &a {x: 1, y: [1, 2.5, null, true, 2024-01-02]}\nb:\n  <<: *a\n  y: text\n",
+    ):
+        path = write(tmp_path, text, "same.yaml")
+        assert read_yaml_mapping(path) == yaml.safe_load(text)
