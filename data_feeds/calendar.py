@@ -7,6 +7,7 @@ shut the exchange for a whole day (2023-09-01, 2023-09-08) are still listed. The
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -107,7 +108,7 @@ class SessionCalendar:
         self._early_closes = early.difference(closed)
         self._values = self._sessions.values
 
-    @property
+    @functools.cached_property
     def first_session(self) -> date:
         """The first session the calendar knows."""
         return _as_date(self._scheduled[0])
@@ -147,8 +148,14 @@ class SessionCalendar:
         """True when `day` is a scheduled session on which the exchange was closed all day."""
         return _as_date(session_day(day)) in self.adhoc_closures
 
+    @functools.cached_property
+    def _dates(self) -> list[date]:
+        return [_as_date(d) for d in self._sessions]
+
     def next_session(self, day: date | str) -> date:
         """The first session strictly after `day`."""
+        if type(day) is date and self.first_session <= day < self._dates[-1]:
+            return self._dates[bisect.bisect_right(self._dates, day)]  # a backtest asks often
         stamp = self._check(day, "date")
         pos = int(np.searchsorted(self._values, stamp.to_datetime64(), side="right"))
         if pos >= len(self._sessions):
