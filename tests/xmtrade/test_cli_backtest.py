@@ -52,6 +52,9 @@ def test_backtest_writes_a_complete_run_folder(
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "total return" in printed and f"run folder: {out}" in printed
+    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png"}  # drawn when asked
+    args += ["--report", "html,png"]
+    assert main(args) == 0
     assert {p.name for p in out.iterdir()} == RUN_FILES
     summary = json.loads((out / "summary.json").read_text())
     assert summary["start"] == "2024-01-02"

@@ -9,6 +9,8 @@ from xmtrade.commands.dates import parse_window
 from xmtrade.commands.paths import out_folder
 from xmtrade.reports import add_report_option, parse_formats
 
+BACKTEST_REPORTS = "html"
+
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     """Add the `backtest` verb."""
@@ -17,15 +19,17 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="backtest the strategy on the cached prices",
         description="Backtest the strategy on the cached prices and write a run folder with "
-        "summary.json, trades.csv, fills.csv, equity.csv, decisions.jsonl, report.html (an "
-        "interactive report that works offline) and chart.png.",
+        "summary.json, trades.csv, fills.csv, equity.csv, decisions.jsonl and report.html (an "
+        "interactive report that works offline); chart.png too with --report html,png.",
     )
     parser.add_argument("--start", metavar="YYYY-MM-DD", help="first session to trade")
     parser.add_argument("--end", metavar="YYYY-MM-DD", help="last session to trade")
     parser.add_argument(
         "--out", metavar="DIR", help="run folder (default: a new folder under DATA_DIR/runs)"
     )
-    add_report_option(parser)
+    # chart.png costs more than the backtest itself (matplotlib and the drawing); the page
+    # holds the same curves: the PNG is drawn when asked (--report html,png or png)
+    add_report_option(parser, default=BACKTEST_REPORTS)
     parser.set_defaults(handler=run)
 
 
