@@ -68,7 +68,6 @@ LOOKBACK_KEYS = (
     "signals.macd.slow",
     "signals.macd.signal",
     "signals.divergence.swing_k",
-    "signals.divergence.lookback",
     "stop.lookback",
     "stop.atr_period",
     "stop.swing_k",
@@ -77,14 +76,14 @@ LOOKBACK_KEYS = (
 
 def lookbacks(cfg: AppConfig) -> list[tuple[str, int, int]]:
     """Each lookback `cfg` uses as (dotted key, value, sessions of history it needs before the
-    indicator or level has a first value)."""
+    indicator or level has a first value). `signals.divergence.lookback` is not one: it is the
+    longest span between two swing lows, and a shorter history still finds divergences."""
     sig, stop = cfg.signals, cfg.stop
     needs = [
         ("signals.rsi.period", sig.rsi.period, sig.rsi.period + 1),
         ("signals.macd.slow", sig.macd.slow, sig.macd.slow),
         ("signals.macd.signal", sig.macd.signal, sig.macd.slow + sig.macd.signal - 1),
         ("signals.divergence.swing_k", sig.divergence.swing_k, 2 * sig.divergence.swing_k + 1),
-        ("signals.divergence.lookback", sig.divergence.lookback, sig.divergence.lookback),
     ]
     if stop.method in ("lowest_low", "lowest_low_atr", "fixed"):  # fixed: outside its dates
         needs.append(("stop.lookback", stop.lookback, stop.lookback))
