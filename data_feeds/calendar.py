@@ -7,6 +7,7 @@ shut the exchange for a whole day (2023-09-01, 2023-09-08) are still listed. The
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -47,6 +48,36 @@ def _exchange_calendar(code: str, start: date) -> Any:
         raise UnknownCalendar(code) from None
 
 
+_DAY_NS = 86_400 * 10**9
+
+
+def _days(index: pd.DatetimeIndex) -> tuple[int, ...]:
+    naive = index.tz_localize(None) if index.tz is not None else index
+    return tuple(int(v) // _DAY_NS for v in naive.normalize().as_unit("ns").asi8)
+
+
+def _index(days: Sequence[int]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(days, dtype="int64") * _DAY_NS).as_unit("ns")
+
+
+@functools.lru_cache(maxsize=8)
+def _scheduled(code: str, start: date) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """The library's sessions and early closes of `code` from `start` (tz-naive midnights),
+    from the on-disk cache of the data directory when it has today's, else built (and kept
+    there)."""
+    from data_feeds import calendar_cache
+
+    today = date.today()
+    cached = calendar_cache.load(code, start, today)
+    if cached is None:
+        cal = _exchange_calendar(code, start)
+        cached = calendar_cache.CachedSessions(
+            _days(pd.DatetimeIndex(cal.sessions)), _days(pd.DatetimeIndex(cal.early_closes))
+        )
+        calendar_cache.store(code, start, today, cached)
+    return _index(cached.sessions), _index(cached.early_closes)
+
+
 def session_day(value: date | str) -> pd.Timestamp:
     """`value` as a tz-naive midnight timestamp (a tz-aware value is read in Hong Kong time)."""
     stamp = pd.Timestamp(value)
@@ -70,20 +101,14 @@ class SessionCalendar:
         self.adhoc_closures: tuple[date, ...] = tuple(
             sorted({_as_date(session_day(d)) for d in adhoc_closures})
         )
-        cal = _exchange_calendar(code, start)
-        scheduled = pd.DatetimeIndex(cal.sessions).as_unit("ns")
-        if scheduled.tz is not None:
-            scheduled = scheduled.tz_localize(None)
+        scheduled, early = _scheduled(code, start)
         closed = pd.DatetimeIndex([session_day(d) for d in self.adhoc_closures]).as_unit("ns")
         self._scheduled = scheduled
         self._sessions = scheduled.difference(closed)
-        early = pd.DatetimeIndex(cal.early_closes).as_unit("ns")
-        if early.tz is not None:
-            early = early.tz_localize(None)
-        self._early_closes = early.normalize().difference(closed)
+        self._early_closes = early.difference(closed)
         self._values = self._sessions.values
 
-    @property
+    @functools.cached_property
     def first_session(self) -> date:
         """The first session the calendar knows."""
         return _as_date(self._scheduled[0])
@@ -123,8 +148,14 @@ class SessionCalendar:
         """True when `day` is a scheduled session on which the exchange was closed all day."""
         return _as_date(session_day(day)) in self.adhoc_closures
 
+    @functools.cached_property
+    def _dates(self) -> list[date]:
+        return [_as_date(d) for d in self._sessions]
+
     def next_session(self, day: date | str) -> date:
         """The first session strictly after `day`."""
+        if type(day) is date and self.first_session <= day < self._dates[-1]:
+            return self._dates[bisect.bisect_right(self._dates, day)]  # a backtest asks often
         stamp = self._check(day, "date")
         pos = int(np.searchsorted(self._values, stamp.to_datetime64(), side="right"))
         if pos >= len(self._sessions):

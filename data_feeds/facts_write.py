@@ -29,6 +29,7 @@ from data_feeds.fundamentals import (
     parse_clock,
     parse_iso_day,
     period_end_of,
+    range_problem,
     read_facts_text,
 )
 
@@ -162,6 +163,9 @@ class _Figure:
             raw = format_value(value)
         if not math.isfinite(value):
             raise self.fail("value", f"expected a finite number, got {raw!r}")
+        impossible = range_problem(self.metric, value)
+        if impossible is not None:
+            raise self.fail("value", f"{impossible}: a figure that cannot be true")
         self.value = value
         self.value_text = format_value(value)
         self.unit = spec.unit

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -79,6 +79,52 @@ METRICS: dict[str, MetricSpec] = {
         _spec("shares_outstanding", "shares", "point", False, "shares in issue on a date"),
     )
 }
+
+# Each figure's physical range: (lowest, highest, lowest allowed itself, a whole number).
+# RMB amounts are in millions, so 1e9 is a quadrillion yuan.
+_MONEY = 1e9
+PHYSICAL_RANGE: dict[str, tuple[float, float, bool, bool]] = {
+    "revenue": (0, _MONEY, False, False),
+    "adjusted_net_profit": (-_MONEY, _MONEY, True, False),
+    "gross_margin": (-100, 100, True, False),
+    "smartphone_shipments": (0, 10_000, True, False),
+    "smartphone_rank": (1, 1_000, True, True),
+    "ev_revenue": (0, _MONEY, True, False),
+    "ev_deliveries": (0, 1e9, True, True),
+    "ev_gross_margin": (-100, 100, True, False),
+    "ev_segment_result": (-_MONEY, _MONEY, True, False),
+    "operating_profit": (-_MONEY, _MONEY, True, False),
+    "profit_before_tax": (-_MONEY, _MONEY, True, False),
+    "income_tax": (-_MONEY, _MONEY, True, False),
+    "total_equity": (-_MONEY, _MONEY, True, False),
+    "borrowings": (0, _MONEY, True, False),
+    "cash": (0, _MONEY, True, False),
+    "short_term_investments": (0, _MONEY, True, False),
+    "shares_outstanding": (0, 1e13, False, False),
+}
+
+
+def range_problem(metric: str, value: float) -> str | None:
+    """What makes `value` impossible for `metric` (a negative revenue, zero shares, a margin
+    beyond ±100%), or None when it can be true."""
+    bounds = PHYSICAL_RANGE.get(metric)
+    spec = METRICS.get(metric)
+    if bounds is None or spec is None:
+        return None
+    low, high, low_allowed, whole = bounds
+    unit = spec.unit
+    shown = f"{value:g}"
+    if whole and not float(value).is_integer():
+        return f"{metric} is a whole number ({unit}), got {shown}"
+    if value < low or (value == low and not low_allowed):
+        if low == 0:
+            need = "positive" if not low_allowed else "zero or more"
+            return f"{metric} must be {need} ({unit}), got {shown}"
+        return f"{metric} must be at least {low:g} ({unit}), got {shown}"
+    if value > high:
+        return f"{metric} must be at most {high:g} ({unit}), got {shown}"
+    return None
+
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "metric",
@@ -351,6 +397,9 @@ def _parse_row(reader: _RowReader) -> Fact | None:
         )
     announced_time = reader.clock("announced_time")
     value = reader.number("value")
+    impossible = range_problem(metric, value) if metric is not None and value is not None else None
+    if impossible is not None:
+        reader.problem("value", f"{impossible}: a figure that cannot be true")
     if spec is not None:
         unit = reader.required("unit", f"{spec.unit} for metric {metric}")
         if unit is not None and unit != spec.unit:
@@ -651,6 +700,14 @@ class PointInTimeFacts:
                 return day
             return self.calendar.next_session(day)
         except DataError as exc:
+            first = getattr(self.calendar, "first_session", None)
+            last = getattr(self.calendar, "last_session", None)
+            if last is not None and day >= last:
+                # announced beyond the calendar (a future date, which `facts check` warns
+                # about): usable after every session a run can have, so never
+                return day + timedelta(days=1)
+            if first is not None and day < first:
+                return first  # known before the calendar begins: usable from its start
             raise DataError(
                 exc.where,
                 f"facts row {fact.row} ({fact.metric} {fact.period})",
@@ -746,6 +803,7 @@ __all__ = [
     "quarter_end",
     "quarter_of",
     "quarter_period",
+    "range_problem",
     "read_facts",
     "read_facts_text",
     "same_quarter_last_year",

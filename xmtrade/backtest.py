@@ -24,7 +24,7 @@ from strategies.signals import compute_signals
 from strategies.three_horizon import StrategyInputs, ThreeHorizonStrategy
 from strategies.tranches import RunRecords, Tranche
 from xmtrade.broker import HkBroker, HkCommission
-from xmtrade.config import AppConfig
+from xmtrade.config import AppConfig, require_history
 from xmtrade.costs import HkCostModel
 from xmtrade.errors import ConfigError
 
@@ -76,7 +76,11 @@ def resolve_window(
             None,
             f"no bars between {start} and {end}; {covers}",
         )
-    return in_range.index[0].date(), in_range.index[-1].date()
+    last_traded = in_range.index[-1]
+    require_history(
+        cfg, int(bars.index.searchsorted(last_traded, side="right")), last_traded.date()
+    )
+    return in_range.index[0].date(), last_traded.date()
 
 
 def _set_in(cfg: AppConfig, key: str) -> tuple[str, str]:

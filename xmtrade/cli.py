@@ -3,23 +3,32 @@
 
 from __future__ import annotations
 
-import os
-import signal
+# First thing, before any other import: from here on a Ctrl-C or SIGTERM ends the command as
+# 130 or 143 with one line. `_signal` and `posix` are built into the interpreter (`signal`
+# would import `enum` first); `sys` is loaded before any Python code runs.
+import _signal
 import sys
+
+try:
+    import posix
+except ImportError:  # Windows
+    import nt as posix  # type: ignore[no-redef]
 
 
 def _stop_now(signum: int, frame: object) -> None:
     """A signal in the first milliseconds, before `main` takes over: nothing was written."""
-    os.write(2, b"xmtrade: interrupted before it started; nothing was written\n")
-    os._exit(128 + signum)
+    what = b"terminated" if signum == _signal.SIGTERM else b"interrupted"
+    posix.write(2, b"xmtrade: " + what + b" before it started; nothing was written\n")
+    posix._exit(128 + signum)
 
 
-if os.path.basename(sys.argv[0] if sys.argv else "") == "xmtrade":  # the console script
-    for _signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(_signum, _stop_now)
+if (sys.argv[0] if sys.argv else "").rpartition("/")[2] == "xmtrade":  # the console script
+    for _signum in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(_signum, _stop_now)
 
 # imported after the handlers, so that a Ctrl-C while importing is no traceback
 import argparse  # noqa: E402
+import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 from xmtrade import __version__  # noqa: E402

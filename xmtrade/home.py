@@ -23,6 +23,9 @@ def resolve_data_dir(option: str | None) -> Path:
     path = Path(raw).expanduser()
     if path.exists() and not path.is_dir():
         raise ConfigError(source, None, f"{path} is a file, expected a directory")
+    from data_feeds import calendar_cache
+
+    calendar_cache.use_folder(path)  # the exchange calendar's sessions are kept there
     return path
 
 

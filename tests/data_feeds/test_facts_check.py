@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import DataError
 from data_feeds.facts_check import check_facts, check_facts_text, require_usable_facts
 from data_feeds.fundamentals import read_facts
@@ -190,3 +191,54 @@ def test_the_newest_report_missing_what_the_quarter_before_has() -> None:
         "the newest report, 2025Q3, has no ev_gross_margin (2025Q2 has): read as unknown until "
         "added (xmtrade facts add ev_gross_margin 2025Q3 VALUE --announced 2025-11-18)"
     )
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("revenue,2024Q3,2024-09-30,2024-11-18,,-92500,RMB_m,r,H", "revenue must be positive"),
+        ("revenue,2024Q3,2024-09-30,2024-11-18,,0,RMB_m,r,H", "revenue must be positive"),
+        ("gross_margin,2024Q3,2024-09-30,2024-11-18,,120,pct,r,H", "at most 100 (pct)"),
+        ("ev_gross_margin,2024Q3,2024-09-30,2024-11-18,,-101,pct,r,H", "at least -100 (pct)"),
+        ("shares_outstanding,2024-11-30,2024-11-30,2024-12-03,,0,shares,r,M", "must be positive"),
+        ("smartphone_rank,2024Q3,2024-09-30,2024-10-15,,2.5,rank,r,M", "is a whole number"),
+        ("ev_deliveries,2024Q3,2024-09-30,2024-11-18,,-1,units,r,H", "must be zero or more"),
+        ("cash,2024FY,2024-12-31,2025-03-18,,1e12,RMB_m,r,H", "at most 1e+09 (RMB_m)"),
+    ],
+)
+def test_a_figure_that_cannot_be_true_is_an_error_with_file_row_and_metric(
+    tmp_path: Path, row: str, expected: str
+) -> None:
+    result = check("revenue,2024Q2,2024-06-30,2024-08-21,,88900,RMB_m,r,H", row)
+    errors = result.of("error")
+    assert [(f.field, f.row) for f in errors] == [("row 3, column value", 3)]
+    assert expected in errors[0].message
+    assert errors[0].message.startswith(row.split(",")[0])  # the metric
+    # the engine's reader (backtest, paper) refuses the same file: no division by zero shares
+    path = tmp_path / "facts.csv"
+    path.write_text(
+        "\n".join([HEADER, "revenue,2024Q2,2024-06-30,2024-08-21,,88900,RMB_m,r,H", row])
+    )
+    with pytest.raises(DataError) as err:
+        read_facts(path)
+    assert err.value.line().startswith(f"{path}: row 3, column value: {row.split(',')[0]}")
+
+
+def test_an_announcement_beyond_the_calendar_is_the_future_warning_not_a_calendar_error(
+    hkex: SessionCalendar,
+) -> None:
+    from datetime import time
+
+    from data_feeds.fundamentals import PointInTimeFacts
+
+    result = check(
+        "revenue,2024Q2,2024-06-30,2024-08-21,,88900,RMB_m,r,H",
+        "revenue,2098Q4,2098-12-31,2099-03-20,,50000,RMB_m,r,H",
+    )
+    assert result.ok
+    assert any("announced 2099-03-20 is after today" in f.message for f in result.of("warning"))
+    pit = PointInTimeFacts(result.facts, hkex, time(17, 15))
+    late = result.facts[1]
+    assert pit.usable_from(late) > hkex.last_session  # never used by any run
+    assert pit.as_of(hkex.last_session).fact("revenue", "2098Q4") is None
+    assert pit.as_of(hkex.last_session).fact("revenue", "2024Q2") is not None

@@ -334,6 +334,7 @@ def test_drawdown_breaker_exits_and_cools_down(calendar: SessionCalendar, tmp_pa
         **{
             "risk.drawdown_breaker.max_drawdown_pct": 0.01,
             "risk.drawdown_breaker.cooldown_sessions": 20,
+            "allow_small_percent": ["risk.drawdown_breaker.max_drawdown_pct"],  # meant: 0.01%
         },
     )
     first = result.trades.iloc[0]

@@ -52,6 +52,9 @@ def test_backtest_writes_a_complete_run_folder(
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "total return" in printed and f"run folder: {out}" in printed
+    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png"}  # drawn when asked
+    args += ["--report", "html,png"]
+    assert main(args) == 0
     assert {p.name for p in out.iterdir()} == RUN_FILES
     summary = json.loads((out / "summary.json").read_text())
     assert summary["start"] == "2024-01-02"
@@ -94,7 +97,8 @@ def test_default_run_folder_goes_under_the_data_dir(
 ) -> None:
     assert main(["backtest", "--data-dir", str(home), "--start", "2025-06-02"]) == 0
     runs = list((home / "runs").iterdir())
-    assert len(runs) == 1 and {p.name for p in runs[0].iterdir()} == RUN_FILES
+    # the default report is the page alone: chart.png is drawn when asked
+    assert len(runs) == 1 and {p.name for p in runs[0].iterdir()} == RUN_FILES - {"chart.png"}
 
 
 def test_config_show_and_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -241,7 +245,8 @@ def test_interrupted_write_leaves_nothing(
 
     monkeypatch.setattr(xmtrade.chart, "plot_run", interrupted)
     out = tmp_path / "run"
-    code = main(["backtest", "--data-dir", str(home), "--start", "2025-06-02", "--out", str(out)])
+    args = ["backtest", "--data-dir", str(home), "--start", "2025-06-02", "--out", str(out)]
+    code = main([*args, "--report", "html,png"])  # stopped while drawing chart.png
     assert code == 130
     assert not out.exists()
     assert list(tmp_path.glob(".run.*")) == []

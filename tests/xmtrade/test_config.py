@@ -185,7 +185,11 @@ def test_hash_leaves_out_the_starting_cash_and_the_paper_and_sweep_sections(
             "signals:\n  rsi:\n    oversold: 25\n    oversold: 35\n",
             "invalid YAML at line 4, column 5: key 'oversold' is given twice",
         ),
-        ("backtest: {start: 2024-02-30}\n", "invalid value: day is out of range for month"),
+        (
+            "backtest: {start: 2024-02-30}\n",
+            "backtest.start: expected a valid date or datetime, day value is outside expected "
+            "range, got '2024-02-30'",
+        ),
         (
             "costs: {commission_pct: .inf}\n",
             "costs.commission_pct: expected a finite number, got inf",

@@ -104,14 +104,37 @@ def run_validate(args: argparse.Namespace) -> int:
     from strategies.binding import never_binding
 
     facts = require_usable_facts(cfg.fundamentals.file)
+    prices = _check_against_prices(cfg, args)
     print(f"config OK ({layer_names(files)}); hash {cfg.config_hash()}; {HASH_COVERS}")
     print(
         f"facts file OK: {cfg.fundamentals.file} ({cfg.facts_digest()}; {facts.summary()}; "
         f"every finding: xmtrade facts check {cfg.fundamentals.file})"
     )
+    if prices:
+        print(prices)
     for warning in never_binding(cfg):
         print(f"warning: never binds: {warning}")
     return 0
+
+
+def _check_against_prices(cfg: AppConfig, args: argparse.Namespace) -> str | None:
+    """When the data directory holds the instrument's prices, check the backtest window and
+    every lookback against them (else each command checks them when it runs); the line
+    that says so, or None when no prices are cached."""
+    from data_feeds.cache import PriceCache
+    from xmtrade.home import prices_dir, resolve_data_dir
+
+    cache = PriceCache(prices_dir(resolve_data_dir(getattr(args, "data_dir", None))))
+    if not cache.exists(cfg.instrument.symbol):
+        return None
+    from xmtrade.backtest import resolve_window
+
+    bars = cache.load(cfg.instrument.symbol)
+    first, last = resolve_window(cfg, bars, None, None)
+    return (
+        f"prices OK: {len(bars):,} sessions cached ({cache.path_for(cfg.instrument.symbol)}); "
+        f"the window {first} to {last} and every lookback fit them"
+    )
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -552,6 +552,7 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
+    from xmtrade.commands.paths import out_folder
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
     from xmtrade.report import write_run
@@ -560,14 +561,15 @@ def run_report(args: argparse.Namespace) -> int:
     from xmtrade.reports.terminal import print_summary
 
     formats = parse_formats(args.report)
+    given_out = out_folder(args.out)  # blank, a dangling link, a file: one line, before work
     name = _account_name(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
     result = ledger_result(ledger, account)
     summary = run_summary(result)
-    if args.out:
-        out = Path(args.out)
+    if given_out is not None:
+        out = given_out
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = runs_dir(data_dir) / f"paper-{account.name}-{stamp}"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xmtrade.commands.dates import parse_window
+from xmtrade.commands.paths import out_folder
 from xmtrade.errors import ConfigError
 from xmtrade.interrupts import exit_code
 from xmtrade.reports import add_report_option, parse_formats
@@ -191,10 +192,8 @@ def _out(args: argparse.Namespace, data_dir: Path, kind: str, grid: Grid) -> Pat
     under DATA_DIR/<kind>, reserved at once so no other run can take it."""
     from xmtrade.sweep.output import check_folder, reserve_folder
 
-    if args.out is not None:
-        if not args.out.strip():
-            raise ConfigError("command line", "--out", "expected a folder, got ''")
-        out = Path(args.out)
+    out = out_folder(args.out)
+    if out is not None:
         check_folder(out)
         return out
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -242,6 +241,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         raise ConfigError("command line", "--grid", "expected a grid file (or --resume DIR)")
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
+    out_folder(args.out)  # a folder that cannot be one is refused before any work
     from xmtrade.errors import missing_dirs, removed_if_empty
     from xmtrade.sweep.resume import prices_digest, read_outcomes
     from xmtrade.sweep.sweep import check_sweep, run_sweep
@@ -349,6 +349,7 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     """Walk forward and print each window's in- and out-of-sample figures."""
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
+    out_folder(args.out)  # a folder that cannot be one is refused before any work
     from xmtrade.errors import missing_dirs, removed_if_empty
     from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
 

@@ -28,12 +28,12 @@ def parse_formats(text: str, option: str = "--report") -> frozenset[str]:
     return frozenset(parts)
 
 
-def add_report_option(parser: object) -> None:
+def add_report_option(parser: object, default: str = DEFAULT_FORMATS) -> None:
     """The `--report` option of every verb that writes a run folder."""
     parser.add_argument(  # type: ignore[attr-defined]
         "--report",
-        default=DEFAULT_FORMATS,
+        default=default,
         metavar="FORMATS",
         help="which reports to write: html (report.html), png (the charts), both "
-        f"comma-separated, or none for the data files alone (default: {DEFAULT_FORMATS})",
+        f"comma-separated, or none for the data files alone (default: {default})",
     )

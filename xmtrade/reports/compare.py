@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
+from xmtrade.config import load_yaml_text
 from xmtrade.errors import ConfigError
 from xmtrade.reports.page import esc, figure_div, page, section, table_html, write_page
 from xmtrade.reports.terminal import PERCENT_METRICS
@@ -71,7 +72,9 @@ def read_run(folder: Path) -> Run:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         config_path = folder / "config.yaml"
         config = (
-            yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+            load_yaml_text(config_path.read_text(encoding="utf-8"), str(config_path))
+            if config_path.is_file()
+            else {}
         )
         equity = pd.read_csv(folder / "equity.csv", index_col="date", parse_dates=["date"])
     except FileNotFoundError as exc:

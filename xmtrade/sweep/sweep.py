@@ -78,10 +78,18 @@ def check_sweep(
 ) -> list[AppConfig]:
     """Every combination's config, validated, and the window checked against the data: any
     problem is a one-line error before anything runs."""
+    import pandas as pd
+
     from xmtrade.backtest import resolve_window
+    from xmtrade.config import LOOKBACK_KEYS, require_history
 
     configs = build_configs(layers, grid)
-    resolve_window(layers.build(), bars, start, end)
+    base = layers.build()
+    _, last = resolve_window(base, bars, start, end)
+    sessions = int(bars.index.searchsorted(pd.Timestamp(last), side="right"))
+    sources = {k: grid.source if k in grid.paths else base.source_of(k) for k in LOOKBACK_KEYS}
+    for index, cfg in enumerate(configs):  # a lookback longer than the history never trades
+        require_history(cfg, sessions, last, f"{_combination(grid, index)}: ", sources)
     return configs
 
 

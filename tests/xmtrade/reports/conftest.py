@@ -23,7 +23,8 @@ def report_home(tmp_path_factory: pytest.TempPathFactory, shared_prices_csv: Pat
 def backtest_run(report_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A default backtest's run folder, with report.html and chart.png."""
     out = tmp_path_factory.mktemp("report_runs") / "default"
-    assert main(["backtest", "--data-dir", str(report_home), "--out", str(out)]) == 0
+    args = ["backtest", "--data-dir", str(report_home), "--out", str(out)]
+    assert main([*args, "--report", "html,png"]) == 0
     return out
 
 
