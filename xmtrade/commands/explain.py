@@ -158,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     bars = PriceCache(prices_dir(data_dir)).load(plan.instrument.symbol)
     first, last = resolve_window(plan, bars, start, end)
     check_silences(variants, configs, bars, first)
+    window = [ts.date() for ts in bars.loc[str(first) : str(last)].index]
+    spans = make_spans(window, regimes, args.regimes or "--regimes")
     out = _folder(args, data_dir, plan.config_hash())
     jobs = plan.sweep.jobs if args.jobs is None else args.jobs
     names = [PLAN, *(v.name for v in variants)]
@@ -175,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"xmtrade: {what}; nothing was written", file=sys.stderr)
         return exit_code()
     checkpoint()
-    spans = make_spans(records[PLAN].dates, regimes, args.regimes or "--regimes")
+    if list(records[PLAN].dates) != window:
+        raise ConfigError("explain", None, "the runs' sessions are not the window's (a bug)")
     if not args.no_progress:
         print(
             f"explain: {args.resamples:,} bootstrap resamples (seed {args.seed}) for "
