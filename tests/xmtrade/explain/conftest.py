@@ -55,3 +55,20 @@ def fails(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], str]:
         return lines[0].removeprefix("xmtrade: error: ")
 
     return check
+
+
+@pytest.fixture(scope="session")
+def real_explanation(real_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`xmtrade explain` of the default plan on the shared prices, with a regime (the
+    2021-2022 fall), written to a run folder with explain.html."""
+    folder = tmp_path_factory.mktemp("explain_real")
+    regimes = folder / "regimes.yaml"
+    regimes.write_text(
+        "regimes:\n  2021-2022 fall: {start: 2021-02-18, end: 2022-10-31}\n"
+        "  2024 rally: {start: 2024-02-01, end: 2024-12-31}\n",
+        encoding="utf-8",
+    )
+    out = folder / "out"
+    args = ["explain", "--data-dir", str(real_home), "--regimes", str(regimes)]
+    assert main([*args, "--no-progress", "--out", str(out)]) == 0
+    return out
