@@ -40,9 +40,7 @@ ROW_COLUMNS = (
 )  # fmt: skip
 
 
-def document(
-    explanation: Explanation, plan: AppConfig, settings: dict[str, Any]
-) -> dict[str, Any]:
+def document(explanation: Explanation, plan: AppConfig, settings: dict[str, Any]) -> dict[str, Any]:
     """explain.json: the settings, the variants, every row, the benchmark and the summary."""
     records = explanation.records
     return {

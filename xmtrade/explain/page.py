@@ -52,8 +52,14 @@ def contribution_figure(explanation: Explanation) -> go.Figure:
             x=values,
             y=labels,
             marker={"color": colours},
-            error_x={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
-                     "color": "#374151", "thickness": 1.2},  # fmt: skip
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": plus,
+                "arrayminus": minus,
+                "color": "#374151",
+                "thickness": 1.2,
+            },
             hovertext=hover,
             hoverinfo="text",
             name="contribution",
@@ -122,10 +128,10 @@ def heatmap_figure(explanation: Explanation, kind: str) -> go.Figure | None:
             row = next(r for r in explanation.rows[span.name] if r.name == variant.name)
             c = row.versus.flipped()
             values.append(round(c.diff * 100, 4))
-            words.append(
-                f"{pp(c.diff)}<br>{'no difference' if c.low is None else pp(c.low)}"
-                + ("" if c.high is None else f" .. {pp(c.high)}")
-            )
+            if c.identical:
+                words.append("same<br>identical to the plan")
+            else:
+                words.append(f"{pp(c.diff)}<br>{pp(c.low)} .. {pp(c.high)}")
         rows.append(values)
         text.append(words)
         labels.append(_rule(explanation, variant.name))
@@ -198,7 +204,6 @@ def explain_page(explanation: Explanation, doc: dict[str, Any], initial_nav: flo
     bench = explanation.benchmark
     sharpe = explanation.sharpe or {}
     title = f"What each rule earns: {doc['symbol']} {doc['start']} to {doc['end']}"
-    engines = {r.engine for r in explanation.records.values()}
     subtitle = (
         f"config {doc['config_hash'][:12]}, xmtrade {doc['xmtrade_version']}; the plan and "
         f"{len(explanation.variants)} variants, every row confirmed in backtrader; "
@@ -242,16 +247,19 @@ def explain_page(explanation: Explanation, doc: dict[str, Any], initial_nav: flo
         f'<div class="cards">{cards}</div>',
         section(
             "In plain words",
-            f"<p>{esc(plan_line)}</p><ul id=\"summary\">{said}</ul>"
-            '<p class="note">A contribution is the plan\'s total return minus the variant\'s: '
+            f'<p>{esc(plan_line)}</p><ul id="summary">{said}</ul>'
+            "<p class=\"note\">A contribution is the plan's total return minus the variant's: "
             "what the rule added. Its interval is a 95% stationary block bootstrap of the paired "
             "daily returns; an interval that straddles zero cannot be told from luck.</p>",
             "words",
         ),
         section(
             "What each rule contributes (plan minus variant, whole window)",
-            figure_div(contribution_figure(explanation), "contribution-plot", 80 + 34 * len(
-                explanation.variants)),
+            figure_div(
+                contribution_figure(explanation),
+                "contribution-plot",
+                80 + 34 * len(explanation.variants),
+            ),
             "contribution",
         ),
         section(
@@ -304,8 +312,9 @@ def explain_page(explanation: Explanation, doc: dict[str, Any], initial_nav: flo
                 definitions,
                 text_columns=(2, 3),
             )
-            + f'<p class="note">plan: {esc(explanation.records[PLAN].engine)}; '
-            f"{'; '.join(sorted(engines))}</p>",
+            + f'<p class="note">the plan: {esc(explanation.records[PLAN].engine)}. '
+            "kernel = backtrader: the run's daily NAV and trades agree to the cent in both "
+            "engines; the rows are backtrader's.</p>",
             "variants",
         )
     )

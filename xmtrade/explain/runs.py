@@ -8,6 +8,7 @@ kernel cannot mirror runs in backtrader alone, and its row says so."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,10 +137,10 @@ def run_all(
 
     shared = read_shared(bars, configs)
     tasks = [Task(("explain", n), c, start, end) for n, c in zip(names, configs, strict=True)]
-    try:  # compiled and precomputed here once; forked workers inherit it
+    # compiled and precomputed here once, for the forked workers to inherit; a config the
+    # kernel cannot run is said by the worker that runs it
+    with contextlib.suppress(Exception):
         screener_for(shared).run(configs[0], start, end)
-    except Exception:  # noqa: S110  (the worker says why when it runs the config)
-        pass
     done, interrupted = execute(tasks, shared, executor, progress, run=confirm_run)
     records: dict[str, RunRecord] = {}
     for outcome in done:

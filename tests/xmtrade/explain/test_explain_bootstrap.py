@@ -38,12 +38,12 @@ def test_the_interval_covers_the_true_difference_at_about_95_percent(phi: float)
     paths = _ar1(rng, SIMULATIONS, phi, mean, sd)
     flat = np.zeros(SESSIONS)
     covered = 0
-    blocks = []
+    blocks: list[float] = []
     for n, path in enumerate(paths):
         interval = paired_interval(path, flat, RESAMPLES, generator(11, str(phi), str(n)))
         assert interval.low is not None and interval.high is not None
         covered += interval.low <= truth <= interval.high
-        blocks.append(interval.block)
+        blocks.append(interval.block or 0.0)
     rate = covered / SIMULATIONS
     assert 0.88 <= rate <= 0.99, rate
     if phi > 0:  # the library sees the dependence and lengthens the blocks

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
-from browser_support import CHROMIUM, Browser  # noqa: E402
+from browser_support import CHROMIUM, Browser
 
 pytestmark = [
     pytest.mark.slow,

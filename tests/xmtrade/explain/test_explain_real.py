@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,9 @@ from xmtrade.report import sweep_figures
 pytestmark = pytest.mark.slow
 
 
-def _doc(folder: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads((folder / "explain.json").read_text(encoding="utf-8"))
+def _doc(folder: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((folder / "explain.json").read_text(encoding="utf-8"))
+    return result
 
 
 def test_the_rows_are_independent_backtests(
@@ -82,7 +84,8 @@ def test_the_folder_is_complete(real_explanation: Path) -> None:
     with (real_explanation / "equity.csv").open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows[0][:3] == ["date", "plan", "no_gate"] and len(rows) == 1901
-    assert rows[-1][1] == f"{_doc(real_explanation)['spans'][0]['rows'][0]['total_return'] * 1e6 + 1e6:.2f}"
+    plan_return = _doc(real_explanation)["spans"][0]["rows"][0]["total_return"]
+    assert float(rows[-1][1]) == pytest.approx(1e6 * (1 + plan_return), abs=0.01)
     page = (real_explanation / "explain.html").read_text(encoding="utf-8")
     assert "contribution-plot" in page and "years-plot" in page and "regimes-plot" in page
     assert "<script src" not in page

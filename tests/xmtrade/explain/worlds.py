@@ -15,8 +15,14 @@ from data_feeds.calendar import SessionCalendar
 COLUMNS = ["metric", "period", "period_end", "announced", "announced_time", "value", "unit",
            "source", "confidence"]  # fmt: skip
 QUARTER_END = {"Q1": "03-31", "Q2": "06-30", "Q3": "09-30", "Q4": "12-31"}
-REPORTS = [("2024Q2", "2024-08-21"), ("2024Q3", "2024-11-18"), ("2024Q4", "2025-03-18"),
-           ("2025Q1", "2025-05-27"), ("2025Q2", "2025-08-19"), ("2025Q3", "2025-10-16")]  # fmt: skip
+REPORTS = [
+    ("2024Q2", "2024-08-21"),
+    ("2024Q3", "2024-11-18"),
+    ("2024Q4", "2025-03-18"),
+    ("2025Q1", "2025-05-27"),
+    ("2025Q2", "2025-08-19"),
+    ("2025Q3", "2025-10-16"),
+]
 FIRST, LAST = date(2024, 6, 3), date(2025, 12, 31)
 
 
