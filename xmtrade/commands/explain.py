@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.commands.config import config_files
     from xmtrade.config import ConfigLayers
     from xmtrade.errors import writing
-    from xmtrade.explain.analysis import explain
+    from xmtrade.explain.analysis import Bootstraps, explain
     from xmtrade.explain.output import document, write_folder
     from xmtrade.explain.runs import run_all
     from xmtrade.explain.spans import load_regimes, make_spans
@@ -171,7 +171,10 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     progress = Progress(len(names), label="runs", enabled=not args.no_progress)
-    records, interrupted = run_all(names, [plan, *configs], bars, start, end, executor, progress)
+    bootstraps = Bootstraps(spans, args.resamples, args.seed)  # as the runs come back
+    records, interrupted = run_all(
+        names, [plan, *configs], bars, start, end, executor, progress, bootstraps.add
+    )
     if interrupted:
         what = "terminated" if exit_code() == 143 else "interrupted"
         print(f"xmtrade: {what}; nothing was written", file=sys.stderr)
@@ -182,11 +185,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_progress:
         print(
             f"explain: {args.resamples:,} bootstrap resamples (seed {args.seed}) for "
-            f"{len(names)} runs over {len(spans)} spans",
+            f"{len(names)} runs over {len(spans)} spans, done as the runs came back",
             file=sys.stderr,
         )
     explanation = explain(
-        variants, records, spans, plan.backtest.initial_nav, args.resamples, args.seed
+        variants, records, spans, plan.backtest.initial_nav, args.resamples, args.seed, bootstraps
     )
     settings = {
         "config_files": [str(p) for p in files],

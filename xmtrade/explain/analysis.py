@@ -6,7 +6,7 @@ summary in words."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,49 @@ def _span_row(
     )
 
 
+class Bootstraps:
+    """The intervals of every run and span, worked out as the runs come in (while the
+    workers still run the others): a variant's as soon as it and the plan are both done."""
+
+    def __init__(self, spans: Sequence[Span], resamples: int, seed: int) -> None:
+        self.spans = list(spans)
+        self.resamples = resamples
+        self.seed = seed
+        self.records: dict[str, RunRecord] = {}
+        self.intervals: dict[tuple[str, str], Interval] = {}
+        self.held: np.ndarray | None = None
+
+    def add(self, record: RunRecord) -> None:
+        """Take one confirmed run; compute what it completes."""
+        name = record.key[1]
+        self.records[name] = record
+        if PLAN not in self.records:
+            return
+        for other in list(self.records):
+            if (other, self.spans[0].name) not in self.intervals:
+                self._compute(other)
+
+    def _compute(self, name: str) -> None:
+        plan = self.records[PLAN]
+        plan_returns = np.asarray(plan.returns)
+        if name == PLAN:
+            self.held = held_at_weight(plan.close, plan.risk_free, float(plan.weight.mean()))
+            theirs, ours = self.held, plan_returns
+        else:
+            theirs, ours = plan_returns, np.asarray(self.records[name].returns)
+        for span in self.spans:
+            cut = slice(span.first, span.last + 1)
+            self.intervals[(name, span.name)] = paired_interval(
+                ours[cut], theirs[cut], self.resamples, generator(self.seed, name, span.name)
+            )
+
+    def interval(self, name: str, span: Span) -> Interval:
+        """The interval of a run over a span (computed now if it was not yet)."""
+        if (name, span.name) not in self.intervals:
+            self._compute(name)
+        return self.intervals[(name, span.name)]
+
+
 def explain(
     variants: Sequence[Variant],
     records: dict[str, RunRecord],
@@ -122,34 +165,29 @@ def explain(
     initial_nav: float,
     resamples: int,
     seed: int,
-    on_span: Callable[[Span], None] | None = None,
+    bootstraps: Bootstraps | None = None,
 ) -> Explanation:
-    """The tables of every span, the plan's benchmark and deflated Sharpe, and the summary."""
+    """The tables of every span, the plan's benchmark and deflated Sharpe, and the summary
+    (with the intervals `bootstraps` already holds, the rest computed here)."""
+    boot = bootstraps or Bootstraps(spans, resamples, seed)
+    for record in records.values():
+        if record.key[1] not in boot.records:
+            boot.add(record)
     plan = records[PLAN]
     plan_returns = np.asarray(plan.returns)
     weight = float(plan.weight.mean())
     held = held_at_weight(plan.close, plan.risk_free, weight)
     rows: dict[str, list[Row]] = {}
     for span in spans:
-        cut = slice(span.first, span.last + 1)
-        excess = paired_interval(
-            plan_returns[cut], held[cut], resamples, generator(seed, PLAN, span.name)
-        )
+        excess = boot.interval(PLAN, span)
         span_rows = [_span_row(PLAN, "plan", plan, span, excess, initial_nav)]
         for variant in variants:
             record = records[variant.name]
-            interval = paired_interval(
-                np.asarray(record.returns)[cut],
-                plan_returns[cut],
-                resamples,
-                generator(seed, variant.name, span.name),
-            )
+            interval = boot.interval(variant.name, span)
             span_rows.append(
                 _span_row(variant.name, variant.label, record, span, interval, initial_nav)
             )
         rows[span.name] = span_rows
-        if on_span is not None:
-            on_span(span)
     trials = [(np.asarray(r.returns), r.risk_free) for r in records.values()]
     whole = rows[spans[0].name]
     benchmark = {

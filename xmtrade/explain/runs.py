@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -129,9 +129,11 @@ def run_all(
     end: date | None,
     executor: Executor,
     progress: Progress,
+    on_record: Callable[[RunRecord], None] | None = None,
 ) -> tuple[dict[str, RunRecord], bool]:
     """Every config run and confirmed; the records by name and whether Ctrl-C stopped it. A
-    failed run or a kernel difference is a one-line error."""
+    failed run or a kernel difference is a one-line error. `on_record` sees each confirmed
+    run as it comes back (here, while the workers run the others)."""
     from xmtrade.sweep.runner import execute, read_shared
     from xmtrade.sweep.screening import MISMATCH, KernelMismatch, screener_for
 
@@ -141,7 +143,14 @@ def run_all(
     # kernel cannot run is said by the worker that runs it
     with contextlib.suppress(Exception):
         screener_for(shared).run(configs[0], start, end)
-    done, interrupted = execute(tasks, shared, executor, progress, run=confirm_run)
+
+    def arrived(outcome: Outcome) -> None:
+        if on_record is not None and isinstance(outcome, RunRecord):
+            on_record(outcome)
+
+    done, interrupted = execute(
+        tasks, shared, executor, progress, run=confirm_run, on_outcome=arrived
+    )
     records: dict[str, RunRecord] = {}
     for outcome in done:
         name = outcome.key[1]
