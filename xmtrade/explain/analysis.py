@@ -219,7 +219,12 @@ def pp(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "n/a"
     shown = f"{value * 100:+.{digits}f}"
-    return ("±" + shown[1:] if float(shown) == 0 else shown).replace("-", "−") + " pp"
+    while float(shown) == 0 and value != 0 and digits < 4:  # a small value keeps its sign
+        digits += 1
+        shown = f"{value * 100:+.{digits}f}"
+    if float(shown) == 0:
+        return f"±{0:.2f} pp"
+    return shown.replace("-", "−") + " pp"
 
 
 def verdict(contribution: Interval) -> str:
@@ -251,14 +256,20 @@ def _describe(trades: Sequence[Trade]) -> str:
     closed = [t for t in trades if t.pnl is not None]
     losing = sum(1 for t in closed if t.pnl is not None and t.pnl <= 0)
     pnl = sum(t.pnl for t in closed if t.pnl is not None)
-    count = len(trades)
+    count, still_open = len(trades), len(trades) - len(closed)
     if closed and losing == len(closed) == count:
         head = f"{count} losing {_kind(trades)}"
     elif closed and losing == 0 and len(closed) == count:
         head = f"{count} winning {_kind(trades)}"
     else:
-        head = f"{count} {_kind(trades)} ({losing} losing)"
-    return f"{head}, P&L {_money(pnl)}" if closed else head
+        parts = [f"{losing} losing"] if closed else []
+        parts += [f"{still_open} still open"] if still_open else []
+        head = f"{count} {_kind(trades)} ({', '.join(parts)})"
+    return (
+        f"{head}, P&L of the closed {_money(pnl)}"
+        if closed and still_open
+        else (f"{head}, P&L {_money(pnl)}" if closed else head)
+    )
 
 
 def _money(value: float) -> str:
