@@ -101,7 +101,8 @@ def test_a_breaker_that_saves_a_fall(
     assert breaker["trades"] > plan["trades"]
     assert breaker["max_drawdown"] < plan["max_drawdown"]
     sentence = next(s for s in doc["summary"] if s.startswith("the drawdown breaker"))
-    assert re.search(r"removed \d+ stage-1 trades \(\d+ losing.*\), P&L .*−HK\$", sentence), sentence
+    pattern = r"removed \d+ stage-1 trades \(\d+ losing.*\), P&L .*−HK\$"
+    assert re.search(pattern, sentence), sentence
     # by year: the whole difference is in 2025
     assert _row(doc, "no_breaker", "2025")["diff_to_plan"]["diff"] == pytest.approx(
         breaker["diff_to_plan"]["diff"]
