@@ -31,7 +31,7 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_mid_run(real_home: Path, tmp_path: Path, signum: int) -> None:
+def test_a_stop_mid_run(real_home: Path, tmp_path: Path, signum: signal.Signals) -> None:
     script = Path(sys.executable).with_name("xmtrade")
     out = tmp_path / "out"
     env = {**os.environ, "XMTRADE_HOME": str(real_home)}
