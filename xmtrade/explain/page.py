@@ -38,7 +38,7 @@ def contribution_figure(explanation: Explanation) -> go.Figure:
     labels, values, plus, minus, colours, hover = [], [], [], [], [], []
     for row in reversed(whole):
         c = row.versus.flipped()
-        labels.append(_rule(explanation, row.name))
+        labels.append(_rule(explanation, row.name) + (" (identical)" if c.identical else ""))
         values.append(c.diff * 100)
         plus.append(0.0 if c.high is None else (c.high - c.diff) * 100)
         minus.append(0.0 if c.low is None else (c.diff - c.low) * 100)
