@@ -109,3 +109,26 @@ def test_a_breaker_that_saves_a_fall(
     )
     # zero costs always helps a run that trades the same
     assert _row(doc, "zero_costs")["diff_to_plan"]["diff"] > 0
+
+
+def test_a_variant_the_kernel_cannot_mirror_runs_in_backtrader_and_says_so(
+    world: tuple[Path, Path], explained: Callable[[list[str]], dict[str, Any]]
+) -> None:
+    home, folder = world
+    overlay = folder / "plain.yaml"
+    overlay.write_text("fundamentals: {file: facts_fail.csv, stale_after_days: 400}\n")
+    variants = folder / "variants.yaml"
+    variants.write_text(
+        "variants:\n  odd_commission:\n    label: commission 0.03000005%\n"
+        "    overrides: {costs.commission_pct: 0.03000005}\n",
+        encoding="utf-8",
+    )
+    doc = explained(
+        ["--data-dir", str(home), "-c", str(overlay), "--start", "2025-01-02",
+         "--end", "2025-06-20", "--out", str(folder / "odd-out"), "--resamples", "100",
+         "--report", "none", "--jobs", "1", "--variants", str(variants)]
+    )  # fmt: skip
+    engines = {v["name"]: v["engine"] for v in doc["variants"]}
+    assert engines["odd_commission"].startswith("backtrader only: the kernel does not mirror")
+    assert engines["no_gate"] == "kernel = backtrader"
+    assert _row(doc, "odd_commission")["trades"] > 0
