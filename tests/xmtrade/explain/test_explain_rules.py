@@ -132,3 +132,24 @@ def test_a_variant_the_kernel_cannot_mirror_runs_in_backtrader_and_says_so(
     assert engines["odd_commission"].startswith("backtrader only: the kernel does not mirror")
     assert engines["no_gate"] == "kernel = backtrader"
     assert _row(doc, "odd_commission")["trades"] > 0
+
+
+def test_a_kernel_difference_stops_the_explanation(
+    world: tuple[Path, Path],
+    fails: Callable[[list[str]], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import xmtrade.kernel.screen as screen
+
+    home, folder = world
+    monkeypatch.setattr(
+        screen, "first_difference", lambda run, result: "first differing session 2025-01-02"
+    )
+    out = folder / "mismatch-out"
+    line = fails(
+        ["explain", "--data-dir", str(home), "--start", "2025-01-02", "--end", "2025-03-31",
+         "--out", str(out), "--resamples", "100", "--jobs", "1", "--no-progress"]
+    )  # fmt: skip
+    assert "kernel and backtrader differ: first differing session 2025-01-02" in line
+    assert "the explanation is stopped" in line
+    assert not out.exists()
