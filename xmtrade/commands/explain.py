@@ -28,7 +28,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "ceiling, no drawdown breaker, no trailing stop, RSI entries only, divergence entries "
         "only, stage 1 only, gap rule keep, zero costs; more from --variants), each in the "
         "screening kernel and confirmed in backtrader. Each variant's difference to the plan "
-        "gets a 95%% interval and P(diff > 0) from a stationary block bootstrap of the paired "
+        "gets a 95% interval and P(diff > 0) from a stationary block bootstrap of the paired "
         "daily returns, over the whole window, each calendar year and each --regimes span. "
         "Writes explain.json, variants.csv, periods.csv, equity.csv, config.yaml, "
         "variants.yaml and explain.html to a run folder.",
