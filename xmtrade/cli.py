@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         completion,
         config,
         data,
+        explain,
         facts,
         init,
         paper,
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.register(verbs, common)
     completion.register(verbs, common)
     compare.register(verbs, common)
+    explain.register(verbs, common)
     return parser
 
 
