@@ -398,3 +398,10 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
         ),
         risk_free=risk_free(bars.index, cash_rate(cfg)),
     )
+
+
+# ---------------------------------------------------------------------- orders not filled
+
+from xmtrade.paper.unfilled import OrderNotFilled, orders_not_filled  # noqa: E402
+
+__all__ = ["OrderNotFilled", "orders_not_filled"]
