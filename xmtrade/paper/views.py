@@ -17,10 +17,20 @@ from xmtrade.paper import schema as s
 from xmtrade.paper.ledger import Account, Ledger, bars_frame
 from xmtrade.paper.records import FILL_FIELDS, describe_order
 from xmtrade.paper.step import with_cash
+from xmtrade.paper.unfilled import OrderNotFilled, orders_not_filled
 from xmtrade.reports.terminal import counted
 
 if TYPE_CHECKING:
     from xmtrade.backtest import BacktestResult
+
+__all__ = [
+    "OrderNotFilled",
+    "account_config",
+    "history_lines",
+    "ledger_result",
+    "orders_not_filled",
+    "status_lines",
+]
 
 STAGE_NAMES = {0: "flat", 1: "tactical", 2: "core", 3: "full"}
 HKT = "Asia/Hong_Kong"
@@ -399,9 +409,3 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
         risk_free=risk_free(bars.index, cash_rate(cfg)),
     )
 
-
-# ---------------------------------------------------------------------- orders not filled
-
-from xmtrade.paper.unfilled import OrderNotFilled, orders_not_filled  # noqa: E402
-
-__all__ = ["OrderNotFilled", "orders_not_filled"]
