@@ -153,7 +153,7 @@ def _one(
         check = record.get("check")
         planned_shares = int(record.get("planned_shares") or plan_shares)
         stop = _float(record.get("planned_stop")) or plan_stop
-        common = {
+        common: dict[str, Any] = {
             "session": _day(record["date"]),
             "decided": plan_day,
             "tranche": int(tranche) if tranche is not None else None,

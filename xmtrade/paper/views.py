@@ -408,4 +408,3 @@ def ledger_result(ledger: Ledger, account: Account) -> BacktestResult:
         ),
         risk_free=risk_free(bars.index, cash_rate(cfg)),
     )
-
