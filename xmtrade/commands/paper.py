@@ -470,11 +470,30 @@ def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[
         latest_closed=calendar.latest_closed_session(),
         cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
         today=date.today(),
+        next_run=_next_run(cfg, calendar),
     )
     stale = stale_warning(cfg, calendar, account.last_session)
     if stale:
         lines.append(stale)
     return cfg, account, lines
+
+
+def _next_run(cfg: AppConfig, calendar: SessionCalendar) -> str | None:
+    """The next run paper.schedule names, in words (None past the calendar's end)."""
+    from xmtrade.paper.scheduler import next_runs
+
+    schedule = cfg.paper.schedule
+    try:
+        runs = next_runs(datetime.now(ZoneInfo(schedule.timezone)), 1, schedule, calendar)
+    except (UserInputError, ValueError):
+        return None
+    if not runs:
+        return None
+    return (
+        f"{runs[0]:%Y-%m-%d %a %H:%M %Z} (paper.schedule: {schedule.day_of_week} "
+        f"{schedule.hour:02d}:{schedule.minute:02d} on {calendar.code} sessions; "
+        "run by xmtrade paper run or your timer)"
+    )
 
 
 def run_status(args: argparse.Namespace) -> int:

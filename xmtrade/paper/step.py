@@ -43,6 +43,7 @@ from xmtrade.paper.records import (
     to_json,
     tranche_rows,
 )
+from xmtrade.paper.unfilled import from_records
 from xmtrade.reports.terminal import counted
 
 CRASH_ENV = "XMTRADE_TEST_CRASH_AT"
@@ -254,6 +255,8 @@ class _Step:
             report.decisions = [d for d in result_rows.records if last is None or d["date"] > last]
             report.orders = result_rows.orders
             report.equity = result_rows.equity[-1]
+            if to_process:
+                report.not_filled = from_records(result_rows.records, since=to_process[0])
         self._note_freshness(report, cached, asof)
         report.notes = self.notes
         report.stale = self.stale

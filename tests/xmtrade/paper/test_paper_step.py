@@ -348,7 +348,7 @@ def test_status_history_and_report(
     out = ok(capsys, "paper", "status")
     assert "HK$2,000,000.00 at the start" in out
     account_hash = load_config().config_hash()
-    assert f"config hash {account_hash} (this config matches; it covers" in out
+    assert f"config hash {account_hash} (this config matches)\n" in out
     assert "processed through 2025-10-30 (13 sessions)" in out
     assert "stage 2 (core)" not in out  # the add fills at the next open
     assert "cash HK$1,898,917.95; position 2,200 shares worth HK$97,152.00 (4.87% of NAV)" in out
