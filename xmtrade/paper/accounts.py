@@ -51,6 +51,31 @@ class Account:
     last_session: date | None
     version: int
     created_at: str
+    home: str | None = None  # the folder `paper init` ran in (None: made before schema 3)
+    facts_file: str | None = None  # the facts file its config named, resolved
+
+    def home_folder(self) -> str | None:
+        """The folder the account was made in: recorded, or (older accounts) the folder of
+        its first config layer."""
+        if self.home:
+            return self.home
+        if self.config_layers:
+            from pathlib import Path
+
+            return str(Path(self.config_layers[0]).parent)
+        return None
+
+
+@dataclass(frozen=True)
+class LateFact:
+    """A facts row first seen after its announcement's session had been processed."""
+
+    metric: str
+    period: str
+    announced: date
+    usable_from: date  # by the announcement (what a backtest uses)
+    first_session: date  # what the account uses
+    recorded_at: str  # UTC, the step that first saw it
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,7 @@ class History:
     decisions: list[str]
     known_revisions: frozenset[tuple[date, str | None]]
     facts_content: str | None  # the facts file the last committed step used
+    late_facts: tuple[LateFact, ...] = ()
 
 
 @dataclass
@@ -103,6 +129,8 @@ class StepWrites:
     facts_digest: str
     facts_content: str
     config: tuple[str, str, tuple[str, ...]] | None = None  # new hash, yaml, layers (reset)
+    late_facts: list[LateFact] = field(default_factory=list)  # found by this step
+    home: tuple[str, str] | None = None  # folder, facts file (set on --reset)
 
 
 def bars_frame(rows: Sequence[Mapping[Any, Any]]) -> pd.DataFrame:
@@ -129,6 +157,8 @@ def account_from_row(row: Mapping[Any, Any]) -> Account:
         last_session=row["last_session"],
         version=int(row["version"]),
         created_at=row["created_at"],
+        home=row.get("home"),
+        facts_file=row.get("facts_file"),
     )
 
 

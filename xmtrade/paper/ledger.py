@@ -39,6 +39,7 @@ from xmtrade.paper.accounts import (
     DEFAULT_ACCOUNT,
     Account,
     History,
+    LateFact,
     RunRecord,
     StepWrites,
     account_from_row,
@@ -69,6 +70,7 @@ __all__ = [
     "LEDGER_FILE",
     "Account",
     "History",
+    "LateFact",
     "Ledger",
     "RunRecord",
     "StepWrites",
@@ -150,6 +152,9 @@ class Ledger:
                     conn.exec_driver_sql(
                         f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}"
                     )
+                tables = [s.metadata.tables[name] for name in s.NEW_TABLES.get(step, [])]
+                if tables:
+                    s.metadata.create_all(conn, tables=tables)
             conn.execute(
                 sa.update(s.marker)
                 .where(s.marker.c.key == "schema_version")
@@ -158,7 +163,7 @@ class Ledger:
         marker["schema_version"] = str(s.SCHEMA_VERSION)
         print(
             f"xmtrade: upgraded the paper ledger {self.where} from schema {older} to "
-            f"{s.SCHEMA_VERSION} (columns added; every row kept)",
+            f"{s.SCHEMA_VERSION} (columns and tables added; every row kept)",
             file=sys.stderr,
         )
 
@@ -360,6 +365,8 @@ class Ledger:
         facts_digest: str,
         facts_content: str,
         history: pd.DataFrame,
+        home: str | None = None,
+        facts_file: str | None = None,
     ) -> Account:
         """Create an account with its frozen price history (the bars before its start); the
         first one creates the ledger too. A failure leaves no new ledger file behind."""
@@ -379,6 +386,8 @@ class Ledger:
                     facts_digest=facts_digest,
                     facts_content=facts_content,
                     history=history,
+                    home=home,
+                    facts_file=facts_file,
                 )
         except BaseException:
             if self.new:
@@ -410,6 +419,8 @@ class Ledger:
         facts_digest: str,
         facts_content: str,
         history: pd.DataFrame,
+        home: str | None,
+        facts_file: str | None,
     ) -> None:
         exists = conn.execute(sa.select(s.accounts.c.id).where(s.accounts.c.name == name)).first()
         if exists is not None:
@@ -432,6 +443,8 @@ class Ledger:
                 last_session=None,
                 version=0,
                 created_at=now_utc(),
+                home=home,
+                facts_file=facts_file,
             )
         ).inserted_primary_key
         assert inserted is not None
@@ -503,7 +516,33 @@ class Ledger:
                     s.facts_files.c.digest == account.facts_digest
                 )
             ).scalar()
-        return History(frame, sessions, equity, fills, decisions, known, facts)
+            late = self.late_facts(account, conn)
+        return History(frame, sessions, equity, fills, decisions, known, facts, late)
+
+    def late_facts(self, account: Account, conn: Connection | None = None) -> tuple[LateFact, ...]:
+        """The facts rows the account uses later than their announcement, by first session."""
+        query = (
+            sa.select(s.facts_late)
+            .where(s.facts_late.c.account_id == account.id)
+            .order_by(s.facts_late.c.first_session, s.facts_late.c.period, s.facts_late.c.metric)
+        )
+        with self.rows(s.facts_late.name):
+            if conn is None:
+                with self.engine.connect() as own:
+                    rows = own.execute(query).all()
+            else:
+                rows = conn.execute(query).all()
+            return tuple(
+                LateFact(
+                    metric=r.metric,
+                    period=r.period,
+                    announced=r.announced,
+                    usable_from=r.usable_from,
+                    first_session=r.first_session,
+                    recorded_at=r.recorded_at,
+                )
+                for r in rows
+            )
 
     def table(self, account: Account, table: sa.Table, order: str) -> list[dict[str, Any]]:
         """Every row of one of the account's tables, in `order`."""
@@ -554,7 +593,7 @@ class Ledger:
                 )
             run_id = _insert_run(conn, aid, writes.run)
             if writes.reset:
-                for table in (s.fills, s.decisions, s.equity):
+                for table in (s.fills, s.decisions, s.equity, s.facts_late):
                     conn.execute(sa.delete(table).where(table.c.account_id == aid))
             tagged = {"account_id": aid, "run_id": run_id}
             if writes.bars:
@@ -582,6 +621,11 @@ class Ledger:
                     conn.execute(sa.insert(table), [{**r, **tagged} for r in rows])
             if writes.revisions:
                 conn.execute(sa.insert(s.revisions), [{**r, **tagged} for r in writes.revisions])
+            if writes.late_facts:
+                conn.execute(
+                    sa.insert(s.facts_late),
+                    [{**vars(f), **tagged} for f in writes.late_facts],
+                )
             _store_facts(conn, writes.facts_digest, writes.facts_content)
             update: dict[str, Any] = {
                 "last_session": writes.last_session,
@@ -591,6 +635,8 @@ class Ledger:
             if writes.config is not None:
                 update["config_hash"], update["config_yaml"], layers = writes.config
                 update["config_layers"] = json.dumps(list(layers))
+            if writes.home is not None:
+                update["home"], update["facts_file"] = writes.home
             conn.execute(sa.update(s.accounts).where(s.accounts.c.id == aid).values(**update))
             crash("before_commit")
         crash("after_commit")

@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -27,11 +27,26 @@ from data_feeds.bars import BAR_COLUMNS
 from data_feeds.cache import PriceCache, Revision
 from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import UserInputError
+from data_feeds.fundamentals import PointInTimeFacts, read_facts
 from xmtrade import __version__
 from xmtrade.config import AppConfig
 from xmtrade.errors import ConfigError, DataError
 from xmtrade.paper import schema
-from xmtrade.paper.ledger import Account, History, Ledger, RunRecord, StepWrites, now_utc
+from xmtrade.paper.facts_known import (
+    find_late_facts,
+    late_lines,
+    partial_quarter_lines,
+    timeline_for,
+)
+from xmtrade.paper.ledger import (
+    Account,
+    History,
+    LateFact,
+    Ledger,
+    RunRecord,
+    StepWrites,
+    now_utc,
+)
 from xmtrade.paper.outcome import StepReport
 from xmtrade.paper.records import (
     bar_row,
@@ -235,7 +250,20 @@ class _Step:
         end = to_process[-1] if to_process else last
         bars_in = _concat(recorded, new_bars)
         prior = _Prior.empty() if reset else _Prior.of(history)
-        result_rows = self._replay(bars_in, end) if end is not None else None
+        facts = read_facts(self.cfg.fundamentals.file)
+        plain_pit = timeline_for(self.cfg, self.calendar, facts, ())
+        late_new: list[LateFact] = []
+        if facts_changed and not reset and last is not None:
+            first_open = self.calendar.next_session(last)
+            late_new = find_late_facts(
+                history.facts_content, facts, plain_pit, first_open, self._now_stamp()
+            )
+        late = [] if reset else [*history.late_facts, *late_new]
+        pit = timeline_for(self.cfg, self.calendar, facts, late) if late else plain_pit
+        self.notes += late_lines(late_new)
+        if facts_changed:
+            self.notes += partial_quarter_lines(self.cfg, pit)
+        result_rows = self._replay(bars_in, end, pit) if end is not None else None
         if result_rows is not None and last is not None:
             self._verify(prior, result_rows, last, facts_changed, history, facts_content)
         if facts_changed and history.facts_content is not None:
@@ -247,6 +275,7 @@ class _Step:
         writes = self._writes(
             run, result_rows, prior, last, new_bars, revision_rows, facts_digest, facts_content
         )
+        writes.late_facts = late_new
         report.sessions = list(to_process)
         report.outcome = "processed" if to_process else "no new bar"
         report.last_session = to_process[-1] if to_process else last
@@ -478,11 +507,19 @@ class _Step:
 
     # ------------------------------------------------------------------ the replay
 
-    def _replay(self, bars: pd.DataFrame, end: date) -> _Replay:
+    def _replay(self, bars: pd.DataFrame, end: date, pit: PointInTimeFacts) -> _Replay:
+        from strategies.fundamental_state import FundamentalTimeline
         from xmtrade.backtest import run_backtest
 
         cfg = with_cash(self.cfg, self.account.initial_cash)
-        result = run_backtest(cfg, bars, self.calendar, start=self.account.start, end=end)
+        result = run_backtest(
+            cfg,
+            bars,
+            self.calendar,
+            start=self.account.start,
+            end=end,
+            fundamentals=FundamentalTimeline(pit, cfg),
+        )
         records = list(result.decisions)
         return _Replay(
             fills=fill_rows(result.fills, result.fee_kinds),
@@ -595,6 +632,13 @@ class _Step:
             facts_content=facts_content,
             config=config,
         )
+
+    def _now_stamp(self) -> str:
+        """Now (the step's clock when a test sets one) as the ledger stores times."""
+        if self.now is None:
+            return now_utc()
+        when = self.now if self.now.tzinfo is not None else self.now.astimezone()
+        return when.astimezone(UTC).isoformat(timespec="seconds")
 
     def _record_idle(self, run: RunRecord, revision_rows: list[dict[str, Any]]) -> int:
         return self.ledger.record_run(self.account, run, revision_rows)
