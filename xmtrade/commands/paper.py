@@ -188,6 +188,50 @@ def _layers(args: argparse.Namespace) -> list[str]:
     return [str(p.resolve()) for p in config_files(args)]
 
 
+def _account_config(args: argparse.Namespace, account: Account) -> tuple[AppConfig, list[str]]:
+    """The config of a command on `account`, and its layers: this folder's (./xmtrade.yaml,
+    then each -c) when they are the account's, or when -c or --reset says which to use;
+    otherwise the layers the account was made with, wherever the command runs (a timer
+    without `cd`), never the packaged defaults in their place."""
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.config import load_config, user_config_path
+
+    given = [str(Path(p).resolve()) for p in getattr(args, "config", None) or []]
+    user = user_config_path()
+    here = ([str(user.resolve())] if user is not None else []) + given
+    here = list(dict.fromkeys(here))
+    if given or getattr(args, "reset", False) or tuple(here) == account.config_layers:
+        return load_from_args(args), _layers(args)
+    recorded = list(account.config_layers)
+    folder = account.home_folder() or "(unknown)"
+    missing = [p for p in recorded if not Path(p).is_file()]
+    if missing:
+        raise ConfigError(
+            f"paper account '{account.name}'",
+            None,
+            f"it was made in {folder} with {', '.join(recorded)}, and {missing[0]} no longer "
+            "exists: restore it, or run from that folder with the account's -c files (or "
+            "--reset to restart the account on this folder's config)",
+        )
+    if "paper-home" not in _SAID:
+        _SAID.add("paper-home")
+        layers = ", ".join(recorded) or "the packaged defaults only"
+        print(
+            f"xmtrade: paper account '{account.name}' was made in {folder}: using its "
+            f"config ({layers})",
+            file=sys.stderr,
+        )
+    return load_config([Path(p) for p in recorded]), recorded
+
+
+_SAID: set[str] = set()
+
+
+def _home_of(cfg: AppConfig) -> tuple[str, str]:
+    """The folder a command runs in and the facts file its config names (resolved)."""
+    return str(Path.cwd().resolve()), str(Path(cfg.fundamentals.file).resolve())
+
+
 def parse_cash(value: str | None) -> float | None:
     """`--cash`: a positive HK$ amount (commas allowed)."""
     if value is None:
@@ -282,6 +326,8 @@ def run_init(args: argparse.Namespace) -> int:
         facts_digest=digest,
         facts_content=content,
         history=history,
+        home=_home_of(cfg)[0],
+        facts_file=_home_of(cfg)[1],
     )
     span = f"{history.index[0].date()} .. {history.index[-1].date()}" if len(history) else "none"
     print(
@@ -289,6 +335,11 @@ def run_init(args: argparse.Namespace) -> int:
         f"with HK${cash:,.2f}"
     )
     print(f"config hash {account.config_hash}: {HASH_COVERS}")
+    layers = ", ".join(account.config_layers) or "the packaged defaults only"
+    print(
+        f"home: {account.home}; config {layers}; facts file {account.facts_file} (a step run "
+        "from anywhere uses these)"
+    )
     print(f"price history frozen into the ledger: {len(history):,} bars ({span})")
     print(f"next: xmtrade paper step --account {account.name}")
     return 0
@@ -299,7 +350,6 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_step_command(args: argparse.Namespace) -> int:
     """One step; print what it did and send the summary."""
-    from xmtrade.commands.config import load_from_args
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.notify import notify
     from xmtrade.paper.scheduler import payload_of
@@ -307,13 +357,13 @@ def run_step_command(args: argparse.Namespace) -> int:
 
     name = _account_name(args)
     asof = parse_day(args.asof, "--asof")
-    cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
+    cfg, layers = _account_config(args, ledger.account(name))
     calendar, cache = _market(cfg, data_dir)
     request = StepRequest(name, asof=asof, offline=args.offline, reset=args.reset)
     try:
-        report = run_step(ledger, cfg, calendar, cache, request, layers=_layers(args))
+        report = run_step(ledger, cfg, calendar, cache, request, layers=layers, home=_home_of(cfg))
     except UserInputError as exc:
         for warning in notify(
             f"xmtrade paper {name}: step failed: {exc.line()}",
@@ -349,7 +399,6 @@ def run_scheduler(args: argparse.Namespace) -> int:
     """Catch up, then step on every session (or print the next run times with --next)."""
     from datetime import date
 
-    from xmtrade.commands.config import load_from_args
     from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.ledger import RunRecord, now_utc
@@ -359,14 +408,14 @@ def run_scheduler(args: argparse.Namespace) -> int:
     from xmtrade.paper.step import StepRequest, account_config_hash, run_step
 
     name = _account_name(args)
-    cfg = load_from_args(args)
-    data_dir = resolve_data_dir(args.data_dir)
-    calendar, cache = _market(cfg, data_dir)
-    schedule = cfg.paper.schedule
     if args.next is not None and args.next < 1:
         raise ConfigError("command line", "--next", f"expected 1 or more, got {args.next}")
+    data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
+    cfg, layers = _account_config(args, account)
+    calendar, cache = _market(cfg, data_dir)
+    schedule = cfg.paper.schedule
     check_schedule(schedule, calendar)
     if args.next is not None:
         runs = next_runs(datetime.now(ZoneInfo(schedule.timezone)), args.next, schedule, calendar)
@@ -385,10 +434,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
     # yfinance's own error lines reach the log inside the step's one-line reason
     logging.getLogger("yfinance").propagate = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    layers = _layers(args)
 
     def step(record_idle: bool) -> StepReport:
-        current = load_from_args(args)  # picks up edits of the config and the facts file
+        current, _ = _account_config(args, account)  # edits of the config and facts file
         request = StepRequest(name, trigger="scheduler", record_idle=record_idle)
         report = run_step(ledger, current, calendar, cache, request, layers=layers)
         stale = stale_warning(current, calendar, report.last_session)
@@ -409,7 +457,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
         ledger.record_run(account, run)
 
     def send(summary: str, payload: dict[str, Any], title: str | None) -> None:
-        current = load_from_args(args).paper.notify
+        current = _account_config(args, account)[0].paper.notify
         notify(summary, {"account": name, **payload}, current, title=title)
 
     service = PaperService(
@@ -451,16 +499,15 @@ def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[
 
     import pandas as pd
 
-    from xmtrade.commands.config import load_from_args
     from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
     from xmtrade.paper.views import status_lines
 
-    cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(_account_name(args))
+    cfg, _ = _account_config(args, account)
     calendar, cache = _market(cfg, data_dir)
     cached = cache.load_or_empty(account.symbol)
     lines = status_lines(
@@ -506,13 +553,13 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_notify(args: argparse.Namespace) -> int:
     """Send the status to the configured notifications now."""
-    from xmtrade.commands.config import load_from_args
     from xmtrade.paper.notify import notify
     from xmtrade.paper.outcome import cap
     from xmtrade.reports.terminal import counted
 
     name = _account_name(args)
-    targets = load_from_args(args).paper.notify
+    cfg, account, lines = _account_status(args)
+    targets = cfg.paper.notify
     if targets.apprise_urls_env is None and targets.webhook_url_env is None and not targets.command:
         raise ConfigError(
             "paper.notify",
@@ -520,7 +567,6 @@ def run_notify(args: argparse.Namespace) -> int:
             "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
             "xmtrade.yaml or a -c layer",
         )
-    _, account, lines = _account_status(args)
     # the first line names the ledger and the second the hash: a phone needs neither
     title = f"xmtrade paper {account.name} ({account.symbol}): status"
     message = cap("\n".join([title, *_compact(lines[2:])]), targets.max_length)

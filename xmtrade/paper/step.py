@@ -132,14 +132,17 @@ def run_step(
     fetch: FetchFunction | None = None,
     now: datetime | None = None,
     crash: Callable[[str], None] = crash_point,
+    home: tuple[str, str] | None = None,
 ) -> StepReport:
     """Run one step of `request.account` under its lock; every failure after the account is
-    found is logged as a run, then raised."""
+    found is logged as a run, then raised. `home` (the folder and facts file of this
+    command) becomes the account's home on --reset."""
     started = now_utc()
     ledger.account(request.account)  # no lock file for an account that does not exist
     with ledger.lock(request.account):
         account = ledger.account(request.account)
         step = _Step(ledger, cfg, calendar, cache, request, account, layers, fetch, now, crash)
+        step.home = home
         try:
             return step.run(started)
         except Exception as exc:
@@ -185,6 +188,7 @@ class _Step:
         self.now = now
         self.crash = crash
         self.asof: date | None = None
+        self.home: tuple[str, str] | None = None
         self.stale = False
         self.fetch_failed = False
         self.notes: list[str] = []
@@ -276,6 +280,8 @@ class _Step:
             run, result_rows, prior, last, new_bars, revision_rows, facts_digest, facts_content
         )
         writes.late_facts = late_new
+        if reset:
+            writes.home = self.home
         report.sessions = list(to_process)
         report.outcome = "processed" if to_process else "no new bar"
         report.last_session = to_process[-1] if to_process else last
