@@ -470,6 +470,7 @@ class PaperNotifyConfig(Frozen):
     command: tuple[str, ...] | None = Field(min_length=1)
     timeout_seconds: float = Field(gt=0)
     max_length: int = Field(ge=200)
+    digest: bool = False  # one digest a step instead of one message per kind of event
 
     @field_validator("apprise_urls_env", "webhook_url_env")
     @classmethod

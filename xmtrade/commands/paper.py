@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from data_feeds.calendar import SessionCalendar
     from xmtrade.config import AppConfig
     from xmtrade.paper.ledger import Account, Ledger
+    from xmtrade.paper.outcome import StepReport
 
 DEFAULT_ACCOUNT = "default"
 
@@ -147,10 +148,16 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     send = sub.add_parser(
         "notify",
         parents=parents,
-        help="send the account's status to the configured notifications (to try them)",
-        description="Send a short status of the account (last bar, NAV against buy and hold, "
-        "P&L, tranches and stops, last run) to every target paper.notify names: apprise "
-        "URLs, the webhook, the command. Exit 1 when a target fails.",
+        help="send what a step left unsent, then the account's status (--test: a sample)",
+        description="Send the notifications a stopped step did not send, then a short status "
+        "of the account (last bar, NAV against buy and hold, P&L, tranches and stops, last run) "
+        "to every target paper.notify names: apprise URLs, the webhook, the command. --test "
+        "sends a sample message to each target in turn. Exit 1 when a target fails.",
+    )
+    send.add_argument(
+        "--test",
+        action="store_true",
+        help="send a sample message to each target in turn and say which took it",
     )
     send.set_defaults(handler=run_notify)
 
@@ -349,47 +356,92 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_step_command(args: argparse.Namespace) -> int:
-    """One step; print what it did and send the summary."""
+    """One step; print what it did and send its notifications."""
+    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
-    from xmtrade.paper.notify import notify
-    from xmtrade.paper.scheduler import payload_of
+    from xmtrade.interrupts import exit_code
     from xmtrade.paper.step import StepRequest, run_step
 
     name = _account_name(args)
     asof = parse_day(args.asof, "--asof")
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
-    cfg, layers = _account_config(args, ledger.account(name))
+    account = ledger.account(name)
+    cfg, layers = _account_config(args, account)
     calendar, cache = _market(cfg, data_dir)
     request = StepRequest(name, asof=asof, offline=args.offline, reset=args.reset)
     try:
         report = run_step(ledger, cfg, calendar, cache, request, layers=layers, home=_home_of(cfg))
     except UserInputError as exc:
-        for warning in notify(
-            f"xmtrade paper {name}: step failed: {exc.line()}",
-            {"account": name, "outcome": "failed"},
-            cfg.paper.notify,
-            log_warnings=False,
-        ):
-            print(f"warning: {warning}", file=sys.stderr)
+        _notify_failure(ledger, account, cfg, exc)
         raise
-    from xmtrade.facts_show import stale_warning
-
-    stale = stale_warning(cfg, calendar, report.last_session)
-    if stale:
-        report.notes.append(stale)  # printed with the notes, before the summary line
-    for line in report.lines():
-        print(line)
-    sent = notify(
-        report.message(cfg.paper.notify.max_length),
-        payload_of(report),
-        cfg.paper.notify,
-        title=report.title(),
-        log_warnings=False,
-    )
-    for warning in sent:
-        print(f"warning: {warning}", file=sys.stderr)
+    notified = False
+    try:
+        stale = stale_warning(cfg, calendar, report.last_session)
+        if stale:
+            report.notes.append(stale)  # printed with the notes, before the summary line
+        for line in report.lines():
+            print(line)
+        _, warnings = deliver_unsent(ledger, account, cfg.paper.notify, report.run_id)
+        notified = True
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        _say_landed(report, account.name, cfg, notified, exc)
+        return exit_code(exc)
     return 0
+
+
+def deliver_unsent(
+    ledger: Ledger, account: Account, cfg: Any, current_run: int | None = None
+) -> tuple[int, list[str]]:
+    """`xmtrade.paper.notify.deliver_unsent`, imported when used."""
+    from xmtrade.paper.notify import deliver_unsent as deliver
+
+    return deliver(ledger, account, cfg, current_run)
+
+
+def _say_landed(
+    report: StepReport, name: str, cfg: AppConfig, notified: bool, exc: BaseException
+) -> None:
+    """What a stop after the commit leaves: the step landed; its notification went out or
+    waits for the next step or `paper notify`."""
+    from xmtrade.interrupts import exit_code
+    from xmtrade.paper.notify import has_targets
+
+    what = "terminated" if exit_code(exc) == 143 else "interrupted"
+    span = f"{report.sessions[0]} .. {report.sessions[-1]}" if report.sessions else "no new session"
+    if not has_targets(cfg.paper.notify):
+        state = "no notification is configured"
+    elif notified:
+        state = "its notification went out"
+    else:
+        state = (
+            "its notification was not sent: the next step or "
+            f"`xmtrade paper notify --account {name}` sends it"
+        )
+    print(
+        f"xmtrade: {what} after the step landed (run {report.run_id}, {span}, committed to "
+        f"the ledger); {state}",
+        file=sys.stderr,
+    )
+
+
+def _notify_failure(ledger: Ledger, account: Account, cfg: AppConfig, exc: UserInputError) -> None:
+    """Send a refused or failed step's message (stored with its run; sent directly when the
+    ledger itself failed)."""
+    from xmtrade.paper.events import failure_message
+    from xmtrade.paper.notify import has_targets, send_messages
+
+    if not has_targets(cfg.paper.notify):
+        return
+    try:
+        _, warnings = deliver_unsent(ledger, account, cfg.paper.notify)
+    except UserInputError:
+        message = failure_message(account.name, "failed", exc.line(), cfg.paper.notify.max_length)
+        warnings = send_messages([message], {"account": account.name}, cfg.paper.notify)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- run
@@ -402,8 +454,6 @@ def run_scheduler(args: argparse.Namespace) -> int:
     from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.ledger import RunRecord, now_utc
-    from xmtrade.paper.notify import notify
-    from xmtrade.paper.outcome import StepReport
     from xmtrade.paper.scheduler import PaperService, check_schedule, next_runs, serve
     from xmtrade.paper.step import StepRequest, account_config_hash, run_step
 
@@ -445,6 +495,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
         return report
 
     def record_no_bar(session: date, outcome: str, line: str) -> None:
+        from xmtrade.paper.events import STALE, Message
+        from xmtrade.paper.notify import has_targets
+
+        current = _account_config(args, account)[0].paper.notify
+        message = Message(STALE, f"xmtrade paper {name}: {outcome}", line, {"outcome": outcome})
         run = RunRecord(
             started_at=now_utc(),
             trigger="scheduler",
@@ -453,12 +508,16 @@ def run_scheduler(args: argparse.Namespace) -> int:
             config_hash=account_config_hash(cfg),
             notes=[line],
             summary=line,
+            messages=[message.as_dict()],
+            notified=False if has_targets(current) else None,
         )
         ledger.record_run(account, run)
 
     def send(summary: str, payload: dict[str, Any], title: str | None) -> None:
+        # every message waits in the ledger with its run: send what has not gone out
         current = _account_config(args, account)[0].paper.notify
-        notify(summary, {"account": name, **payload}, current, title=title)
+        for warning in deliver_unsent(ledger, account, current)[1]:
+            logging.getLogger("xmtrade.paper").warning(warning)
 
     service = PaperService(
         step=step,
@@ -552,35 +611,89 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_notify(args: argparse.Namespace) -> int:
-    """Send the status to the configured notifications now."""
+    """Send what waits (notifications a stopped step did not send), then the status; with
+    --test, a sample message to every target, one by one."""
     from xmtrade.paper.notify import notify
     from xmtrade.paper.outcome import cap
     from xmtrade.reports.terminal import counted
 
     name = _account_name(args)
+    if args.test:
+        return _notify_test(args, name)
     cfg, account, lines = _account_status(args)
     targets = cfg.paper.notify
-    if targets.apprise_urls_env is None and targets.webhook_url_env is None and not targets.command:
-        raise ConfigError(
-            "paper.notify",
-            None,
-            "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
-            "xmtrade.yaml or a -c layer",
-        )
+    _require_targets(targets)
+    ledger = _open_ledger(args, _data_dir(args), create=False)
+    waiting, late_warnings = deliver_unsent(ledger, account, targets)
+    for warning in late_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if waiting:
+        print(f"sent {counted(waiting, 'notification')} a step had not sent")
     # the first line names the ledger and the second the hash: a phone needs neither
     title = f"xmtrade paper {account.name} ({account.symbol}): status"
-    message = cap("\n".join([title, *_compact(lines[2:])]), targets.max_length)
+    message = cap("\n".join(_compact(lines[2:])), targets.max_length)
     warnings = notify(
         message, {"account": name, "outcome": "status"}, targets, title=title, log_warnings=False
     )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     what = f"the status of paper account {account.name} ({len(message):,} characters)"
-    if warnings:
-        print(f"{what}: {counted(len(warnings), 'target')} failed")
+    if warnings or late_warnings:
+        print(f"{what}: {counted(len(warnings) + len(late_warnings), 'target')} failed")
         return 1
     print(f"sent {what}")
     return 0
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from xmtrade.home import resolve_data_dir
+
+    return resolve_data_dir(args.data_dir)
+
+
+def _require_targets(targets: Any) -> None:
+    from xmtrade.paper.notify import has_targets
+
+    if not has_targets(targets):
+        raise ConfigError(
+            "paper.notify",
+            None,
+            "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
+            "xmtrade.yaml or a -c layer",
+        )
+
+
+def _notify_test(args: argparse.Namespace, name: str) -> int:
+    """`paper notify --test`: a sample message to each target in turn, each said ok or not."""
+    from xmtrade.paper.events import sample_messages
+    from xmtrade.paper.notify import send_messages
+
+    ledger = _open_ledger(args, _data_dir(args), create=False)
+    cfg, _ = _account_config(args, ledger.account(name))
+    targets = cfg.paper.notify
+    _require_targets(targets)
+    sample = sample_messages(name)
+    each: list[tuple[str, dict[str, Any]]] = []
+    if targets.apprise_urls_env is not None:
+        env = targets.apprise_urls_env
+        each.append((f"apprise (${env})", {"apprise_urls_env": env}))
+    if targets.webhook_url_env is not None:
+        env = targets.webhook_url_env
+        each.append((f"webhook (${env})", {"webhook_url_env": env}))
+    if targets.command:
+        each.append((f"command {targets.command[0]}", {"command": targets.command}))
+    failed = 0
+    for label, only in each:
+        one = targets.model_copy(
+            update={"apprise_urls_env": None, "webhook_url_env": None, "command": None, **only}
+        )
+        warnings = send_messages(sample, {"account": name, "test": True}, one)
+        if warnings:
+            failed += 1
+            print(f"{label}: failed: {'; '.join(warnings)}")
+        else:
+            print(f"{label}: sent the test message")
+    return 1 if failed else 0
 
 
 def _compact(lines: list[str]) -> list[str]:

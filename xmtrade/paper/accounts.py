@@ -110,6 +110,8 @@ class RunRecord:
     config_hash: str | None = None
     notes: list[str] = field(default_factory=list)
     summary: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)  # notifications to send
+    notified: bool | None = None  # False: to send; None: nothing to send
 
 
 @dataclass

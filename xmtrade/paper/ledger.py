@@ -576,6 +576,36 @@ class Ledger:
                 conn.execute(sa.insert(s.revisions), [{**r, **tagged} for r in revisions])
             return run_id
 
+    def unsent(self, account: Account, limit: int = 20) -> list[dict[str, Any]]:
+        """The account's runs whose notifications have not gone out, oldest first (the last
+        `limit`): id, finished_at and messages (a list of mappings)."""
+        query = (
+            sa.select(s.runs.c.id, s.runs.c.finished_at, s.runs.c.messages)
+            .where(s.runs.c.account_id == account.id)
+            .where(s.runs.c.notified == sa.false())
+            .order_by(s.runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.rows(s.runs.name), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "finished_at": r.finished_at,
+                "messages": self.loads(s.runs.name, r.messages) if r.messages else [],
+            }
+            for r in reversed(rows)
+        ]
+
+    def mark_notified(self, run_ids: Sequence[int]) -> None:
+        """Record that these runs' notifications went out."""
+        if not run_ids:
+            return
+        with self.errors(), self.write() as conn:
+            conn.execute(
+                sa.update(s.runs).where(s.runs.c.id.in_(list(run_ids))).values(notified=True)
+            )
+
     def commit_step(self, account: Account, writes: StepWrites, crash: CrashHook) -> int:
         """Write one step in one transaction; refuse if another step committed meanwhile."""
         aid = account.id
@@ -661,6 +691,8 @@ def _insert_run(conn: Connection, account_id: int, run: RunRecord) -> int:
         "config_hash": run.config_hash,
         "notes": json.dumps(run.notes),
         "summary": run.summary,
+        "messages": json.dumps(run.messages) if run.messages else None,
+        "notified": run.notified,
     }
     inserted = conn.execute(sa.insert(s.runs).values(**values)).inserted_primary_key
     assert inserted is not None

@@ -38,6 +38,7 @@ class StepReport:
     run_id: int | None = None
     fetch_failed: bool = False  # the price update could not reach the source (network)
     not_filled: list[OrderNotFilled] = field(default_factory=list)  # this step's sessions
+    tranches: list[dict[str, Any]] = field(default_factory=list)  # every tranche after the step
 
     @property
     def up_to_date(self) -> bool:

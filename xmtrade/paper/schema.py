@@ -38,6 +38,8 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
     2: [
         ("paper_accounts", "home"),
         ("paper_accounts", "facts_file"),
+        ("paper_runs", "messages"),
+        ("paper_runs", "notified"),
     ],
 }
 # tables a schema adds (created in the same transaction as its columns)
@@ -99,6 +101,10 @@ runs = Table(
     Column("config_hash", String(32)),
     Column("notes", Text, nullable=False),  # JSON list of lines
     Column("summary", Text, nullable=False),
+    # the run's notifications (JSON list of {kind, title, body, fields}) and whether they went
+    # out: false until every target took them (the next step or `paper notify` retries)
+    Column("messages", Text),
+    Column("notified", Boolean),
     Index("ix_paper_runs_account", "account_id", "id"),
 )
 

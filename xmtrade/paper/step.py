@@ -158,6 +158,13 @@ def run_step(
                 notes=[line],
                 summary=f"xmtrade paper {account.name}: step {outcome}: {line}",
             )
+            from xmtrade.paper.events import failure_message
+            from xmtrade.paper.notify import has_targets
+
+            notify = cfg.paper.notify
+            message = failure_message(account.name, outcome, line, notify.max_length)
+            run.messages = [message.as_dict()]
+            run.notified = False if has_targets(notify) else None
             with contextlib.suppress(UserInputError):  # the database failed: `exc` says more
                 ledger.record_run(account, run)
             raise
@@ -247,6 +254,7 @@ class _Step:
             run.stale = self.stale
             run.notes = [*revision_lines, *self.notes]
             run.summary = report.summary()
+            self._messages(run, report)
             if request.record_idle or revision_rows:
                 report.run_id = self._record_idle(run, revision_rows)
             return report
@@ -290,6 +298,7 @@ class _Step:
             report.decisions = [d for d in result_rows.records if last is None or d["date"] > last]
             report.orders = result_rows.orders
             report.equity = result_rows.equity[-1]
+            report.tranches = result_rows.tranches
             if to_process:
                 report.not_filled = from_records(result_rows.records, since=to_process[0])
         self._note_freshness(report, cached, asof)
@@ -303,6 +312,7 @@ class _Step:
         run.stale = self.stale
         run.notes = [*revision_lines, *self.notes]
         run.summary = report.summary()
+        self._messages(run, report)
         report.run_id = self.ledger.commit_step(account, writes, self.crash)
         return report
 
@@ -638,6 +648,16 @@ class _Step:
             facts_content=facts_content,
             config=config,
         )
+
+    def _messages(self, run: RunRecord, report: StepReport) -> None:
+        """The step's notifications, stored with its run until they are sent."""
+        from xmtrade.paper.events import step_messages
+        from xmtrade.paper.notify import has_targets
+
+        notify = self.cfg.paper.notify
+        messages = step_messages(report, notify.max_length, notify.digest)
+        run.messages = [m.as_dict() for m in messages]
+        run.notified = False if messages and has_targets(notify) else None
 
     def _now_stamp(self) -> str:
         """Now (the step's clock when a test sets one) as the ledger stores times."""

@@ -150,9 +150,11 @@ def test_a_changed_config_is_refused_until_reset(
     assert "after --reset, 2025-10-13 .. 2025-11-07" in out
     account = dump(db)["paper_accounts"][0]
     assert str(tweak.resolve()) in json.loads(account[7])  # config_layers
-    line = one_line_error(capsys, "paper", "step", "--asof", "2025-11-07", "--offline")
-    assert "this config (hash " in line
-    assert "the account's config is from " + str(tweak.resolve()) in line
+    # without -c, a step uses the account's own layers (a timer without `cd`), and says so
+    code, out, err = run(capsys, "paper", "step", "--asof", "2025-11-07", "--offline")
+    assert code == 0, err
+    assert f"using its config ({tweak.resolve()})" in err
+    assert "no new bar" in out
 
 
 def test_facts_rows_announced_later_are_accepted_past_changes_refused(
