@@ -726,6 +726,7 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
+    from xmtrade.errors import writing
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
     from xmtrade.report import write_run
@@ -735,6 +736,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     formats = parse_formats(args.report)
     name = _account_name(args)
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("command line", "--out", "expected a folder for the run, got ''")
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
@@ -745,7 +748,8 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = runs_dir(data_dir) / f"paper-{account.name}-{stamp}"
-    folder = write_run(result, summary, out, formats)
+    with writing(out):  # a full disk names the folder, not "output file"
+        folder = write_run(result, summary, out, formats)
     print_summary(summary)
     print(f"run folder: {folder}")
     return 0

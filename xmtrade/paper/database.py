@@ -154,7 +154,7 @@ def inspect_sqlite_file(
             f"{shown} is not an xmtrade ledger (not an SQLite database file); nothing was changed",
         )
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None)
+        conn = connect_sqlite(path, read_only_reason(path) is not None)
     except sqlite3.Error as exc:
         raise ConfigError("--db", None, f"cannot open {shown}: {exc}") from None
     try:
@@ -268,10 +268,57 @@ def verify(
         )
 
 
-def sqlite_engine(url: sa.URL) -> Engine:
+def read_only_reason(path: Path) -> str | None:
+    """Why the ledger file at `path` cannot be written (a read-only file system, no write
+    permission on the file or its folder), or None when it can."""
+    try:
+        stat = os.statvfs(path.parent)
+    except OSError:
+        return None
+    if stat.f_flag & os.ST_RDONLY:
+        return "on a read-only file system"
+    if path.exists() and stat.f_bavail * stat.f_frsize < _LOW_SPACE:
+        # SQLite cannot even make its side files: read it as it is, write nothing
+        return "the disk is full: free some space"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "not writable (file permissions)"
+    if path.exists() and not os.access(path.parent, os.W_OK):
+        return "in a folder that is not writable (SQLite needs its side files there)"
+    return None
+
+
+def connect_sqlite(path: Path, read_only: bool) -> sqlite3.Connection:
+    """A standard-library connection to the file; read-only ones open with `mode=ro` (and,
+    on a read-only file system, `immutable=1`: nothing can change the file there)."""
+    if not read_only:
+        return sqlite3.connect(str(path), isolation_level=None)
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise  # committed pages may wait in the WAL: never read the file without them
+        # a WAL ledger whose shared-memory file cannot be made, and an empty WAL: the file
+        # holds everything; read it as it is
+        return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+
+
+def sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
+    """The engine of a ledger file; a read-only one never writes (`query_only`)."""
     from sqlalchemy.pool import NullPool
 
-    engine = sa.create_engine(url, poolclass=NullPool)
+    path = Path(url.database or "")
+    if read_only:
+        engine = sa.create_engine(
+            "sqlite://", poolclass=NullPool, creator=lambda: connect_sqlite(path, True)
+        )
+    else:
+        engine = sa.create_engine(url, poolclass=NullPool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -279,8 +326,11 @@ def sqlite_engine(url: sa.URL) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        if read_only:
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -59,6 +59,7 @@ from xmtrade.paper.database import (
     lock_key,
     lock_not_available,
     parse_target,
+    read_only_reason,
     server_engine,
     sqlite_engine,
     verify,
@@ -91,6 +92,7 @@ class Ledger:
         self.where = where
         self.sqlite_path = sqlite_path
         self.new = False  # no ledger yet: the first account creates it
+        self.read_only: str | None = None  # why the file cannot be written (None: it can)
 
     # ------------------------------------------------------------------ opening
 
@@ -115,10 +117,12 @@ class Ledger:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise ConfigError("--db", None, f"cannot create {path.parent}: {exc}") from None
-            engine = sqlite_engine(url)
+            read_only = read_only_reason(path) if names else None
+            engine = sqlite_engine(url, read_only is not None)
         else:
             engine = server_engine(url, shown)
         ledger = cls(engine, shown, path)
+        ledger.read_only = read_only if path is not None else None
         with ledger.errors():
             if path is None:
                 names = set(sa.inspect(engine).get_table_names())
@@ -144,6 +148,14 @@ class Ledger:
         older = int(version)
         if any(v not in s.MIGRATIONS for v in range(older, s.SCHEMA_VERSION)):
             return  # verify refuses it with the versions named
+        if self.read_only is not None:
+            raise OutputError(
+                self.where,
+                None,
+                f"the ledger has schema {older} and is read-only ({self.read_only}): this "
+                f"xmtrade reads schema {s.SCHEMA_VERSION} and upgrades it in place on the "
+                "first command run with write access; nothing was changed",
+            )
         with self.write() as conn:
             for step in range(older, s.SCHEMA_VERSION):
                 for table_name, column_name in s.MIGRATIONS[step]:
@@ -199,6 +211,13 @@ class Ledger:
                     f"cannot write: {problem or 'no space left on the device'}; the ledger is "
                     "as it was before this command (free some space and run it again)",
                 ) from None
+            if "readonly database" in reason or "read-only" in reason.lower():
+                raise OutputError(
+                    self.where,
+                    None,
+                    "the ledger is read-only: status, history and report read it; a step "
+                    "needs it writable; nothing was changed",
+                ) from None
             if lock_not_available(exc):
                 raise DataError(
                     f"paper account on {self.where}",
@@ -236,9 +255,20 @@ class Ledger:
         except (ValueError, TypeError) as exc:
             raise self.damaged(table, exc) from None
 
+    def refuse_if_read_only(self) -> None:
+        """A one-line error naming the ledger when it cannot be written."""
+        if self.read_only is not None:
+            raise OutputError(
+                self.where,
+                None,
+                f"the ledger is read-only ({self.read_only}): status, history and report "
+                "read it; a step or an init needs it writable; nothing was changed",
+            )
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (`BEGIN IMMEDIATE` on SQLite): all of it commits, or none."""
+        self.refuse_if_read_only()
         with self.engine.connect() as conn:
             conn.execution_options(xmtrade_begin="IMMEDIATE")
             with conn.begin():
@@ -259,6 +289,7 @@ class Ledger:
     @contextmanager
     def lock(self, account: str) -> Iterator[None]:
         """Hold the account's step lock, or fail at once naming who holds it."""
+        self.refuse_if_read_only()
         path = self.lock_path(account)
         if path is None:
             with self._server_lock(account):
