@@ -436,7 +436,9 @@ def _notify_failure(ledger: Ledger, account: Account, cfg: AppConfig, exc: UserI
     if not has_targets(cfg.paper.notify):
         return
     try:
-        _, warnings = deliver_unsent(ledger, account, cfg.paper.notify)
+        latest = ledger.runs(account, limit=1)
+        current = int(latest[0]["id"]) if latest else None
+        _, warnings = deliver_unsent(ledger, account, cfg.paper.notify, current)
     except UserInputError:
         message = failure_message(account.name, "failed", exc.line(), cfg.paper.notify.max_length)
         warnings = send_messages([message], {"account": account.name}, cfg.paper.notify)
@@ -696,6 +698,35 @@ def _notify_test(args: argparse.Namespace, name: str) -> int:
     return 1 if failed else 0
 
 
+def _latest_closed(result: Any) -> Any:
+    """The latest closed session of the account's calendar (None when it cannot be told)."""
+    from xmtrade.config import session_calendar
+
+    try:
+        return session_calendar(result.config).latest_closed_session()
+    except (UserInputError, ValueError):
+        return None
+
+
+def _late_fact_lines(ledger: Ledger, account: Account) -> list[str]:
+    """`paper report`'s word on the sessions where the account and a backtest may differ
+    because a fact was entered late."""
+    from xmtrade.paper import schema as s
+    from xmtrade.paper.facts_known import differing_sessions, late_lines
+
+    late = ledger.late_facts(account)
+    if not late:
+        return []
+    sessions = [b["date"] for b in ledger.table(account, s.bars, "date") if b["kind"] == "session"]
+    differ = differing_sessions(late, sessions)
+    days = ", ".join(str(d) for d in list(differ)[:8]) + (" ..." if len(differ) > 8 else "")
+    return [
+        *(f"fact entered late: {line}" for line in late_lines(late)),
+        f"sessions where this account and a backtest may decide differently: {days or 'none'} "
+        "(report.html lists them)",
+    ]
+
+
 def _compact(lines: list[str]) -> list[str]:
     """Status lines for a small screen: the risk lines and the working orders each on one
     line (`risk lines: line1 ok, line2 ok, line3 ok`)."""
@@ -726,8 +757,11 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
+    import dataclasses
+
     from xmtrade.errors import writing
     from xmtrade.home import resolve_data_dir, runs_dir
+    from xmtrade.paper.page_sections import account_sections
     from xmtrade.paper.views import ledger_result
     from xmtrade.report import write_run
     from xmtrade.reports import parse_formats
@@ -742,6 +776,10 @@ def run_report(args: argparse.Namespace) -> int:
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
     result = ledger_result(ledger, account)
+    result = dataclasses.replace(
+        result,
+        page_sections=account_sections(ledger, account, latest_closed=_latest_closed(result)),
+    )
     summary = run_summary(result)
     if args.out:
         out = Path(args.out)
@@ -751,5 +789,7 @@ def run_report(args: argparse.Namespace) -> int:
     with writing(out):  # a full disk names the folder, not "output file"
         folder = write_run(result, summary, out, formats)
     print_summary(summary)
+    for line in _late_fact_lines(ledger, account):
+        print(line)
     print(f"run folder: {folder}")
     return 0

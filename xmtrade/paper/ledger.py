@@ -128,7 +128,8 @@ class Ledger:
                 names = set(sa.inspect(engine).get_table_names())
                 marker = ledger._read_marker() if s.MARKER_TABLE in names else None
             if marker is not None and marker.get("application") == s.APPLICATION:
-                ledger._migrate(marker)
+                if ledger._migrate(marker):
+                    names = set(sa.inspect(engine).get_table_names())  # with the new tables
             verify(shown, names, marker, sqlite=path is not None, create=create)
             # a new ledger is made with its first account, in the same transaction: a refused
             # `paper init` leaves no empty ledger behind
@@ -139,15 +140,15 @@ class Ledger:
         with self.engine.connect() as conn:
             return {k: v for k, v in conn.execute(sa.select(s.marker.c.key, s.marker.c.value))}
 
-    def _migrate(self, marker: dict[str, str]) -> None:
+    def _migrate(self, marker: dict[str, str]) -> bool:
         """Bring a ledger of an older schema up to this one, in one transaction (all of it or
-        none), and say so once; `marker` is updated in place."""
+        none), and say so once; `marker` is updated in place. True when it upgraded."""
         version = marker.get("schema_version", "?")
         if not version.isdigit() or int(version) >= s.SCHEMA_VERSION:
-            return
+            return False
         older = int(version)
         if any(v not in s.MIGRATIONS for v in range(older, s.SCHEMA_VERSION)):
-            return  # verify refuses it with the versions named
+            return False  # verify refuses it with the versions named
         if self.read_only is not None:
             raise OutputError(
                 self.where,
@@ -178,6 +179,7 @@ class Ledger:
             f"{s.SCHEMA_VERSION} (columns and tables added; every row kept)",
             file=sys.stderr,
         )
+        return True
 
     def _create(self, conn: Connection) -> None:
         """The tables and the marker of a new ledger (in the caller's transaction)."""

@@ -112,9 +112,6 @@ class StepReport:
         if not self.sessions:
             head.append(f"processed through {self.last_session or 'nothing yet'}")
         tail = []
-        if self.not_filled:
-            tail.append(f"{counted(len(self.not_filled), 'order')} not filled:")
-            tail += [f"  {_short_not_filled(o)}" for o in self.not_filled]
         if self.orders:
             tail.append("working orders:")
             tail += [f"  {_short_order(o)}" for o in self.orders]
@@ -136,6 +133,13 @@ class StepReport:
                     middle.append(f"  ... {len(fills) - shown} more: xmtrade paper history")
             elif self.sessions:
                 middle.append("no fills")
+            if self.not_filled and shown == len(fills):
+                middle.append(f"{counted(len(self.not_filled), 'order')} not filled:")
+                middle += [f"  {_short_not_filled(o)}" for o in self.not_filled]
+            elif self.not_filled:
+                middle.append(
+                    f"{counted(len(self.not_filled), 'order')} not filled: xmtrade paper history"
+                )
             text = "\n".join([*head, *middle, *tail])
             if len(text) <= max_length:
                 return text
