@@ -127,9 +127,9 @@ class Ledger:
             if path is None:
                 names = set(sa.inspect(engine).get_table_names())
                 marker = ledger._read_marker() if s.MARKER_TABLE in names else None
-            if marker is not None and marker.get("application") == s.APPLICATION:
-                if ledger._migrate(marker):
-                    names = set(sa.inspect(engine).get_table_names())  # with the new tables
+            ours = marker is not None and marker.get("application") == s.APPLICATION
+            if ours and marker is not None and ledger._migrate(marker):
+                names = set(sa.inspect(engine).get_table_names())  # with the new tables
             verify(shown, names, marker, sqlite=path is not None, create=create)
             # a new ledger is made with its first account, in the same transaction: a refused
             # `paper init` leaves no empty ledger behind
