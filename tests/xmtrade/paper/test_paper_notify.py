@@ -426,3 +426,53 @@ def test_paper_notify_sends_the_status_now(
     assert "last bar: 2025-10-30 close 44.16" in message and "buy and hold: " in message
     assert "paper.sqlite" not in message and len(message) <= 1500
     assert "risk lines: line1 ok, line2 ok, line3 ok" in message
+
+
+def test_a_stopped_step_kills_its_notify_command_and_says_the_step_landed(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid_file = tmp_path / "hook.pid"
+    script = (
+        "import os, sys, time; "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    command = json.dumps([sys.executable, "-c", script])
+    layer = config_layer(tmp_path, f"    command: {command}\n    timeout_seconds: 100\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    env = {**os.environ, "XMTRADE_HOME": str(home)}
+    step = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "xmtrade.cli", "paper", "step"),
+            *("--asof", "2025-10-17", "--offline", "-c", str(layer)),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), "the notify command never started"
+    hook = int(pid_file.read_text())
+    step.send_signal(signal.SIGTERM)
+    _, err = step.communicate(timeout=60)
+    assert step.returncode == 143, err
+    assert "xmtrade: terminated after the step landed (run " in err
+    assert "its notification was not sent: the next step or `xmtrade paper notify" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(hook, 0)
+        except ProcessLookupError:
+            break
+        stat = Path(f"/proc/{hook}/stat")
+        if stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z"):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(hook, signal.SIGKILL)
+        pytest.fail("the notify command outlived the stopped step")
+    runs = runs_of(home / "paper.sqlite")
+    assert runs[-1]["outcome"] == "processed" and runs[-1]["notified"] == 0
