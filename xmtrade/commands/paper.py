@@ -220,8 +220,10 @@ def _account_config(args: argparse.Namespace, account: Account) -> tuple[AppConf
             "exists: restore it, or run from that folder with the account's -c files (or "
             "--reset to restart the account on this folder's config)",
         )
-    if "paper-home" not in _SAID:
-        _SAID.add("paper-home")
+    from xmtrade.commands.config import NOTES_SAID
+
+    if "paper-home" not in NOTES_SAID:  # once per command (the CLI clears it)
+        NOTES_SAID.add("paper-home")
         layers = ", ".join(recorded) or "the packaged defaults only"
         print(
             f"xmtrade: paper account '{account.name}' was made in {folder}: using its "
@@ -229,9 +231,6 @@ def _account_config(args: argparse.Namespace, account: Account) -> tuple[AppConf
             file=sys.stderr,
         )
     return load_config([Path(p) for p in recorded]), recorded
-
-
-_SAID: set[str] = set()
 
 
 def _home_of(cfg: AppConfig) -> tuple[str, str]:
@@ -518,7 +517,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
     def send(summary: str, payload: dict[str, Any], title: str | None) -> None:
         # every message waits in the ledger with its run: send what has not gone out
         current = _account_config(args, account)[0].paper.notify
-        for warning in deliver_unsent(ledger, account, current)[1]:
+        latest = ledger.runs(account, limit=1)  # the run this message is about: not "late"
+        newest = int(latest[0]["id"]) if latest else None
+        for warning in deliver_unsent(ledger, account, current, newest)[1]:
             logging.getLogger("xmtrade.paper").warning(warning)
 
     service = PaperService(

@@ -244,6 +244,34 @@ def test_a_partial_quarter_names_what_the_gate_still_needs(
         "note: 2025Q4 is partial (revenue entered): the gate still needs ev_gross_margin; "
         "meanwhile the gate reads 2025Q4 as unknown" in out
     )
+    # the step that first reads the new row says it too
+    ok(capsys, "paper", "init", "--start", "2026-03-02", "--offline", "-c", str(layer))
+    out = ok(capsys, "paper", "step", "--asof", "2026-03-06", "--offline", "-c", str(layer))
+    facts.write_text(FACTS.read_text())
+    ok(capsys, "paper", "step", "--asof", "2026-03-13", "--offline", "-c", str(layer))
+    ok(
+        capsys,
+        *("facts", "add", "revenue", "2025Q4", "116500", "--announced", "2026-03-16"),
+        *("-c", str(layer)),
+    )
+    out = ok(capsys, "paper", "step", "--asof", "2026-03-20", "--offline", "-c", str(layer))
+    assert "2025Q4 is partial (revenue entered): the gate still needs ev_gross_margin" in out
+
+
+def test_status_after_a_refused_step_gives_no_step_advice(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline")
+    ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline")
+    tweak = tmp_path / "tweak.yaml"
+    tweak.write_text("stop:\n  lookback: 10\n")
+    one_line_error(capsys, "paper", "step", "--offline", "-c", str(tweak))
+    status = ok(capsys, "paper", "status")
+    assert "last run: " in status and "refused" in status
+    assert "warning: the last step was refused, and a step with the same inputs is refused" in (
+        status
+    )
+    assert "run xmtrade paper step" not in status and "paper step --offline" not in status
 
 
 def test_paper_report_out_empty_is_refused(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
