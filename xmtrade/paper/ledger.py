@@ -97,10 +97,14 @@ class Ledger:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, target: str, create: bool, make_folder: bool = True) -> Ledger:
+    def open(
+        cls, target: str, create: bool, make_folder: bool = True, read_only: bool = False
+    ) -> Ledger:
         """Open the ledger at `target` (a file path or a SQLAlchemy URL), creating it when
         `create` and it does not exist (and its folder too when `make_folder`). Anything that
-        is not an xmtrade ledger is refused before a byte of it is written."""
+        is not an xmtrade ledger is refused before a byte of it is written. `read_only` opens
+        an SQLite file for reading only (a reader beside running steps, e.g. a live page):
+        it never writes, never upgrades, never takes a write lock."""
         url, path = parse_target(target)
         shown = str(path) if path is not None else url.render_as_string(hide_password=True)
         if path is not None:
@@ -117,12 +121,14 @@ class Ledger:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise ConfigError("--db", None, f"cannot create {path.parent}: {exc}") from None
-            read_only = read_only_reason(path) if names else None
-            engine = sqlite_engine(url, read_only is not None)
+            why = read_only_reason(path) if names else None
+            if read_only and names and why is None:
+                why = "opened read-only"
+            engine = sqlite_engine(url, why is not None)
         else:
             engine = server_engine(url, shown)
         ledger = cls(engine, shown, path)
-        ledger.read_only = read_only if path is not None else None
+        ledger.read_only = why if path is not None else None
         with ledger.errors():
             if path is None:
                 names = set(sa.inspect(engine).get_table_names())

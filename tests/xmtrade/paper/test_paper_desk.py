@@ -152,9 +152,19 @@ def test_a_step_history_and_status_name_every_order_not_filled(
     assert "orders not filled on 2025-11-21:\n  2025-11-21 tranche 9 stage 2 buy 1,400" in status
     assert "next scheduled run: " in status and "(paper.schedule: mon-fri 17:15" in status
     assert "config hash " in status and "it covers" not in status
-    ledger = Ledger.open(str(home / "paper.sqlite"), create=False)
-    rows = orders_not_filled(ledger, ledger.account("default"), since=date(2025, 11, 19))
+    # a reader beside the steps (the live page) opens it read-only: it reads, never writes
+    ledger = Ledger.open(str(home / "paper.sqlite"), create=False, read_only=True)
+    account = ledger.account("default")
+    rows = orders_not_filled(ledger, account, since=date(2025, 11, 19))
     assert [o.tranche for o in rows if o.tranche is not None] == [7, 9]
+    from xmtrade.errors import OutputError
+
+    with pytest.raises(OutputError, match="the ledger is read-only \\(opened read-only\\)"):
+        ledger.mark_notified([1])
+    assert "processed 5 sessions" in ok(
+        capsys, "paper", "step", "--asof", "2025-11-28", "--offline"
+    )  # a step beside the reader
+    assert ledger.account("default").last_session == date(2025, 11, 28)
 
 
 def test_a_step_from_another_folder_uses_the_accounts_home(
