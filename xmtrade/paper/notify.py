@@ -202,8 +202,9 @@ def deliver_unsent(
             ]
         failed = send_messages(messages, {"account": account.name, "run": run["id"]}, cfg)
         warnings += failed
-        if not failed:
-            done.append(int(run["id"]))
-            sent += len(messages)
+        if failed:
+            break  # a target is down: the rest waits too (no timeout after timeout)
+        done.append(int(run["id"]))
+        sent += len(messages)
     ledger.mark_notified(done)
     return sent, warnings
