@@ -321,7 +321,7 @@ def test_a_read_only_ledger_is_read_and_a_step_refused_in_one_line(
             f"{db}: the ledger is read-only (on a read-only file system): status, history"
         )
     finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_a_full_disk_leaves_the_reading_verbs_working(
@@ -347,4 +347,4 @@ def test_a_full_disk_leaves_the_reading_verbs_working(
         line = one_line_error(capsys, "paper", "report", "--db", str(db), "--out", str(out))
         assert line.startswith(f"{out}: cannot write: no space left on the device")
     finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
