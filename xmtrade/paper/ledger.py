@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_feeds.bars import BAR_COLUMNS
 from xmtrade import __version__
-from xmtrade.errors import ConfigError, DataError, OutputError, writing
+from xmtrade.errors import ConfigError, DataError, OutputError
 from xmtrade.paper import schema as s
 from xmtrade.paper.accounts import (
     DEFAULT_ACCOUNT,
@@ -56,7 +54,6 @@ from xmtrade.paper.database import (
     driver_error,
     inspect_sqlite_file,
     io_problem,
-    lock_key,
     lock_not_available,
     parse_target,
     read_only_reason,
@@ -296,69 +293,12 @@ class Ledger:
 
     @contextmanager
     def lock(self, account: str) -> Iterator[None]:
-        """Hold the account's step lock, or fail at once naming who holds it."""
-        self.refuse_if_read_only()
-        path = self.lock_path(account)
-        if path is None:
-            with self._server_lock(account):
-                yield
-            return
-        import fcntl
+        """Hold the account's step lock, or fail at once naming who holds it
+        (xmtrade/paper/locks.py)."""
+        from xmtrade.paper.locks import step_lock
 
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise DataError(str(path), None, f"cannot open the lock file: {exc.strerror}") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-                raise DataError(
-                    f"paper account '{account}'",
-                    None,
-                    f"another step is running ({holder}); try again when it has finished",
-                ) from None
-            holder = f"pid {os.getpid()} on {socket.gethostname()} since {now_utc()}"
-            with writing(path, kept="the ledger is as it was before this command"):
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, holder.encode(), 0)
+        with step_lock(self, account):
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
-
-    @contextmanager
-    def _server_lock(self, account: str) -> Iterator[None]:
-        """A database server's own lock for the account's step, held on one connection for
-        the whole step (released by the server when the connection dies): a session advisory
-        lock on PostgreSQL, a named lock on MySQL; elsewhere only the row lock of the commit."""
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            take = "SELECT pg_try_advisory_lock(:key)"
-            release = "SELECT pg_advisory_unlock(:key)"
-            key: int | str = lock_key(account)
-        elif dialect in ("mysql", "mariadb"):
-            take, release = "SELECT GET_LOCK(:key, 0)", "SELECT RELEASE_LOCK(:key)"
-            key = f"xmtrade-paper-{account}"[:64]
-        else:
-            yield
-            return
-        with self.errors(), self.engine.connect() as conn:
-            got = conn.execute(sa.text(take), {"key": key}).scalar()
-            conn.commit()
-            if not got:
-                raise DataError(
-                    f"paper account '{account}'",
-                    None,
-                    f"another step is running (it holds the account's lock on {self.where}); "
-                    "try again when it has finished",
-                )
-            try:
-                yield
-            finally:
-                with contextlib.suppress(SQLAlchemyError):
-                    conn.execute(sa.text(release), {"key": key})
-                    conn.commit()
 
     # ------------------------------------------------------------------ accounts
 
