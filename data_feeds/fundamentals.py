@@ -19,7 +19,7 @@ import difflib
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -663,9 +663,18 @@ class PointInTimeFacts:
     session and the time is not after `decision_time`, else at `next_session(d)`.
     """
 
-    def __init__(self, facts: Iterable[Fact], calendar: SessionLookup, decision_time: time) -> None:
+    def __init__(
+        self,
+        facts: Iterable[Fact],
+        calendar: SessionLookup,
+        decision_time: time,
+        known_from: Mapping[tuple[str, str, date], date] | None = None,
+    ) -> None:
         self.calendar = calendar
         self.decision_time = decision_time
+        # a paper account's facts entered late: (metric, period, announced) -> the first
+        # session it may use them, when later than the announcement allows
+        self._known_from = dict(known_from or {})
         self._facts: tuple[Fact, ...] = tuple(facts)
         seen: dict[tuple[str, str, date], Fact] = {}
         for fact in self._facts:
@@ -690,6 +699,16 @@ class PointInTimeFacts:
         return self._facts
 
     def _usable_from(self, fact: Fact) -> date:
+        by_announcement = self._announced_usable(fact)
+        known = self._known_from.get((fact.metric, fact.period, fact.announced))
+        return by_announcement if known is None else max(by_announcement, known)
+
+    def announced_usable_from(self, fact: Fact) -> date:
+        """The first session the announcement alone makes `fact` usable from (a backtest's
+        rule, whatever a paper account's `known_from` says)."""
+        return self._announced_usable(fact)
+
+    def _announced_usable(self, fact: Fact) -> date:
         day = fact.announced
         try:
             if (

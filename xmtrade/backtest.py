@@ -46,6 +46,7 @@ class BacktestResult:
     open_orders: list[dict[str, Any]]  # orders still working after the last session
     periods_per_year: float  # the calendar's sessions a year over the years of the run
     risk_free: pd.Series  # per session: the cash rate's return since the previous session
+    page_sections: str = ""  # HTML the report page shows first (a paper account's sections)
 
 
 def resolve_window(

@@ -256,7 +256,24 @@ def describe_added(
 
         rows = {a.row for a in added if a.row is not None}
         out += [f"  {f.line()}" for f in check_facts(path).of("warning") if f.row in rows]
+        out += _partial_quarter(path, cfg, args)
     return out
+
+
+def _partial_quarter(path: Path, cfg: AppConfig | None, args: argparse.Namespace) -> list[str]:
+    """The gate metrics the newest quarter still lacks, and what the gate reads meanwhile."""
+    from data_feeds.calendar import SessionCalendar
+    from data_feeds.fundamentals import PointInTimeFacts, read_facts
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.paper.facts_known import partial_quarter_lines
+
+    cfg = cfg or load_from_args(args)
+    calendar = SessionCalendar(cfg.market.calendar, cfg.market.adhoc_closures)
+    try:
+        pit = PointInTimeFacts(read_facts(path), calendar, cfg.fundamentals.decision_time)
+        return [f"note: {line}" for line in partial_quarter_lines(cfg, pit)]
+    except Exception:  # a date past the calendar's end: the checker has said it already
+        return []
 
 
 def _shown(value: float) -> str:

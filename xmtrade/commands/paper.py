@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from data_feeds.calendar import SessionCalendar
     from xmtrade.config import AppConfig
     from xmtrade.paper.ledger import Account, Ledger
+    from xmtrade.paper.outcome import StepReport
 
 DEFAULT_ACCOUNT = "default"
 
@@ -147,10 +148,16 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     send = sub.add_parser(
         "notify",
         parents=parents,
-        help="send the account's status to the configured notifications (to try them)",
-        description="Send a short status of the account (last bar, NAV against buy and hold, "
-        "P&L, tranches and stops, last run) to every target paper.notify names: apprise "
-        "URLs, the webhook, the command. Exit 1 when a target fails.",
+        help="send what a step left unsent, then the account's status (--test: a sample)",
+        description="Send the notifications a stopped step did not send, then a short status "
+        "of the account (last bar, NAV against buy and hold, P&L, tranches and stops, last run) "
+        "to every target paper.notify names: apprise URLs, the webhook, the command. --test "
+        "sends a sample message to each target in turn. Exit 1 when a target fails.",
+    )
+    send.add_argument(
+        "--test",
+        action="store_true",
+        help="send a sample message to each target in turn and say which took it",
     )
     send.set_defaults(handler=run_notify)
 
@@ -190,6 +197,49 @@ def _layers(args: argparse.Namespace) -> list[str]:
     from xmtrade.commands.config import config_files
 
     return [str(p.resolve()) for p in config_files(args)]
+
+
+def _account_config(args: argparse.Namespace, account: Account) -> tuple[AppConfig, list[str]]:
+    """The config of a command on `account`, and its layers: this folder's (./xmtrade.yaml,
+    then each -c) when they are the account's, or when -c or --reset says which to use;
+    otherwise the layers the account was made with, wherever the command runs (a timer
+    without `cd`), never the packaged defaults in their place."""
+    from xmtrade.commands.config import load_from_args
+    from xmtrade.config import load_config, user_config_path
+
+    given = [str(Path(p).resolve()) for p in getattr(args, "config", None) or []]
+    user = user_config_path()
+    here = ([str(user.resolve())] if user is not None else []) + given
+    here = list(dict.fromkeys(here))
+    if given or getattr(args, "reset", False) or tuple(here) == account.config_layers:
+        return load_from_args(args), _layers(args)
+    recorded = list(account.config_layers)
+    folder = account.home_folder() or "(unknown)"
+    missing = [p for p in recorded if not Path(p).is_file()]
+    if missing:
+        raise ConfigError(
+            f"paper account '{account.name}'",
+            None,
+            f"it was made in {folder} with {', '.join(recorded)}, and {missing[0]} no longer "
+            "exists: restore it, or run from that folder with the account's -c files (or "
+            "--reset to restart the account on this folder's config)",
+        )
+    from xmtrade.commands.config import NOTES_SAID
+
+    if "paper-home" not in NOTES_SAID:  # once per command (the CLI clears it)
+        NOTES_SAID.add("paper-home")
+        layers = ", ".join(recorded) or "the packaged defaults only"
+        print(
+            f"xmtrade: paper account '{account.name}' was made in {folder}: using its "
+            f"config ({layers})",
+            file=sys.stderr,
+        )
+    return load_config([Path(p) for p in recorded]), recorded
+
+
+def _home_of(cfg: AppConfig) -> tuple[str, str]:
+    """The folder a command runs in and the facts file its config names (resolved)."""
+    return str(Path.cwd().resolve()), str(Path(cfg.fundamentals.file).resolve())
 
 
 def parse_cash(value: str | None) -> float | None:
@@ -286,6 +336,8 @@ def run_init(args: argparse.Namespace) -> int:
         facts_digest=digest,
         facts_content=content,
         history=history,
+        home=_home_of(cfg)[0],
+        facts_file=_home_of(cfg)[1],
     )
     span = f"{history.index[0].date()} .. {history.index[-1].date()}" if len(history) else "none"
     print(
@@ -293,6 +345,11 @@ def run_init(args: argparse.Namespace) -> int:
         f"with HK${cash:,.2f}"
     )
     print(f"config hash {account.config_hash}: {HASH_COVERS}")
+    layers = ", ".join(account.config_layers) or "the packaged defaults only"
+    print(
+        f"home: {account.home}; config {layers}; facts file {account.facts_file} (a step run "
+        "from anywhere uses these)"
+    )
     print(f"price history frozen into the ledger: {len(history):,} bars ({span})")
     print(f"next: xmtrade paper step --account {account.name}")
     return 0
@@ -302,48 +359,94 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_step_command(args: argparse.Namespace) -> int:
-    """One step; print what it did and send the summary."""
-    from xmtrade.commands.config import load_from_args
+    """One step; print what it did and send its notifications."""
+    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
-    from xmtrade.paper.notify import notify
-    from xmtrade.paper.scheduler import payload_of
+    from xmtrade.interrupts import exit_code
     from xmtrade.paper.step import StepRequest, run_step
 
     name = _account_name(args)
     asof = parse_day(args.asof, "--asof")
-    cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
+    account = ledger.account(name)
+    cfg, layers = _account_config(args, account)
     calendar, cache = _market(cfg, data_dir)
     request = StepRequest(name, asof=asof, offline=args.offline, reset=args.reset)
     try:
-        report = run_step(ledger, cfg, calendar, cache, request, layers=_layers(args))
+        report = run_step(ledger, cfg, calendar, cache, request, layers=layers, home=_home_of(cfg))
     except UserInputError as exc:
-        for warning in notify(
-            f"xmtrade paper {name}: step failed: {exc.line()}",
-            {"account": name, "outcome": "failed"},
-            cfg.paper.notify,
-            log_warnings=False,
-        ):
-            print(f"warning: {warning}", file=sys.stderr)
+        _notify_failure(ledger, account, cfg, exc)
         raise
-    from xmtrade.facts_show import stale_warning
-
-    stale = stale_warning(cfg, calendar, report.last_session)
-    if stale:
-        report.notes.append(stale)  # printed with the notes, before the summary line
-    for line in report.lines():
-        print(line)
-    sent = notify(
-        report.message(cfg.paper.notify.max_length),
-        payload_of(report),
-        cfg.paper.notify,
-        title=report.title(),
-        log_warnings=False,
-    )
-    for warning in sent:
-        print(f"warning: {warning}", file=sys.stderr)
+    notified = False
+    try:
+        stale = stale_warning(cfg, calendar, report.last_session)
+        if stale:
+            report.notes.append(stale)  # printed with the notes, before the summary line
+        for line in report.lines():
+            print(line)
+        _, warnings = deliver_unsent(ledger, account, cfg.paper.notify, report.run_id)
+        notified = True
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        _say_landed(report, account.name, cfg, notified, exc)
+        return exit_code(exc)
     return 0
+
+
+def deliver_unsent(
+    ledger: Ledger, account: Account, cfg: Any, current_run: int | None = None
+) -> tuple[int, list[str]]:
+    """`xmtrade.paper.notify.deliver_unsent`, imported when used."""
+    from xmtrade.paper.notify import deliver_unsent as deliver
+
+    return deliver(ledger, account, cfg, current_run)
+
+
+def _say_landed(
+    report: StepReport, name: str, cfg: AppConfig, notified: bool, exc: BaseException
+) -> None:
+    """What a stop after the commit leaves: the step landed; its notification went out or
+    waits for the next step or `paper notify`."""
+    from xmtrade.interrupts import exit_code
+    from xmtrade.paper.notify import has_targets
+
+    what = "terminated" if exit_code(exc) == 143 else "interrupted"
+    span = f"{report.sessions[0]} .. {report.sessions[-1]}" if report.sessions else "no new session"
+    if not has_targets(cfg.paper.notify):
+        state = "no notification is configured"
+    elif notified:
+        state = "its notification went out"
+    else:
+        state = (
+            "its notification was not sent: the next step or "
+            f"`xmtrade paper notify --account {name}` sends it"
+        )
+    print(
+        f"xmtrade: {what} after the step landed (run {report.run_id}, {span}, committed to "
+        f"the ledger); {state}",
+        file=sys.stderr,
+    )
+
+
+def _notify_failure(ledger: Ledger, account: Account, cfg: AppConfig, exc: UserInputError) -> None:
+    """Send a refused or failed step's message (stored with its run; sent directly when the
+    ledger itself failed)."""
+    from xmtrade.paper.events import failure_message
+    from xmtrade.paper.notify import has_targets, send_messages
+
+    if not has_targets(cfg.paper.notify):
+        return
+    try:
+        latest = ledger.runs(account, limit=1)
+        current = int(latest[0]["id"]) if latest else None
+        _, warnings = deliver_unsent(ledger, account, cfg.paper.notify, current)
+    except UserInputError:
+        message = failure_message(account.name, "failed", exc.line(), cfg.paper.notify.max_length)
+        warnings = send_messages([message], {"account": account.name}, cfg.paper.notify)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- run
@@ -353,24 +456,21 @@ def run_scheduler(args: argparse.Namespace) -> int:
     """Catch up, then step on every session (or print the next run times with --next)."""
     from datetime import date
 
-    from xmtrade.commands.config import load_from_args
     from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.ledger import RunRecord, now_utc
-    from xmtrade.paper.notify import notify
-    from xmtrade.paper.outcome import StepReport
     from xmtrade.paper.scheduler import PaperService, check_schedule, next_runs, serve
     from xmtrade.paper.step import StepRequest, account_config_hash, run_step
 
     name = _account_name(args)
-    cfg = load_from_args(args)
-    data_dir = resolve_data_dir(args.data_dir)
-    calendar, cache = _market(cfg, data_dir)
-    schedule = cfg.paper.schedule
     if args.next is not None and args.next < 1:
         raise ConfigError("command line", "--next", f"expected 1 or more, got {args.next}")
+    data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
+    cfg, layers = _account_config(args, account)
+    calendar, cache = _market(cfg, data_dir)
+    schedule = cfg.paper.schedule
     check_schedule(schedule, calendar)
     if args.next is not None:
         runs = next_runs(datetime.now(ZoneInfo(schedule.timezone)), args.next, schedule, calendar)
@@ -389,10 +489,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
     # yfinance's own error lines reach the log inside the step's one-line reason
     logging.getLogger("yfinance").propagate = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    layers = _layers(args)
 
     def step(record_idle: bool) -> StepReport:
-        current = load_from_args(args)  # picks up edits of the config and the facts file
+        current, _ = _account_config(args, account)  # edits of the config and facts file
         request = StepRequest(name, trigger="scheduler", record_idle=record_idle)
         report = run_step(ledger, current, calendar, cache, request, layers=layers)
         stale = stale_warning(current, calendar, report.last_session)
@@ -401,6 +500,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
         return report
 
     def record_no_bar(session: date, outcome: str, line: str) -> None:
+        from xmtrade.paper.events import STALE, Message
+        from xmtrade.paper.notify import has_targets
+
+        current = _account_config(args, account)[0].paper.notify
+        message = Message(STALE, f"xmtrade paper {name}: {outcome}", line, {"outcome": outcome})
         run = RunRecord(
             started_at=now_utc(),
             trigger="scheduler",
@@ -409,12 +513,18 @@ def run_scheduler(args: argparse.Namespace) -> int:
             config_hash=account_config_hash(cfg),
             notes=[line],
             summary=line,
+            messages=[message.as_dict()],
+            notified=False if has_targets(current) else None,
         )
         ledger.record_run(account, run)
 
     def send(summary: str, payload: dict[str, Any], title: str | None) -> None:
-        current = load_from_args(args).paper.notify
-        notify(summary, {"account": name, **payload}, current, title=title)
+        # every message waits in the ledger with its run: send what has not gone out
+        current = _account_config(args, account)[0].paper.notify
+        latest = ledger.runs(account, limit=1)  # the run this message is about: not "late"
+        newest = int(latest[0]["id"]) if latest else None
+        for warning in deliver_unsent(ledger, account, current, newest)[1]:
+            logging.getLogger("xmtrade.paper").warning(warning)
 
     service = PaperService(
         step=step,
@@ -455,16 +565,15 @@ def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[
 
     import pandas as pd
 
-    from xmtrade.commands.config import load_from_args
     from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
     from xmtrade.paper.views import status_lines
 
-    cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(_account_name(args))
+    cfg, _ = _account_config(args, account)
     calendar, cache = _market(cfg, data_dir)
     cached = cache.load_or_empty(account.symbol)
     lines = status_lines(
@@ -474,11 +583,30 @@ def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[
         latest_closed=calendar.latest_closed_session(),
         cached_through=pd.Timestamp(cached.index[-1]).date() if len(cached) else None,
         today=date.today(),
+        next_run=_next_run(cfg, calendar),
     )
     stale = stale_warning(cfg, calendar, account.last_session)
     if stale:
         lines.append(stale)
     return cfg, account, lines
+
+
+def _next_run(cfg: AppConfig, calendar: SessionCalendar) -> str | None:
+    """The next run paper.schedule names, in words (None past the calendar's end)."""
+    from xmtrade.paper.scheduler import next_runs
+
+    schedule = cfg.paper.schedule
+    try:
+        runs = next_runs(datetime.now(ZoneInfo(schedule.timezone)), 1, schedule, calendar)
+    except (UserInputError, ValueError):
+        return None
+    if not runs:
+        return None
+    return (
+        f"{runs[0]:%Y-%m-%d %a %H:%M %Z} (paper.schedule: {schedule.day_of_week} "
+        f"{schedule.hour:02d}:{schedule.minute:02d} on {calendar.code} sessions; "
+        "run by xmtrade paper run or your timer)"
+    )
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -490,36 +618,118 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_notify(args: argparse.Namespace) -> int:
-    """Send the status to the configured notifications now."""
-    from xmtrade.commands.config import load_from_args
+    """Send what waits (notifications a stopped step did not send), then the status; with
+    --test, a sample message to every target, one by one."""
     from xmtrade.paper.notify import notify
     from xmtrade.paper.outcome import cap
     from xmtrade.reports.terminal import counted
 
     name = _account_name(args)
-    targets = load_from_args(args).paper.notify
-    if targets.apprise_urls_env is None and targets.webhook_url_env is None and not targets.command:
-        raise ConfigError(
-            "paper.notify",
-            None,
-            "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
-            "xmtrade.yaml or a -c layer",
-        )
-    _, account, lines = _account_status(args)
+    if args.test:
+        return _notify_test(args, name)
+    cfg, account, lines = _account_status(args)
+    targets = cfg.paper.notify
+    _require_targets(targets)
+    ledger = _open_ledger(args, _data_dir(args), create=False)
+    waiting, late_warnings = deliver_unsent(ledger, account, targets)
+    for warning in late_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if waiting:
+        print(f"sent {counted(waiting, 'notification')} a step had not sent")
     # the first line names the ledger and the second the hash: a phone needs neither
     title = f"xmtrade paper {account.name} ({account.symbol}): status"
-    message = cap("\n".join([title, *_compact(lines[2:])]), targets.max_length)
+    message = cap("\n".join(_compact(lines[2:])), targets.max_length)
     warnings = notify(
         message, {"account": name, "outcome": "status"}, targets, title=title, log_warnings=False
     )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     what = f"the status of paper account {account.name} ({len(message):,} characters)"
-    if warnings:
-        print(f"{what}: {counted(len(warnings), 'target')} failed")
+    if warnings or late_warnings:
+        print(f"{what}: {counted(len(warnings) + len(late_warnings), 'target')} failed")
         return 1
     print(f"sent {what}")
     return 0
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from xmtrade.home import resolve_data_dir
+
+    return resolve_data_dir(args.data_dir)
+
+
+def _require_targets(targets: Any) -> None:
+    from xmtrade.paper.notify import has_targets
+
+    if not has_targets(targets):
+        raise ConfigError(
+            "paper.notify",
+            None,
+            "names no target: set apprise_urls_env (or webhook_url_env, or command) in "
+            "xmtrade.yaml or a -c layer",
+        )
+
+
+def _notify_test(args: argparse.Namespace, name: str) -> int:
+    """`paper notify --test`: a sample message to each target in turn, each said ok or not."""
+    from xmtrade.paper.events import sample_messages
+    from xmtrade.paper.notify import send_messages
+
+    ledger = _open_ledger(args, _data_dir(args), create=False)
+    cfg, _ = _account_config(args, ledger.account(name))
+    targets = cfg.paper.notify
+    _require_targets(targets)
+    sample = sample_messages(name)
+    each: list[tuple[str, dict[str, Any]]] = []
+    if targets.apprise_urls_env is not None:
+        env = targets.apprise_urls_env
+        each.append((f"apprise (${env})", {"apprise_urls_env": env}))
+    if targets.webhook_url_env is not None:
+        env = targets.webhook_url_env
+        each.append((f"webhook (${env})", {"webhook_url_env": env}))
+    if targets.command:
+        each.append((f"command {targets.command[0]}", {"command": targets.command}))
+    failed = 0
+    for label, only in each:
+        one = targets.model_copy(
+            update={"apprise_urls_env": None, "webhook_url_env": None, "command": None, **only}
+        )
+        warnings = send_messages(sample, {"account": name, "test": True}, one)
+        if warnings:
+            failed += 1
+            print(f"{label}: failed: {'; '.join(warnings)}")
+        else:
+            print(f"{label}: sent the test message")
+    return 1 if failed else 0
+
+
+def _latest_closed(result: Any) -> Any:
+    """The latest closed session of the account's calendar (None when it cannot be told)."""
+    from xmtrade.config import session_calendar
+
+    try:
+        return session_calendar(result.config).latest_closed_session()
+    except (UserInputError, ValueError):
+        return None
+
+
+def _late_fact_lines(ledger: Ledger, account: Account) -> list[str]:
+    """`paper report`'s word on the sessions where the account and a backtest may differ
+    because a fact was entered late."""
+    from xmtrade.paper import schema as s
+    from xmtrade.paper.facts_known import differing_sessions, late_lines
+
+    late = ledger.late_facts(account)
+    if not late:
+        return []
+    sessions = [b["date"] for b in ledger.table(account, s.bars, "date") if b["kind"] == "session"]
+    differ = differing_sessions(late, sessions)
+    days = ", ".join(str(d) for d in list(differ)[:8]) + (" ..." if len(differ) > 8 else "")
+    return [
+        *(f"fact entered late: {line}" for line in late_lines(late)),
+        f"sessions where this account and a backtest may decide differently: {days or 'none'} "
+        "(report.html lists them)",
+    ]
 
 
 def _compact(lines: list[str]) -> list[str]:
@@ -552,8 +762,12 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
+    import dataclasses
+
     from xmtrade.commands.paths import out_folder
+    from xmtrade.errors import writing
     from xmtrade.home import resolve_data_dir, runs_dir
+    from xmtrade.paper.page_sections import account_sections
     from xmtrade.paper.views import ledger_result
     from xmtrade.report import write_run
     from xmtrade.reports import parse_formats
@@ -567,13 +781,20 @@ def run_report(args: argparse.Namespace) -> int:
     ledger = _open_ledger(args, data_dir, create=False)
     account = ledger.account(name)
     result = ledger_result(ledger, account)
+    result = dataclasses.replace(
+        result,
+        page_sections=account_sections(ledger, account, latest_closed=_latest_closed(result)),
+    )
     summary = run_summary(result)
     if given_out is not None:
         out = given_out
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = runs_dir(data_dir) / f"paper-{account.name}-{stamp}"
-    folder = write_run(result, summary, out, formats)
+    with writing(out):  # a full disk names the folder, not "output file"
+        folder = write_run(result, summary, out, formats)
     print_summary(summary)
+    for line in _late_fact_lines(ledger, account):
+        print(line)
     print(f"run folder: {folder}")
     return 0

@@ -73,6 +73,7 @@ class PaperNotifyConfig(Frozen):
     command: tuple[str, ...] | None = Field(min_length=1)
     timeout_seconds: float = Field(gt=0, le=MAX_SECONDS)
     max_length: int = Field(ge=200, le=MAX_MESSAGE)
+    digest: bool = False  # one digest a step instead of one message per kind of event
 
     @field_validator("apprise_urls_env", "webhook_url_env")
     @classmethod

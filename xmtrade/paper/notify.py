@@ -14,16 +14,25 @@ import signal
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from xmtrade.config import PaperNotifyConfig
+from xmtrade.paper.events import Message
 from xmtrade.paper.outcome import cap
 from xmtrade.reports.terminal import counted
+
+if TYPE_CHECKING:
+    from xmtrade.paper.ledger import Account, Ledger
 
 log = logging.getLogger("xmtrade.paper")
 
 SUMMARY_ENV = "XMTRADE_PAPER_SUMMARY"
+
+
+def has_targets(cfg: PaperNotifyConfig) -> bool:
+    """True when the config names somewhere to send notifications."""
+    return cfg.apprise_urls_env is not None or cfg.webhook_url_env is not None or bool(cfg.command)
 
 
 def notify(
@@ -39,17 +48,20 @@ def notify(
     prints them itself says so)."""
     text = cap(summary, cfg.max_length)
     heading = title or text.splitlines()[0]
+    if title is not None and text.startswith(title):
+        text = text[len(title) :].lstrip("\n")  # the title is never the body's first line
     warnings: list[str] = []
     if cfg.apprise_urls_env is not None:
         warning = _apprise(cfg.apprise_urls_env, heading, text, cfg.timeout_seconds)
         if warning:
             warnings.append(warning)
     if cfg.webhook_url_env is not None:
-        warning = _webhook(cfg.webhook_url_env, {"text": text, **payload}, cfg.timeout_seconds)
+        body = {"title": heading, "text": text, **payload}
+        warning = _webhook(cfg.webhook_url_env, body, cfg.timeout_seconds)
         if warning:
             warnings.append(warning)
     if cfg.command is not None:
-        warning = _command(list(cfg.command), text, cfg.timeout_seconds)
+        warning = _command(list(cfg.command), f"{heading}\n{text}", cfg.timeout_seconds)
         if warning:
             warnings.append(warning)
     if log_warnings:
@@ -126,13 +138,73 @@ def _command(argv: list[str], summary: str, timeout: float) -> str | None:
     try:
         stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(child.pid, signal.SIGKILL)
-        child.kill()
-        child.communicate()
+        _kill_group(child)
         return f"notify command {argv[0]} timed out after {timeout:g} s and was stopped"
+    except BaseException:  # the step is being stopped (Ctrl-C, SIGTERM): the command too
+        _kill_group(child)
+        raise
     if child.returncode != 0:
         said = (stderr or stdout).strip().splitlines()
         tail = f": {said[-1]}" if said else ""
         return f"notify command {argv[0]} exited with {child.returncode}{tail}"
     return None
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    """Kill the command and everything it started (its own process group), and reap it."""
+    with contextlib.suppress(OSError):
+        os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        child.kill()
+    with contextlib.suppress(OSError, ValueError):
+        child.communicate(timeout=5)
+
+
+def send_messages(
+    messages: Sequence[Message], payload: Mapping[str, Any], cfg: PaperNotifyConfig
+) -> list[str]:
+    """Send each message to every target; the warnings of what failed."""
+    warnings: list[str] = []
+    for message in messages:
+        fields = {**payload, "kind": message.kind, **message.fields}
+        warnings += notify(
+            message.body or message.title, fields, cfg, title=message.title, log_warnings=False
+        )
+    return warnings
+
+
+def deliver_unsent(
+    ledger: Ledger, account: Account, cfg: PaperNotifyConfig, current_run: int | None = None
+) -> tuple[int, list[str]]:
+    """Send every notification of the account still waiting in the ledger (a step stopped
+    before it sent them, or a target that failed), and mark the runs whose messages all went
+    out (those of `current_run`, this command's step, are not marked as late). Returns how
+    many messages were sent and the warnings."""
+    if not has_targets(cfg):
+        return 0, []
+    sent = 0
+    warnings: list[str] = []
+    done: list[int] = []
+    waiting = ledger.unsent(account)
+    for run in waiting:
+        messages = [Message.from_dict(m) for m in run["messages"]]
+        late = run["id"] != current_run
+        if late:
+            stamp = run["finished_at"]
+            messages = [
+                Message(
+                    m.kind,
+                    m.title,
+                    f"(from the step of {stamp}, not sent then)\n{m.body}",
+                    m.fields,
+                )
+                for m in messages
+            ]
+        failed = send_messages(messages, {"account": account.name, "run": run["id"]}, cfg)
+        warnings += failed
+        if failed:
+            break  # a target is down: the rest waits too (no timeout after timeout)
+        done.append(int(run["id"]))
+        sent += len(messages)
+    ledger.mark_notified(done)
+    return sent, warnings

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from xmtrade.paper.records import describe_fill, describe_order
+from xmtrade.paper.unfilled import OrderNotFilled
 from xmtrade.reports.terminal import counted
 
 
@@ -36,6 +37,8 @@ class StepReport:
     reset: bool = False
     run_id: int | None = None
     fetch_failed: bool = False  # the price update could not reach the source (network)
+    not_filled: list[OrderNotFilled] = field(default_factory=list)  # this step's sessions
+    tranches: list[dict[str, Any]] = field(default_factory=list)  # every tranche after the step
 
     @property
     def up_to_date(self) -> bool:
@@ -77,6 +80,8 @@ class StepReport:
             parts.append("fills: " + ", ".join(_short_fill(f) for f in self.fills))
         elif self.sessions:
             parts.append("no fills")
+        if self.not_filled:
+            parts.append("not filled: " + ", ".join(_short_not_filled(o) for o in self.not_filled))
         parts.append(
             "working: " + ", ".join(_short_order(o) for o in self.orders)
             if self.orders
@@ -128,6 +133,13 @@ class StepReport:
                     middle.append(f"  ... {len(fills) - shown} more: xmtrade paper history")
             elif self.sessions:
                 middle.append("no fills")
+            if self.not_filled and shown == len(fills):
+                middle.append(f"{counted(len(self.not_filled), 'order')} not filled:")
+                middle += [f"  {_short_not_filled(o)}" for o in self.not_filled]
+            elif self.not_filled:
+                middle.append(
+                    f"{counted(len(self.not_filled), 'order')} not filled: xmtrade paper history"
+                )
             text = "\n".join([*head, *middle, *tail])
             if len(text) <= max_length:
                 return text
@@ -142,7 +154,7 @@ class StepReport:
                 f"paper account {self.account}: processed "
                 f"{counted(len(self.sessions), 'session')}{reset}, {self._span()}"
             )
-            out += _session_lines(self.sessions, self.fills, self.decisions)
+            out += _session_lines(self.sessions, self.fills, self.decisions, self.not_filled)
         else:
             out.append(
                 f"no new bar: paper account {self.account} is processed through "
@@ -174,10 +186,22 @@ def _short_order(order: dict[str, Any]) -> str:
     return f"{order['kind']} {order['side']} {int(order['shares']):,} {where} (t{order['tranche']})"
 
 
+def _short_not_filled(order: OrderNotFilled) -> str:
+    """`t3 buy 1,200 (cancelled at the open: a held stop triggered)` or, for a blocked
+    signal, `stage 1 signal 2025-04-07 (signal blocked by a risk line)`."""
+    if order.tranche is None:
+        return f"stage {order.stage} signal {order.session} ({order.words})"
+    return f"t{order.tranche} {order.side} {order.shares:,} on {order.session} ({order.words})"
+
+
 def _session_lines(
-    sessions: Sequence[date], fills: Sequence[dict[str, Any]], decisions: Sequence[dict[str, Any]]
+    sessions: Sequence[date],
+    fills: Sequence[dict[str, Any]],
+    decisions: Sequence[dict[str, Any]],
+    not_filled: Sequence[OrderNotFilled] = (),
 ) -> list[str]:
-    """One line per session that had a fill or a decision worth reading."""
+    """One line per session that had a fill, a decision worth reading or an order not
+    filled (with its reason and numbers)."""
     by_day: dict[date, list[str]] = {}
     for f in fills:
         by_day.setdefault(f["date"], []).append("fill " + describe_fill(f))
@@ -185,6 +209,17 @@ def _session_lines(
         text = _describe_decision(d)
         if text:
             by_day.setdefault(d["date"], []).append(text)
+    for o in not_filled:
+        head = f"tranche {o.tranche} not filled" if o.tranche is not None else "not ordered"
+        numbers = []
+        if o.tranche is not None:
+            numbers.append(f"{o.side} {o.shares:,}")
+            if o.decided is not None and o.reference_price is not None:
+                numbers.append(f"decided {o.decided} at {o.reference_price:g}")
+            if o.planned_stop is not None:
+                numbers.append(f"stop {o.planned_stop:g}")
+        inner = f" ({', '.join(numbers)})" if numbers else ""
+        by_day.setdefault(o.session, []).append(f"{head}{inner}: {o.words}: {o.detail}")
     return [f"  {day}  " + "; ".join(by_day[day]) for day in sessions if day in by_day]
 
 
@@ -204,10 +239,7 @@ def _describe_decision(d: dict[str, Any]) -> str | None:
     if action in ("place_stop", "raise_stop"):
         stop = d["stop"]
         return f"{action.replace('_', ' ')} tranche {d['tranche']}: {stop['to']} ({stop['basis']})"
-    if action == "skip":
-        return f"skip stage {d['stage']}: {d['why']}"
-    if action == "order_not_filled":
-        return f"order not filled: tranche {d['tranche']} {d['order']} ({d['status']})"
+    # skip, pre_open_check and order_not_filled: told by the orders not filled
     if action == "fundamentals" and d.get("newest_report"):
         report = d["newest_report"]
         return (

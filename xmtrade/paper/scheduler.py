@@ -278,6 +278,20 @@ def payload_of(report: StepReport) -> dict[str, Any]:
         "fills": len(report.fills),
         "stale": report.stale,
         "alarms": report.alarms(),
+        "not_filled": [
+            {
+                "session": str(o.session),
+                "tranche": o.tranche,
+                "stage": o.stage,
+                "side": o.side,
+                "shares": o.shares,
+                "reference_price": o.reference_price,
+                "planned_stop": o.planned_stop,
+                "reason": o.reason,
+                "detail": o.detail,
+            }
+            for o in report.not_filled
+        ],
     }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 APPLICATION = "xmtrade paper ledger"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # what turns a ledger of each older schema into the next one: columns added (all nullable, so
 # the rows a ledger already holds stay as they were); applied in one transaction on open
 MIGRATIONS: dict[int, list[tuple[str, str]]] = {
@@ -33,7 +33,17 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
         ("paper_tranches", "risk_at_fill_pct_nav"),
         ("paper_tranches", "realised_risk_pct_nav"),
     ],
+    # schema 3: the account's home (the folder, the facts file it was made with); the table of
+    # facts entered after their announcement had already been processed (below)
+    2: [
+        ("paper_accounts", "home"),
+        ("paper_accounts", "facts_file"),
+        ("paper_runs", "messages"),
+        ("paper_runs", "notified"),
+    ],
 }
+# tables a schema adds (created in the same transaction as its columns)
+NEW_TABLES: dict[int, list[str]] = {2: ["paper_facts_late"]}
 SQLITE_APPLICATION_ID = 0x786D7472  # "xmtr", in the SQLite file header
 MARKER_TABLE = "xmtrade_ledger"
 
@@ -64,6 +74,10 @@ accounts = Table(
     Column("last_session", Date),  # the last session processed; NULL before the first
     Column("version", Integer, nullable=False),  # +1 per committed step: optimistic lock
     Column("created_at", String(40), nullable=False),
+    # where the account was made: the folder (resolved) and the facts file its config named;
+    # with config_layers, what a step run from anywhere else uses (NULL: before schema 3)
+    Column("home", Text),
+    Column("facts_file", Text),
 )
 
 runs = Table(
@@ -87,6 +101,10 @@ runs = Table(
     Column("config_hash", String(32)),
     Column("notes", Text, nullable=False),  # JSON list of lines
     Column("summary", Text, nullable=False),
+    # the run's notifications (JSON list of {kind, title, body, fields}) and whether they went
+    # out: false until every target took them (the next step or `paper notify` retries)
+    Column("messages", Text),
+    Column("notified", Boolean),
     Index("ix_paper_runs_account", "account_id", "id"),
 )
 
@@ -214,6 +232,23 @@ orders = Table(
     Column("reason", Text),
     Column("run_id", Integer, nullable=False),
     PrimaryKeyConstraint("account_id", "seq"),
+)
+
+# facts rows a step first saw after the session their announcement makes them usable from had
+# already been processed: the account uses each from `first_session` (the first session the
+# step that found it processed), the backtest from its announcement. Cleared by --reset.
+facts_late = Table(
+    "paper_facts_late",
+    metadata,
+    Column("account_id", Integer, ForeignKey("paper_accounts.id"), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("announced", Date, nullable=False),
+    Column("usable_from", Date, nullable=False),  # what the announcement alone gives
+    Column("first_session", Date, nullable=False),  # what the account uses
+    Column("recorded_at", String(40), nullable=False),  # the step that first saw it (UTC)
+    Column("run_id", Integer, nullable=False),
+    PrimaryKeyConstraint("account_id", "metric", "period", "announced"),
 )
 
 facts_files = Table(

@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -27,11 +27,26 @@ from data_feeds.bars import BAR_COLUMNS
 from data_feeds.cache import PriceCache, Revision
 from data_feeds.calendar import SessionCalendar
 from data_feeds.errors import UserInputError
+from data_feeds.fundamentals import PointInTimeFacts, read_facts
 from xmtrade import __version__
 from xmtrade.config import AppConfig
 from xmtrade.errors import ConfigError, DataError
 from xmtrade.paper import schema
-from xmtrade.paper.ledger import Account, History, Ledger, RunRecord, StepWrites, now_utc
+from xmtrade.paper.facts_known import (
+    find_late_facts,
+    late_lines,
+    partial_quarter_lines,
+    timeline_for,
+)
+from xmtrade.paper.ledger import (
+    Account,
+    History,
+    LateFact,
+    Ledger,
+    RunRecord,
+    StepWrites,
+    now_utc,
+)
 from xmtrade.paper.outcome import StepReport
 from xmtrade.paper.records import (
     bar_row,
@@ -43,6 +58,7 @@ from xmtrade.paper.records import (
     to_json,
     tranche_rows,
 )
+from xmtrade.paper.unfilled import from_records
 from xmtrade.reports.terminal import counted
 
 CRASH_ENV = "XMTRADE_TEST_CRASH_AT"
@@ -116,14 +132,17 @@ def run_step(
     fetch: FetchFunction | None = None,
     now: datetime | None = None,
     crash: Callable[[str], None] = crash_point,
+    home: tuple[str, str] | None = None,
 ) -> StepReport:
     """Run one step of `request.account` under its lock; every failure after the account is
-    found is logged as a run, then raised."""
+    found is logged as a run, then raised. `home` (the folder and facts file of this
+    command) becomes the account's home on --reset."""
     started = now_utc()
     ledger.account(request.account)  # no lock file for an account that does not exist
     with ledger.lock(request.account):
         account = ledger.account(request.account)
         step = _Step(ledger, cfg, calendar, cache, request, account, layers, fetch, now, crash)
+        step.home = home
         try:
             return step.run(started)
         except Exception as exc:
@@ -139,6 +158,13 @@ def run_step(
                 notes=[line],
                 summary=f"xmtrade paper {account.name}: step {outcome}: {line}",
             )
+            from xmtrade.paper.events import failure_message
+            from xmtrade.paper.notify import has_targets
+
+            notify = cfg.paper.notify
+            message = failure_message(account.name, outcome, line, notify.max_length)
+            run.messages = [message.as_dict()]
+            run.notified = False if has_targets(notify) else None
             with contextlib.suppress(UserInputError):  # the database failed: `exc` says more
                 ledger.record_run(account, run)
             raise
@@ -169,6 +195,7 @@ class _Step:
         self.now = now
         self.crash = crash
         self.asof: date | None = None
+        self.home: tuple[str, str] | None = None
         self.stale = False
         self.fetch_failed = False
         self.notes: list[str] = []
@@ -227,6 +254,7 @@ class _Step:
             run.stale = self.stale
             run.notes = [*revision_lines, *self.notes]
             run.summary = report.summary()
+            self._messages(run, report)
             if request.record_idle or revision_rows:
                 report.run_id = self._record_idle(run, revision_rows)
             return report
@@ -234,7 +262,20 @@ class _Step:
         end = to_process[-1] if to_process else last
         bars_in = _concat(recorded, new_bars)
         prior = _Prior.empty() if reset else _Prior.of(history)
-        result_rows = self._replay(bars_in, end) if end is not None else None
+        facts = read_facts(self.cfg.fundamentals.file)
+        plain_pit = timeline_for(self.cfg, self.calendar, facts, ())
+        late_new: list[LateFact] = []
+        if facts_changed and not reset and last is not None:
+            first_open = self.calendar.next_session(last)
+            late_new = find_late_facts(
+                history.facts_content, facts, plain_pit, first_open, self._now_stamp()
+            )
+        late = [] if reset else [*history.late_facts, *late_new]
+        pit = timeline_for(self.cfg, self.calendar, facts, late) if late else plain_pit
+        self.notes += late_lines(late_new)
+        if facts_changed:
+            self.notes += partial_quarter_lines(self.cfg, pit)
+        result_rows = self._replay(bars_in, end, pit) if end is not None else None
         if result_rows is not None and last is not None:
             self._verify(prior, result_rows, last, facts_changed, history, facts_content)
         if facts_changed and history.facts_content is not None:
@@ -246,6 +287,9 @@ class _Step:
         writes = self._writes(
             run, result_rows, prior, last, new_bars, revision_rows, facts_digest, facts_content
         )
+        writes.late_facts = late_new
+        if reset:
+            writes.home = self.home
         report.sessions = list(to_process)
         report.outcome = "processed" if to_process else "no new bar"
         report.last_session = to_process[-1] if to_process else last
@@ -254,6 +298,9 @@ class _Step:
             report.decisions = [d for d in result_rows.records if last is None or d["date"] > last]
             report.orders = result_rows.orders
             report.equity = result_rows.equity[-1]
+            report.tranches = result_rows.tranches
+            if to_process:
+                report.not_filled = from_records(result_rows.records, since=to_process[0])
         self._note_freshness(report, cached, asof)
         report.notes = self.notes
         report.stale = self.stale
@@ -265,6 +312,7 @@ class _Step:
         run.stale = self.stale
         run.notes = [*revision_lines, *self.notes]
         run.summary = report.summary()
+        self._messages(run, report)
         report.run_id = self.ledger.commit_step(account, writes, self.crash)
         return report
 
@@ -475,11 +523,19 @@ class _Step:
 
     # ------------------------------------------------------------------ the replay
 
-    def _replay(self, bars: pd.DataFrame, end: date) -> _Replay:
+    def _replay(self, bars: pd.DataFrame, end: date, pit: PointInTimeFacts) -> _Replay:
+        from strategies.fundamental_state import FundamentalTimeline
         from xmtrade.backtest import run_backtest
 
         cfg = with_cash(self.cfg, self.account.initial_cash)
-        result = run_backtest(cfg, bars, self.calendar, start=self.account.start, end=end)
+        result = run_backtest(
+            cfg,
+            bars,
+            self.calendar,
+            start=self.account.start,
+            end=end,
+            fundamentals=FundamentalTimeline(pit, cfg),
+        )
         records = list(result.decisions)
         return _Replay(
             fills=fill_rows(result.fills, result.fee_kinds),
@@ -592,6 +648,23 @@ class _Step:
             facts_content=facts_content,
             config=config,
         )
+
+    def _messages(self, run: RunRecord, report: StepReport) -> None:
+        """The step's notifications, stored with its run until they are sent."""
+        from xmtrade.paper.events import step_messages
+        from xmtrade.paper.notify import has_targets
+
+        notify = self.cfg.paper.notify
+        messages = step_messages(report, notify.max_length, notify.digest)
+        run.messages = [m.as_dict() for m in messages]
+        run.notified = False if messages and has_targets(notify) else None
+
+    def _now_stamp(self) -> str:
+        """Now (the step's clock when a test sets one) as the ledger stores times."""
+        if self.now is None:
+            return now_utc()
+        when = self.now if self.now.tzinfo is not None else self.now.astimezone()
+        return when.astimezone(UTC).isoformat(timespec="seconds")
 
     def _record_idle(self, run: RunRecord, revision_rows: list[dict[str, Any]]) -> int:
         return self.ledger.record_run(self.account, run, revision_rows)

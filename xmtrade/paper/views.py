@@ -17,10 +17,20 @@ from xmtrade.paper import schema as s
 from xmtrade.paper.ledger import Account, Ledger, bars_frame
 from xmtrade.paper.records import FILL_FIELDS, describe_order
 from xmtrade.paper.step import with_cash
+from xmtrade.paper.unfilled import OrderNotFilled, orders_not_filled
 from xmtrade.reports.terminal import counted
 
 if TYPE_CHECKING:
     from xmtrade.backtest import BacktestResult
+
+__all__ = [
+    "OrderNotFilled",
+    "account_config",
+    "history_lines",
+    "ledger_result",
+    "orders_not_filled",
+    "status_lines",
+]
 
 STAGE_NAMES = {0: "flat", 1: "tactical", 2: "core", 3: "full"}
 HKT = "Asia/Hong_Kong"
@@ -52,6 +62,7 @@ def status_lines(
     latest_closed: date | None = None,
     cached_through: date | None = None,
     today: date | None = None,
+    next_run: str | None = None,
 ) -> list[str]:
     """What a trader reads each evening, one section after the other (a section is a list
     of lines, so another line slots in where it belongs): the account and its config, the
@@ -60,11 +71,14 @@ def status_lines(
     risk lines, and the last runs.
 
     `latest_closed` is the latest session whose close has passed (for the staleness
-    warning), `cached_through` the price cache's newest bar."""
+    warning), `cached_through` the price cache's newest bar, `next_run` the next scheduled
+    run in words. On an account whose last step was refused, no line advises a step."""
     equity = ledger.table(account, s.equity, "date")
     sessions = [b for b in ledger.table(account, s.bars, "date") if b["kind"] == "session"]
     tranches = ledger.table(account, s.tranches, "id")
     fills = ledger.table(account, s.fills, "seq")
+    last_runs = ledger.runs(account, limit=1)
+    refused = last_runs[0] if last_runs and last_runs[0]["outcome"] == "refused" else None
     out = _account_lines(ledger, account, config_hash)
     if not equity or not sessions:
         out.append("no session processed yet: run xmtrade paper step")
@@ -80,19 +94,46 @@ def status_lines(
     if not equity:
         out.append("tranches held: none")
     out += _order_lines(ledger, account)
+    if account.last_session is not None:
+        out += _today_not_filled(ledger, account, account.last_session)
     out += _run_lines(ledger, account)
+    if next_run is not None:
+        out.append(f"next scheduled run: {next_run}")
+    if refused is not None:
+        out = [_no_step_advice(line) for line in out]
+        out.append(
+            "warning: the last step was refused, and a step with the same inputs is refused "
+            "again: fix what its line says (or restart the account on purpose with --reset)"
+        )
     return out
 
 
-def _account_lines(ledger: Ledger, account: Account, config_hash: str | None) -> list[str]:
-    from xmtrade.config import HASH_COVERS
+def _no_step_advice(line: str) -> str:
+    """A status line without its advice to run a step (on a refused account)."""
+    for advice in (
+        ": xmtrade paper step --offline processes them",
+        "; run xmtrade paper step to fetch and process it",
+        ": run xmtrade paper step",
+    ):
+        line = line.replace(advice, "")
+    return line
 
+
+def _today_not_filled(ledger: Ledger, account: Account, last: date) -> list[str]:
+    """The orders not filled (and signals not ordered) on the last processed session."""
+    today = [o for o in orders_not_filled(ledger, account, since=last) if o.session == last]
+    if not today:
+        return [f"orders not filled on {last}: none"]
+    return [f"orders not filled on {last}:", *(f"  {o.describe()}" for o in today)]
+
+
+def _account_lines(ledger: Ledger, account: Account, config_hash: str | None) -> list[str]:
     out = [
         f"paper account {account.name}: {account.symbol} from {account.start}, "
         f"HK${account.initial_cash:,.2f} at the start; ledger {ledger.where}"
     ]
     if config_hash is None or config_hash == account.config_hash:
-        out.append(f"config hash {account.config_hash} (this config matches; {HASH_COVERS})")
+        out.append(f"config hash {account.config_hash} (this config matches)")
     else:
         out.append(
             f"config hash {account.config_hash}; this config is {config_hash}: the next step "
@@ -294,6 +335,7 @@ def history_lines(ledger: Ledger, account: Account, since: date | None) -> list[
             f"{f['kind']:<5}  {f['shares']:>7,}  {f['price']:>8.3f}  {f['value']:>12,.2f}  "
             f"{f['fees']:>8,.2f}  {f['reason'] or ''}"
         )
+    out += not_filled_lines(ledger, account, since, [int(f["tranche"]) for f in fills])
     out.append(f"NAV per session ({len(equity)}):")
     if equity:
         out.append(
@@ -304,6 +346,25 @@ def history_lines(ledger: Ledger, account: Account, since: date | None) -> list[
         out.append(
             f"  {e['date']!s:<10}  {e['nav']:>14,.2f}  {e['cash']:>14,.2f}  {e['shares']:>7,}  "
             f"{e['weight']:>7.2%}  {e['drawdown']:>8.2%}  {e['stage']}"
+        )
+    return out
+
+
+def not_filled_lines(
+    ledger: Ledger, account: Account, since: date | None, filled: list[int]
+) -> list[str]:
+    """The orders decided and not filled (from `since`), then the tranche ids no fill uses
+    and why: every gap in the tranche numbers is explained."""
+    from xmtrade.paper.unfilled import unused_tranche_ids
+
+    orders = orders_not_filled(ledger, account, since)
+    out = [f"orders not filled, and signals not ordered ({len(orders)}):"]
+    out += [f"  {o.describe()}" for o in orders]
+    unused = unused_tranche_ids(filled, orders)
+    if unused:
+        out.append(
+            "tranche ids with no fill: "
+            + ", ".join(f"{tid} ({o.words}, {o.session})" for tid, o in sorted(unused.items()))
         )
     return out
 

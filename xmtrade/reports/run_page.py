@@ -615,6 +615,7 @@ def run_page(result: BacktestResult, summary: dict[str, Any]) -> str:
         f"{money(summary['final_nav'])}"
     )
     body = [
+        result.page_sections,  # a paper account's own sections (xmtrade/paper/page_sections.py)
         _cards(summary, stats),
         section(
             "Price, trades and why",

@@ -105,7 +105,7 @@ def test_a_ledger_of_a_newer_schema_is_refused(
     conn.close()
     line = one_line_error(capsys, "paper", "status")
     assert line.startswith(f"--db: {db} has ledger schema 99; this xmtrade ")
-    assert line.endswith("reads schema 2 (upgrade xmtrade); nothing was changed")
+    assert line.endswith("reads schema 3 (upgrade xmtrade); nothing was changed")
 
 
 def test_a_schema_1_ledger_is_upgraded_in_place_and_keeps_every_row(
@@ -117,6 +117,7 @@ def test_a_schema_1_ledger_is_upgraded_in_place_and_keeps_every_row(
     conn = sqlite3.connect(db)
     for column in ("stop_method", "risk_at_fill_pct_nav", "realised_risk_pct_nav"):
         conn.execute(f"ALTER TABLE paper_tranches DROP COLUMN {column}")
+    _to_schema_2(conn)
     conn.execute("UPDATE xmtrade_ledger SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
@@ -125,17 +126,22 @@ def test_a_schema_1_ledger_is_upgraded_in_place_and_keeps_every_row(
     assert tranches_before, "the step should have left tranches to keep"
     code, _, err = run(capsys, "paper", "status")
     assert code == 0, err
-    assert f"upgraded the paper ledger {db} from schema 1 to 2" in err
+    assert f"upgraded the paper ledger {db} from schema 1 to 3" in err
     conn = sqlite3.connect(db)
     version = conn.execute(
         "SELECT value FROM xmtrade_ledger WHERE key = 'schema_version'"
     ).fetchone()
     columns = {row[1] for row in conn.execute("PRAGMA table_info(paper_tranches)")}
     conn.close()
-    assert version == ("2",)
+    assert version == ("3",)
     assert {"stop_method", "risk_at_fill_pct_nav", "realised_risk_pct_nav"} <= columns
     after = dump(db)
-    assert {k: v for k, v in after.items() if k != "paper_tranches"} == before
+    accounts_before = before.pop("paper_accounts")
+    assert {k: v for k, v in after.items() if k not in ("paper_tranches", "paper_accounts")} == (
+        before
+    )
+    # the schema-3 columns of the account (home, facts file) are added empty
+    assert [row[: len(accounts_before[0])] for row in after["paper_accounts"]] == accounts_before
     width = len(tranches_before[0])
     kept = sorted((row[:width] for row in after["paper_tranches"]), key=repr)
     assert kept == sorted(tranches_before, key=repr)
@@ -239,3 +245,42 @@ def test_a_step_of_a_missing_account_creates_no_lock_file(
     line = one_line_error(capsys, "paper", "step", "--account", "nope", "--offline")
     assert line.startswith("--account: no paper account 'nope' in ")
     assert not (home / "paper.sqlite.nope.lock").exists()
+
+
+def _to_schema_2(conn: sqlite3.Connection) -> None:
+    """Take the schema-3 additions out of a ledger (what an xmtrade of schema 2 made)."""
+    for table, column in (
+        ("paper_accounts", "home"),
+        ("paper_accounts", "facts_file"),
+        ("paper_runs", "messages"),
+        ("paper_runs", "notified"),
+    ):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("DROP TABLE paper_facts_late")
+
+
+def test_a_schema_2_ledger_is_upgraded_in_one_transaction_and_steps_on(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init(capsys)
+    ok(capsys, "paper", "step", "--offline", "--asof", "2025-11-07")
+    db = home / "paper.sqlite"
+    conn = sqlite3.connect(db)
+    _to_schema_2(conn)
+    conn.execute("UPDATE xmtrade_ledger SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    before = dump(db)
+    code, out, err = run(capsys, "paper", "status")
+    assert code == 0, err
+    assert f"upgraded the paper ledger {db} from schema 2 to 3" in err
+    after = dump(db)
+    width = {k: len(v[0]) for k, v in before.items() if v}
+    for table, rows in before.items():
+        kept = sorted((row[: width.get(table, 0)] for row in after[table]), key=repr)
+        assert kept == sorted(rows, key=repr), table
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM paper_facts_late").fetchone() == (0,)
+    conn.close()
+    out = ok(capsys, "paper", "step", "--offline", "--asof", "2025-11-14")
+    assert "processed 5 sessions" in out

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paper_support import ok, one_line_error, run
+from paper_support import ok, one_line_error, run, runs_of
 
 from xmtrade.config import load_config
 from xmtrade.paper.notify import notify
@@ -66,7 +66,7 @@ def config_layer(tmp_path: Path, notify_yaml: str) -> Path:
     return layer
 
 
-def test_step_posts_its_summary_to_the_webhook_named_by_env(
+def test_step_posts_one_message_per_event_kind_to_the_webhook(
     home: Path,
     tmp_path: Path,
     hook: tuple[str, list[dict[str, Any]]],
@@ -77,23 +77,41 @@ def test_step_posts_its_summary_to_the_webhook_named_by_env(
     monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/hook")
     layer = config_layer(tmp_path, "    webhook_url_env: XMTRADE_TEST_HOOK\n")
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
-    out = ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
-    summary = message_in(out)
-    assert len(received) == 1
-    assert received[0]["text"] == summary
-    assert summary.startswith("xmtrade paper default (1810.HK): 10 sessions")
-    assert "\n2 fills:\n  2025-10-20 buy 1,000 @ 47 (t1)\n  2025-10-" in summary
-    assert "sell 1,000 @ 45.7 (t1)\n" in summary
-    assert received[0]["account"] == "default" and received[0]["fills"] == 2
+    ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
+    kinds = [r["kind"] for r in received]
+    assert kinds == ["new_order", "fill", "exit"]
+    order, fill, exit_ = received
+    for message in received:
+        assert message["account"] == "default"
+        assert not message["text"].startswith(message["title"])  # the title is not repeated
+    assert order["title"] == "xmtrade paper default (1810.HK): new order"
+    assert order["text"].startswith("buy 1,000 at the open of 2025-10-20, reference close ")
+    assert (
+        "planned stop 45.72, risk " in order["text"] and "; reason: rsi_oversold" in order["text"]
+    )
+    assert fill["text"].startswith("bought 1,000 @ 47 on 2025-10-20 (tranche 1 stage 1, fees ")
+    assert exit_["text"].startswith("sold 1,000 @ 45.7 on 2025-10-22 (tranche 1): stop; P&L -HK$")
+    assert "after fees; held 2 sessions, 2 days" in exit_["text"]
 
-    # a broken receiver is a warning on stderr; the step is done all the same
+    # a broken receiver is a warning on stderr; the step is done, its messages wait
     monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/broken")
     code, out, err = run(
         capsys, "paper", "step", "--asof", "2025-10-28", "--offline", "-c", str(layer)
     )
     assert code == 0 and "processed 2 sessions" in out
-    assert err.strip() == "warning: webhook ($XMTRADE_TEST_HOOK) answered HTTP 500"
+    assert "warning: webhook ($XMTRADE_TEST_HOOK) answered HTTP 500" in err
     assert url not in err
+    waiting = [r for r in runs_of(home / "paper.sqlite") if r["notified"] == 0]
+    assert len(waiting) == 1
+    # the receiver is back: paper notify sends what waited, marked as late, then the status
+    monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/hook")
+    before = len(received)
+    out = ok(capsys, "paper", "notify", "-c", str(layer))
+    assert "a step had not sent" in out
+    late = received[before]
+    assert late["text"].startswith("(from the step of ")
+    assert received[-1]["outcome"] == "status"
+    assert not [r for r in runs_of(home / "paper.sqlite") if r["notified"] == 0]
 
 
 def test_a_failed_step_is_notified_too(
@@ -109,27 +127,32 @@ def test_a_failed_step_is_notified_too(
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline")
     # the paper section is not part of the config hash: this config is the account's
     ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
-    assert len(received) == 1 and received[0]["text"].startswith(
-        "xmtrade paper default (1810.HK): 5 sessions"
-    )
+    assert [r["kind"] for r in received] == ["new_order"]
     stop = tmp_path / "stop.yaml"
     stop.write_text(layer.read_text() + "stop:\n  lookback: 10\n")
     line = one_line_error(capsys, "paper", "step", "--offline", "-c", str(stop))
     assert "this config (hash" in line
-    assert received[-1]["text"] == f"xmtrade paper default: step failed: {line}"
-    assert received[-1]["outcome"] == "failed"
+    assert received[-1]["title"] == "xmtrade paper default: step refused"
+    assert received[-1]["text"] == line
+    assert received[-1]["kind"] == "refused" and received[-1]["outcome"] == "refused"
 
 
-def test_the_command_hook_gets_the_summary(
+def test_the_command_hook_gets_title_and_body(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "said.txt"
-    script = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
+    script = (
+        "import pathlib, sys; p = pathlib.Path(sys.argv[1]); "
+        "p.write_text((p.read_text() if p.exists() else '') + sys.argv[2] + '\\n---\\n')"
+    )
     command = json.dumps([sys.executable, "-c", script, str(target)])
     layer = config_layer(tmp_path, f"    command: {command}\n")
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
-    out = ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
-    assert target.read_text() == message_in(out)
+    ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
+    (said,) = [m for m in target.read_text().split("\n---\n") if m]
+    title, body = said.split("\n", 1)
+    assert title == "xmtrade paper default (1810.HK): new order"
+    assert body.startswith("buy 1,000 at the open of 2025-10-20")
 
 
 def test_notification_failures_are_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,7 +269,7 @@ def apprise_receiver(
         server.server_close()
 
 
-def test_apprise_sends_a_readable_message_per_step(
+def test_apprise_sends_a_readable_message_per_event(
     home: Path,
     tmp_path: Path,
     apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
@@ -258,18 +281,17 @@ def test_apprise_sends_a_readable_message_per_step(
     monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/xm")
     layer = config_layer(tmp_path, "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n")
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
-    out = ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
-    assert len(received) == 1
-    path, body = received[0]
-    assert path == "/xm"
-    assert (
-        body["title"] == "xmtrade paper default (1810.HK): 10 sessions (2025-10-13 .. 2025-10-24)"
-    )
-    assert body["message"] == message_in(out)
-    lines = body["message"].splitlines()
-    assert lines[0] == body["title"] and "2 fills:" in lines
-    assert any(line.startswith("NAV HK$") for line in lines) and lines[-1] == "alarms: none"
-    assert all(len(line) < 120 for line in lines)
+    ok(capsys, "paper", "step", "--asof", "2025-10-24", "--offline", "-c", str(layer))
+    assert [body["title"] for _, body in received] == [
+        "xmtrade paper default (1810.HK): new order",
+        "xmtrade paper default (1810.HK): fill",
+        "xmtrade paper default (1810.HK): exit",
+    ]
+    for path, body in received:
+        assert path == "/xm"
+        lines = body["message"].splitlines()
+        assert lines[0] != body["title"]
+        assert all(len(line) < 200 for line in lines)
 
     # a receiver that fails is one warning, without the URL; the step stands
     monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/broken")
@@ -283,7 +305,7 @@ def test_apprise_sends_a_readable_message_per_step(
     assert str(port) not in err
 
 
-def test_a_long_message_is_capped_and_counts_the_fills_left_out(
+def test_a_digest_is_one_capped_message_counting_the_fills_left_out(
     home: Path,
     tmp_path: Path,
     apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
@@ -293,15 +315,80 @@ def test_a_long_message_is_capped_and_counts_the_fills_left_out(
     port, received = apprise_receiver
     monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/xm")
     layer = config_layer(
-        tmp_path, "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n    max_length: 300\n"
+        tmp_path,
+        "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n    max_length: 300\n    digest: true\n",
     )
     ok(capsys, "paper", "init", "--start", "2025-03-03", "--offline", "-c", str(layer))
     out = ok(capsys, "paper", "step", "--asof", "2025-12-31", "--offline", "-c", str(layer))
-    message = received[0][1]["message"]
-    assert len(message) <= 300
+    ((_, body),) = received
+    message = body["message"]
+    assert body["title"].startswith("xmtrade paper default (1810.HK): ")
+    assert len(message) <= 300 and not message.startswith(body["title"])
     full = message_in(out)
     assert len(full) > 300  # the terminal shows every fill
     assert "more: xmtrade paper history" in message and message.endswith(full.splitlines()[-1])
+
+
+def test_paper_notify_test_sends_a_sample_to_every_target(
+    home: Path,
+    tmp_path: Path,
+    apprise_receiver: tuple[int, list[tuple[str, dict[str, Any]]]],
+    hook: tuple[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port, by_apprise = apprise_receiver
+    url, by_webhook = hook
+    monkeypatch.setenv("XMTRADE_TEST_NOTIFY", f"json://127.0.0.1:{port}/t")
+    monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/broken")
+    layer = config_layer(
+        tmp_path,
+        "    apprise_urls_env: XMTRADE_TEST_NOTIFY\n    webhook_url_env: XMTRADE_TEST_HOOK\n",
+    )
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    code, out, _ = run(capsys, "paper", "notify", "--test", "-c", str(layer))
+    assert code == 1
+    assert out.splitlines() == [
+        "apprise ($XMTRADE_TEST_NOTIFY): sent the test message",
+        "webhook ($XMTRADE_TEST_HOOK): failed: webhook ($XMTRADE_TEST_HOOK) answered HTTP 500",
+    ]
+    assert by_apprise[0][1]["title"] == "xmtrade paper default: test notification"
+    assert by_webhook[0]["test"] is True and by_webhook[0]["kind"] == "test"
+
+
+def test_a_stop_after_the_commit_says_the_step_landed_and_the_next_step_sends(
+    home: Path,
+    tmp_path: Path,
+    hook: tuple[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, received = hook
+    monkeypatch.setenv("XMTRADE_TEST_HOOK", f"{url}/hook")
+    layer = config_layer(tmp_path, "    webhook_url_env: XMTRADE_TEST_HOOK\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    from xmtrade.interrupts import Terminated
+    from xmtrade.paper import outcome
+
+    def stopped(self: Any) -> list[str]:
+        raise Terminated()
+
+    original = outcome.StepReport.lines
+    monkeypatch.setattr(outcome.StepReport, "lines", stopped)
+    code, _, err = run(
+        capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer)
+    )
+    assert code == 143
+    assert (
+        err.strip().splitlines()[-1].startswith("xmtrade: terminated after the step landed (run ")
+    )
+    assert "its notification was not sent: the next step or `xmtrade paper notify" in err
+    assert received == []
+    monkeypatch.setattr(outcome.StepReport, "lines", original)
+    out = ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline", "-c", str(layer))
+    assert "no new bar" in out
+    (late,) = received
+    assert late["kind"] == "new_order" and late["text"].startswith("(from the step of ")
 
 
 def test_an_unknown_apprise_url_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -335,7 +422,57 @@ def test_paper_notify_sends_the_status_now(
     ((path, body),) = received
     assert path == "/status" and body["title"] == "xmtrade paper default (1810.HK): status"
     message = body["message"]
-    assert message.splitlines()[0] == body["title"]
+    assert message.splitlines()[0] != body["title"]
     assert "last bar: 2025-10-30 close 44.16" in message and "buy and hold: " in message
     assert "paper.sqlite" not in message and len(message) <= 1500
     assert "risk lines: line1 ok, line2 ok, line3 ok" in message
+
+
+def test_a_stopped_step_kills_its_notify_command_and_says_the_step_landed(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid_file = tmp_path / "hook.pid"
+    script = (
+        "import os, sys, time; "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    command = json.dumps([sys.executable, "-c", script])
+    layer = config_layer(tmp_path, f"    command: {command}\n    timeout_seconds: 100\n")
+    ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline", "-c", str(layer))
+    env = {**os.environ, "XMTRADE_HOME": str(home)}
+    step = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "xmtrade.cli", "paper", "step"),
+            *("--asof", "2025-10-17", "--offline", "-c", str(layer)),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), "the notify command never started"
+    hook = int(pid_file.read_text())
+    step.send_signal(signal.SIGTERM)
+    _, err = step.communicate(timeout=60)
+    assert step.returncode == 143, err
+    assert "xmtrade: terminated after the step landed (run " in err
+    assert "its notification was not sent: the next step or `xmtrade paper notify" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(hook, 0)
+        except ProcessLookupError:
+            break
+        stat = Path(f"/proc/{hook}/stat")
+        if stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z"):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(hook, signal.SIGKILL)
+        pytest.fail("the notify command outlived the stopped step")
+    runs = runs_of(home / "paper.sqlite")
+    assert runs[-1]["outcome"] == "processed" and runs[-1]["notified"] == 0

@@ -150,9 +150,11 @@ def test_a_changed_config_is_refused_until_reset(
     assert "after --reset, 2025-10-13 .. 2025-11-07" in out
     account = dump(db)["paper_accounts"][0]
     assert str(tweak.resolve()) in json.loads(account[7])  # config_layers
-    line = one_line_error(capsys, "paper", "step", "--asof", "2025-11-07", "--offline")
-    assert "this config (hash " in line
-    assert "the account's config is from " + str(tweak.resolve()) in line
+    # without -c, a step uses the account's own layers (a timer without `cd`), and says so
+    code, out, err = run(capsys, "paper", "step", "--asof", "2025-11-07", "--offline")
+    assert code == 0, err
+    assert f"using its config ({tweak.resolve()})" in err
+    assert "no new bar" in out
 
 
 def test_facts_rows_announced_later_are_accepted_past_changes_refused(
@@ -348,7 +350,7 @@ def test_status_history_and_report(
     out = ok(capsys, "paper", "status")
     assert "HK$2,000,000.00 at the start" in out
     account_hash = load_config().config_hash()
-    assert f"config hash {account_hash} (this config matches; it covers" in out
+    assert f"config hash {account_hash} (this config matches)\n" in out
     assert "processed through 2025-10-30 (13 sessions)" in out
     assert "stage 2 (core)" not in out  # the add fills at the next open
     assert "cash HK$1,898,917.95; position 2,200 shares worth HK$97,152.00 (4.87% of NAV)" in out
