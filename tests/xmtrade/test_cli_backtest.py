@@ -209,7 +209,7 @@ def test_out_must_not_clobber_other_folders(
 
 
 def test_run_folders_of_the_same_second_are_distinct(tmp_path: Path) -> None:
-    from xmtrade.report import new_run_dir
+    from xmtrade.reports.figures import new_run_dir
 
     first = new_run_dir(tmp_path / "runs", "abcdef0123456789")
     second = new_run_dir(tmp_path / "runs", "abcdef0123456789")
@@ -234,12 +234,12 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_interrupted_write_leaves_nothing(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import xmtrade.chart
+    import xmtrade.reports.chart
 
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(xmtrade.chart, "plot_run", interrupted)
+    monkeypatch.setattr(xmtrade.reports.chart, "plot_run", interrupted)
     out = tmp_path / "run"
     code = main(["backtest", "--data-dir", str(home), "--start", "2025-06-02", "--out", str(out)])
     assert code == 130

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.interrupts import checkpoint, outputs_complete
-    from xmtrade.report import new_run_dir, write_run
+    from xmtrade.reports.figures import new_run_dir, write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run folder: {folder}")
     if "html" in formats:
         print(f"report: {folder / 'report.html'}")
-    from xmtrade.facts_show import stale_warning
+    from xmtrade.reports.facts_show import stale_warning
 
     warning = stale_warning(cfg, calendar, result.end)
     if warning:

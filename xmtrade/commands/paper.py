@@ -323,7 +323,7 @@ def run_step_command(args: argparse.Namespace) -> int:
         ):
             print(f"warning: {warning}", file=sys.stderr)
         raise
-    from xmtrade.facts_show import stale_warning
+    from xmtrade.reports.facts_show import stale_warning
 
     stale = stale_warning(cfg, calendar, report.last_session)
     if stale:
@@ -350,13 +350,13 @@ def run_scheduler(args: argparse.Namespace) -> int:
     from datetime import date
 
     from xmtrade.commands.config import load_from_args
-    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.ledger import RunRecord, now_utc
     from xmtrade.paper.notify import notify
     from xmtrade.paper.outcome import StepReport
     from xmtrade.paper.scheduler import PaperService, check_schedule, next_runs, serve
     from xmtrade.paper.step import StepRequest, account_config_hash, run_step
+    from xmtrade.reports.facts_show import stale_warning
 
     name = _account_name(args)
     cfg = load_from_args(args)
@@ -452,10 +452,10 @@ def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[
     import pandas as pd
 
     from xmtrade.commands.config import load_from_args
-    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
     from xmtrade.paper.views import status_lines
+    from xmtrade.reports.facts_show import stale_warning
 
     cfg = load_from_args(args)
     data_dir = resolve_data_dir(args.data_dir)
@@ -550,8 +550,8 @@ def run_report(args: argparse.Namespace) -> int:
     """Write the backtest's run folder from the ledger."""
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
-    from xmtrade.report import write_run
     from xmtrade.reports import parse_formats
+    from xmtrade.reports.figures import write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
 

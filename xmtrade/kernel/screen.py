@@ -92,8 +92,8 @@ class KernelRun:
         return rows
 
     def metrics(self) -> dict[str, Any]:
-        """The sweep's metrics of this run, by `report.ranked_figures` as the backtest's."""
-        from xmtrade.report import ranked_figures
+        """The sweep's metrics of this run, by `figures.ranked_figures` as the backtest's."""
+        from xmtrade.reports.figures import ranked_figures
 
         cfg = self.config
         nav = self.nav
@@ -137,7 +137,7 @@ class KernelRun:
 @njit(cache=True)
 def _nav_stats(nav: np.ndarray, initial: float, risk_free: np.ndarray) -> tuple[float, ...]:
     """(mean excess return, volatility (ddof 1), downside deviation, max drawdown, 0) of a
-    daily NAV, as `report.summarize` computes them."""
+    daily NAV, as `figures.summarize` computes them."""
     n = nav.shape[0]
     total = 0.0
     excess_total = 0.0

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from xmtrade.chart import runs_of, stop_levels
+from xmtrade.reports.chart import runs_of, stop_levels
 from xmtrade.reports.page import (
     LOG_SWITCH,
     card,

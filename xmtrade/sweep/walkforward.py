@@ -27,7 +27,7 @@ import pandas as pd
 
 from xmtrade.errors import ConfigError
 from xmtrade.interrupts import checkpoint, critical, outputs_complete
-from xmtrade.report import max_drawdown
+from xmtrade.reports.figures import max_drawdown
 from xmtrade.sweep.output import cell, prepare_folder, write_table
 from xmtrade.sweep.partial import RunFolder, Stopped, partial_name
 from xmtrade.sweep.progress import Progress

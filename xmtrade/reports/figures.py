@@ -320,7 +320,7 @@ def _write_files(
         for decision in result.decisions:
             out.write(decision_line(decision) + "\n")
     if "png" in formats:
-        from xmtrade.chart import plot_run
+        from xmtrade.reports.chart import plot_run
 
         plot_run(result, folder / "chart.png")
     if "html" in formats:
