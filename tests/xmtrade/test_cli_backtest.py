@@ -209,7 +209,7 @@ def test_out_must_not_clobber_other_folders(
 
 
 def test_run_folders_of_the_same_second_are_distinct(tmp_path: Path) -> None:
-    from xmtrade.reports.figures import new_run_dir
+    from xmtrade.reports.run_folder import new_run_dir
 
     first = new_run_dir(tmp_path / "runs", "abcdef0123456789")
     second = new_run_dir(tmp_path / "runs", "abcdef0123456789")

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.errors import ConfigError, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.interrupts import checkpoint, outputs_complete
-    from xmtrade.reports.figures import new_run_dir, write_run
+    from xmtrade.reports.run_folder import new_run_dir, write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
 

@@ -551,7 +551,7 @@ def run_report(args: argparse.Namespace) -> int:
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.views import ledger_result
     from xmtrade.reports import parse_formats
-    from xmtrade.reports.figures import write_run
+    from xmtrade.reports.run_folder import write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
 
