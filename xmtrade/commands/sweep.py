@@ -262,7 +262,8 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     start, end = parse_window(args.start, args.end)
     formats = parse_formats(args.report)
     from xmtrade.errors import removed_if_empty
-    from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
+    from xmtrade.sweep.walkforward import plan_windows, run_walkforward
+    from xmtrade.sweep.windows import parse_span
 
     train = parse_span(args.train, "--train")
     test = parse_span(args.test, "--test")
@@ -454,7 +455,7 @@ def _guards(report: dict[str, Any]) -> str:
 def _windows_table(result: Any, metric: str) -> Any:
     from xmtrade.reports.terminal import metric as fmt
     from xmtrade.reports.terminal import ranked_table, short_params
-    from xmtrade.sweep.walkforward import window_label
+    from xmtrade.sweep.windows import window_label
 
     rows = []
     for w, best, test in zip(result.windows, result.chosen, result.tests, strict=True):

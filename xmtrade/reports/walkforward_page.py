@@ -23,13 +23,13 @@ from xmtrade.reports.page import (
 )
 from xmtrade.reports.terminal import metric as fmt_metric
 from xmtrade.reports.terminal import num, pct, short_params
-from xmtrade.sweep.walkforward import window_label
+from xmtrade.sweep.windows import window_label
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from xmtrade.sweep.runner import Row
-    from xmtrade.sweep.walkforward import Window
+    from xmtrade.sweep.windows import Window
 
 
 def _chosen_text(best: Row | None) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from xmtrade.cli import main
 from xmtrade.errors import ConfigError
-from xmtrade.sweep.walkforward import Span, make_windows, parse_span
+from xmtrade.sweep.windows import Span, make_windows, parse_span
 
 
 @pytest.fixture(scope="module")
