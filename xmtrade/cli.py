@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.register(verbs, common)
     paper.register(verbs, common)
     sweep.register(verbs, common)
-    completion.register(verbs, common)
+    completion.register(verbs, common, parser)
     compare.register(verbs, common)
     return parser
 
