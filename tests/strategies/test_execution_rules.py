@@ -25,7 +25,8 @@ from test_three_horizon import (
 )
 
 from data_feeds.calendar import SessionCalendar
-from strategies.rules import breaker_check, gap_action, stage_to_open, target_after
+from risk.breaker import breaker_check
+from strategies.rules import gap_action, stage_to_open, target_after
 from xmtrade.config import load_config
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 # metrics the kernel cannot compute (they count decision records it does not write)
 NOT_SCREENED = frozenset({"stale_decisions"})
 GAP_RULES = {"skip": 0, "reanchor": 1, "keep": 2}
+BREAKER_RESETS = {"at_fire": 0, "none": 1, "after_sessions": 2}  # the kernel's RESET_*
 NAV_TOLERANCE = 0.005  # HK$: a NAV that differs by a cent is a difference
 
 
@@ -363,6 +364,8 @@ def _params(cfg: AppConfig) -> tuple[np.ndarray, np.ndarray]:
             0 if exits.rsi_overbought is None else 1,
             -1 if exits.max_holding_sessions is None else exits.max_holding_sessions,
             1 if exits.trailing_stop else 0,
+            0 if breaker is None else BREAKER_RESETS[breaker.reset_mode],
+            0 if breaker is None else breaker.reset_sessions,
         ],
         dtype=np.int64,
     )

@@ -206,6 +206,12 @@ def _describe_decision(d: dict[str, Any]) -> str | None:
         return f"{action.replace('_', ' ')} tranche {d['tranche']}: {stop['to']} ({stop['basis']})"
     if action == "skip":
         return f"skip stage {d['stage']}: {d['why']}"
+    if action == "breaker":
+        detail = d.get("detail") or {}
+        return (
+            f"drawdown breaker fired with nothing to sell: NAV {-float(detail.get('drawdown') or 0):.2%} "
+            f"below its peak (reset: {detail.get('reset')})"
+        )
     if action == "order_not_filled":
         return f"order not filled: tranche {d['tranche']} {d['order']} ({d['status']})"
     if action == "fundamentals" and d.get("newest_report"):
