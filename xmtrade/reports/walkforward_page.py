@@ -197,10 +197,12 @@ def windows_rows(
     chosen: Sequence[Row | None],
     tests: Sequence[Row | None],
     metric: str,
+    refused: Sequence[bool] = (),
 ) -> list[list[Any]]:
-    """The windows table's cells."""
+    """The windows table's cells (`refused`: the window's winner was below the Sharpe floor)."""
     rows = []
-    for w, best, test in zip(windows, chosen, tests, strict=True):
+    flags = list(refused) + [False] * (len(windows) - len(refused))
+    for w, best, test, no in zip(windows, chosen, tests, flags, strict=True):
         oos = (test.metrics or {}) if test else {}
         rows.append(
             [
@@ -213,7 +215,7 @@ def windows_rows(
                 fmt_metric("total_return", oos.get("total_return")),
                 fmt_metric("max_drawdown", oos.get("max_drawdown")),
                 fmt_metric("n_trades", oos.get("n_trades")),
-                window_label(best, test),
+                window_label(best, test, no),
             ]
         )
     return rows
@@ -234,29 +236,44 @@ def walkforward_page(
     ins = overall.get("in_sample") or {}
     closes = bars.loc[equity.index, "close"].astype(float)
     initial = float(equity["nav"].iloc[0] / (1.0 + equity["return"].iloc[0]))
+    refused = [bool(w.get("refused")) for w in meta.get("per_window") or []]
+    floor = meta.get("min_train_sharpe")
+    no_winner = int(overall.get("windows_without_winner", 0))
+    below = int(overall.get("windows_below_sharpe_floor", 0))
+    efficiency = overall.get("walk_forward_efficiency")
     cards = [
         card(
-            "out-of-sample return",
+            "out-of-sample return (stitched)",
             pct(oos.get("total_return")),
             f"buy and hold {pct(oos.get('benchmark_total_return'))}",
             "bad" if (oos.get("total_return") or 0) < 0 else "good",
         ),
-        card("CAGR", pct(oos.get("cagr")), f"{oos.get('start')} .. {oos.get('end')}"),
-        card("Sharpe", num(oos.get("sharpe")), f"max drawdown {pct(oos.get('max_drawdown'))}"),
+        card("CAGR (stitched)", pct(oos.get("cagr")), f"{oos.get('start')} .. {oos.get('end')}"),
         card(
-            f"mean window {metric}, out of sample",
+            "Sharpe (stitched)",
+            num(oos.get("sharpe")),
+            f"of the chained test spans; max drawdown {pct(oos.get('max_drawdown'))}",
+        ),
+        card(
+            f"{metric}: mean of the windows, out of sample",
             num(oos.get(f"mean_window_{metric}")),
-            f"in sample {num(ins.get(f'mean_window_{metric}'))}",
+            f"each test span on its own; in sample {num(ins.get(f'mean_window_{metric}'))}",
         ),
         card(
             "walk-forward efficiency",
-            num(overall.get("walk_forward_efficiency")),
-            "out-of-sample CAGR over mean in-sample CAGR",
+            "n/a" if efficiency is None else num(efficiency),
+            overall.get("walk_forward_efficiency_note")
+            or "stitched out-of-sample CAGR over mean in-sample CAGR",
         ),
         card(
             "windows in cash",
-            str(overall.get("windows_without_winner", 0)),
-            f"of {len(windows)}: no combination eligible",
+            str(no_winner),
+            f"of {len(windows)}: {no_winner - below} no combination eligible, {below} best "
+            + (
+                f"in-sample Sharpe below the floor {floor:g}"
+                if floor is not None
+                else "below no floor (none set)"
+            ),
         ),
     ]
     columns = [
@@ -297,7 +314,7 @@ def walkforward_page(
             '<div class="scroll">'
             + table_html(
                 columns,
-                windows_rows(windows, chosen, tests, metric),
+                windows_rows(windows, chosen, tests, metric, refused),
                 sortable=True,
                 text_columns=[3],
                 table_id="windows",

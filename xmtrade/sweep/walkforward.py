@@ -48,6 +48,38 @@ if TYPE_CHECKING:
     from xmtrade.sweep.grid import Grid
 
 MARKER = "walkforward.json"
+# a window whose best in-sample Sharpe is below this stays in cash: a combination that did
+# not beat cash on its own training span is not deployed
+DEFAULT_MIN_TRAIN_SHARPE = 0.0
+EFFICIENCY_NA = "n/a: in-sample CAGR ≤ 0"
+# how each overall figure is computed, written beside them in walkforward.json
+FIGURES_FROM = {
+    "out_of_sample": "the stitched out-of-sample curve (every test span chained), except "
+    "mean_window_*: the mean of the windows' own out-of-sample figures",
+    "in_sample": "the mean of the windows' winners' in-sample figures",
+    "walk_forward_efficiency": "stitched out-of-sample CAGR / mean in-sample CAGR, only when "
+    "the in-sample CAGR is above 0",
+}
+
+
+def walk_forward_efficiency(
+    oos_cagr: float | None, mean_is_cagr: float | None
+) -> tuple[float | None, str | None]:
+    """(out-of-sample CAGR / mean in-sample CAGR, None) when the in-sample CAGR is above 0;
+    (None, why) otherwise: a ratio of two losses reads as a success."""
+    if mean_is_cagr is not None and mean_is_cagr <= 0:
+        return None, EFFICIENCY_NA
+    if oos_cagr is None or mean_is_cagr is None:
+        return None, None
+    return _ratio(oos_cagr / mean_is_cagr), None
+
+
+def below_floor(best: Row, min_train_sharpe: float | None) -> bool:
+    """The winner's in-sample Sharpe is under the floor (or unknown while there is one)."""
+    if min_train_sharpe is None:
+        return False
+    sharpe = best.value("sharpe")
+    return sharpe is None or sharpe < min_train_sharpe
 
 
 def plan_windows(
@@ -76,6 +108,7 @@ class WalkForwardResult:
     overall: dict[str, Any]
     interrupted: bool
     seconds: float
+    refused: list[Row | None]  # each window's winner left in cash below the Sharpe floor
 
 
 def run_walkforward(
@@ -99,13 +132,15 @@ def run_walkforward(
     formats: frozenset[str] = frozenset({"html", "png"}),
     engine: str = "backtrader",
     confirm: int = 20,
+    min_train_sharpe: float | None = DEFAULT_MIN_TRAIN_SHARPE,
 ) -> WalkForwardResult:
     """Walk forward over the sessions of `bars` in [start, end] (default: all of them), with
     the reports in `formats` (html: report.html, png: walkforward.png).
 
     With `engine` kernel the training runs are screened in the compiled kernel and the best
     `confirm` of each training span (so every choice) run again in backtrader; the test
-    runs are always backtrader's."""
+    runs are always backtrader's. A window whose winner's in-sample Sharpe is below
+    `min_train_sharpe` (None: no floor) stays in cash, like one with no eligible winner."""
     configs = build_configs(layers, grid)
     base = layers.build()
     windows = plan_windows(base, bars, start, end, train, test, anchored)
@@ -126,11 +161,13 @@ def run_walkforward(
         "min_trades": min_trades,
         "windows": [w.as_dict() for w in windows],
         "engine": engine,
+        "min_train_sharpe": min_train_sharpe,
     }
     began = time.monotonic()
     outputs = RunFolder(folder, created, MARKER, meta)
     by_window: dict[int, dict[int, Row]] = {w.number: {} for w in windows}
     tests: list[Row | None] = [None] * len(windows)
+    refused: list[Row | None] = [None] * len(windows)  # winners below the Sharpe floor
 
     def trained(outcome: Outcome) -> None:
         number, index = outcome.key
@@ -154,6 +191,9 @@ def run_walkforward(
         for w in windows:
             ranked = rank(list(by_window[w.number].values()), metric, min_trades)
             best = best_of(ranked, metric, min_trades)
+            refused[w.number - 1] = None
+            if best is not None and below_floor(best, min_train_sharpe):
+                refused[w.number - 1], best = best, None
             chosen.append(best)
             per_year = sessions_per_year(calendar, w.train_start, w.train_end)
             reports.append(overfitting(ranked, best, per_year, pbo_splits))
@@ -173,8 +213,17 @@ def run_walkforward(
             write_table(table, ranked, grid.paths, metric, min_trades)
         equity_csv = folder / name("oos_equity.csv")
         overall = _stitch(equity_csv, windows, chosen, tests, bars, configs, base, metric)
+        overall["windows_below_sharpe_floor"] = sum(1 for r in refused if r is not None)
         _write_windows(
-            folder / name("windows.csv"), windows, chosen, tests, reports, grid.paths, metric
+            folder / name("windows.csv"),
+            windows,
+            chosen,
+            tests,
+            reports,
+            grid.paths,
+            metric,
+            refused,
+            min_train_sharpe,
         )
         seconds = time.monotonic() - began
         result[:] = [chosen, overall, seconds]
@@ -187,8 +236,13 @@ def run_walkforward(
                     "in_sample": None if best is None else best.metrics,
                     "out_of_sample": None if t is None else t.metrics,
                     "overfitting": report,
+                    "refused": None
+                    if no is None
+                    else {"params": no.params, "in_sample": no.metrics},
                 }
-                for w, best, t, report in zip(windows, chosen, tests, reports, strict=True)
+                for w, best, t, report, no in zip(
+                    windows, chosen, tests, reports, refused, strict=True
+                )
             ],
             "overall": overall,
         }
@@ -264,7 +318,9 @@ def run_walkforward(
             outputs.write_marker(status="finished", **summary)
         outputs_complete()
     chosen, overall, seconds = result
-    return WalkForwardResult(folder, windows, chosen, tests, overall, outputs.stopped, seconds)
+    return WalkForwardResult(
+        folder, windows, chosen, tests, overall, outputs.stopped, seconds, refused
+    )
 
 
 def _run(
@@ -328,6 +384,7 @@ def _stitch(
         return float(np.mean(known)) if known else None
 
     mean_is_cagr = mean(in_sample_cagr)
+    efficiency, efficiency_note = walk_forward_efficiency(cagr, mean_is_cagr)
     return {
         "out_of_sample": {
             "start": first_day,
@@ -347,10 +404,10 @@ def _stitch(
             f"mean_window_{metric}": _ratio(mean(in_sample)),
             "mean_window_cagr": _ratio(mean_is_cagr),
         },
-        "walk_forward_efficiency": _ratio(cagr / mean_is_cagr)
-        if cagr is not None and mean_is_cagr
-        else None,
+        "walk_forward_efficiency": efficiency,
+        "walk_forward_efficiency_note": efficiency_note,
         "windows_without_winner": sum(1 for r in chosen if r is None),
+        "figures_from": FIGURES_FROM,
     }
 
 
@@ -369,6 +426,8 @@ def _write_windows(
     reports: Sequence[dict[str, Any]],
     paths: Sequence[str],
     metric: str,
+    refused: Sequence[Row | None],
+    min_train_sharpe: float | None,
 ) -> None:
     import csv
 
@@ -392,10 +451,17 @@ def _write_windows(
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
-        for w, best, result, report in zip(windows, chosen, tests, reports, strict=True):
+        for w, best, result, report, no in zip(
+            windows, chosen, tests, reports, refused, strict=True
+        ):
             dsr = (report.get("deflated_sharpe") or {}).get("dsr")
             pbo = (report.get("pbo") or {}).get("pbo")
             note = "" if best is not None else "no eligible combination: stayed in cash"
+            if no is not None:
+                note = (
+                    f"best in-sample Sharpe {cell(no.value('sharpe'))} below the floor "
+                    f"{min_train_sharpe:g}: stayed in cash"
+                )
             if best is not None and result is not None and result.error:
                 note = f"test run failed: {result.error}"
             writer.writerow(

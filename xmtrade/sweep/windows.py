@@ -134,11 +134,12 @@ def make_windows(
     return windows
 
 
-def window_label(best: Row | None, test: Row | None) -> str:
+def window_label(best: Row | None, test: Row | None, refused: bool = False) -> str:
     """What a window's test span did, when it did not simply trade: `cash` (no combination
-    was eligible on the training span), `no trades`, or `test failed`."""
+    was eligible on the training span, or, `refused`, the winner's in-sample Sharpe was below
+    the floor), `no trades`, or `test failed`."""
     if best is None:
-        return "cash"
+        return "cash (in-sample Sharpe below the floor)" if refused else "cash"
     if test is None or test.metrics is None:
         return "test failed"
     if (
