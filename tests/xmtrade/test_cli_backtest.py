@@ -20,7 +20,9 @@ RUN_FILES = {
     "decisions.jsonl",
     "chart.png",
     "report.html",
+    "plotly.min.js",  # the page's script, once per folder
 }
+PAGE = {"report.html", "plotly.min.js"}
 
 
 @pytest.fixture
@@ -74,9 +76,9 @@ def test_backtest_writes_a_complete_run_folder(
     assert {p.name for p in out.iterdir()} == RUN_FILES
     # --report none: the data files alone; png: the chart without the page
     assert main([*args, "--report", "none"]) == 0
-    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png", "report.html"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png", *PAGE}
     assert main([*args, "--report", "png"]) == 0
-    assert {p.name for p in out.iterdir()} == RUN_FILES - {"report.html"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES - PAGE
 
 
 @pytest.mark.parametrize("value", ["pdf", "html,pdf", "", "none,html"])

@@ -245,6 +245,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     finished = len(result.ranked)
     print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
     print(_guards(result.report))
+    if not result.interrupted:
+        from xmtrade.reports.sweep_page import default_value, is_default, sweep_notes
+
+        defaults = {p: default_value(base, p) for p in grid.paths}
+        default_row = next((r for r in result.ranked if is_default(r, defaults)), None)
+        for note in sweep_notes(result.ranked, result.best, default_row, metric, min_trades):
+            print(f"note: {note}")
     rate = finished / result.seconds if result.seconds > 0 else 0.0
     print(f"{finished} runs in {result.seconds:.1f} s ({rate:.1f} runs/s)")
     if result.interrupted:

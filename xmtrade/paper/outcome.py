@@ -208,8 +208,9 @@ def _describe_decision(d: dict[str, Any]) -> str | None:
         return f"skip stage {d['stage']}: {d['why']}"
     if action == "breaker":
         detail = d.get("detail") or {}
+        below = -float(detail.get("drawdown") or 0)
         return (
-            f"drawdown breaker fired with nothing to sell: NAV {-float(detail.get('drawdown') or 0):.2%} "
+            f"drawdown breaker fired with nothing to sell: NAV {below:.2%} "
             f"below its peak (reset: {detail.get('reset')})"
         )
     if action == "order_not_filled":

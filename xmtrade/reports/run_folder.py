@@ -1,6 +1,7 @@
 """The run folder: summary.json, config.yaml, trades.csv, fills.csv, equity.csv,
-decisions.jsonl, chart.png and report.html. A folder is written whole into a temporary sibling
-and renamed into place, so a crash never leaves half a run behind."""
+decisions.jsonl, chart.png, report.html and the plotly.min.js it reads. A folder is written
+whole into a temporary sibling and renamed into place, so a crash never leaves half a run
+behind."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from xmtrade.backtest import BacktestResult
 from xmtrade.errors import ConfigError
 from xmtrade.reports.figures import decision_line, json_default
+from xmtrade.reports.page import PLOTLY_JS
 
 RUN_FILES = frozenset(
     {
@@ -26,6 +28,7 @@ RUN_FILES = frozenset(
         "decisions.jsonl",
         "chart.png",
         "report.html",
+        PLOTLY_JS,
     }
 )
 

@@ -247,23 +247,27 @@ def walkforward_page(
             pct(oos.get("total_return")),
             f"buy and hold {pct(oos.get('benchmark_total_return'))}",
             "bad" if (oos.get("total_return") or 0) < 0 else "good",
+            term="stitched",
         ),
         card("CAGR (stitched)", pct(oos.get("cagr")), f"{oos.get('start')} .. {oos.get('end')}"),
         card(
             "Sharpe (stitched)",
             num(oos.get("sharpe")),
             f"of the chained test spans; max drawdown {pct(oos.get('max_drawdown'))}",
+            term="sharpe",
         ),
         card(
             f"{metric}: mean of the windows, out of sample",
             num(oos.get(f"mean_window_{metric}")),
             f"each test span on its own; in sample {num(ins.get(f'mean_window_{metric}'))}",
+            term="mean_of_windows",
         ),
         card(
             "walk-forward efficiency",
             "n/a" if efficiency is None else num(efficiency),
             overall.get("walk_forward_efficiency_note")
             or "stitched out-of-sample CAGR over mean in-sample CAGR",
+            term="walk_forward_efficiency",
         ),
         card(
             "windows in cash",

@@ -239,7 +239,13 @@ def test_an_interrupted_walkforward_names_its_tables_partial(
     assert "windows.partial.csv and oos_equity.partial.csv" in err
     names = {p.name for p in out.iterdir()}
     assert {"windows.partial.csv", "oos_equity.partial.csv", "walkforward.json"} <= names
-    assert not names & {"windows.csv", "oos_equity.csv", "walkforward.png", "report.html"}
+    assert not names & {
+        "windows.csv",
+        "oos_equity.csv",
+        "walkforward.png",
+        "report.html",
+        "plotly.min.js",
+    }
     assert json.loads((out / "walkforward.json").read_text())["status"] == "interrupted"
 
 
