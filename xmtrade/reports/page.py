@@ -56,6 +56,7 @@ section h2 { font-size: 16px; margin: 4px 0 8px; }
 .card .label { font-size: 12px; color: #6b7280; }
 .card .value { font-size: 20px; font-weight: 600; }
 .card .sub { font-size: 12px; color: #6b7280; }
+.card[title] .label { text-decoration: underline dotted; cursor: help; }
 .bad { color: #b91c1c; } .good { color: #15803d; }
 .warn { background: #fef2f2; border-color: #fecaca; }
 table { border-collapse: collapse; font-size: 13px; }
@@ -90,6 +91,11 @@ pre { background: #f3f4f6; padding: 8px; font-size: 12px; overflow: auto; max-he
 NARROW_SCRIPT = """
 (function () {
   var NARROW = 700, MIN_PLOT = 260;
+  function setHeight(p, height) {  // the plot's div and the sized wrapper plotly puts round it
+    p.style.height = height + 'px';
+    var wrapper = p.parentElement;
+    if (wrapper && wrapper.style.height) { wrapper.style.height = height + 'px'; }
+  }
   function fit(p) {
     var full = p._fullLayout;
     if (!full || !window.Plotly) { return; }
@@ -103,12 +109,12 @@ NARROW_SCRIPT = """
       'legend.y': 0, 'legend.yanchor': 'bottom', 'legend.yref': 'container',
       'legend.font.size': 11, 'margin.l': 48, 'margin.r': 8, height: wide.height}
       : {legend: wide.legend, margin: wide.margin, height: wide.height};
-    p.style.height = wide.height + 'px';
+    setHeight(p, wide.height);
     Plotly.relayout(p, update).then(function () {
       var short = MIN_PLOT - p._fullLayout._size.h;
       if (narrow && short > 0) {
         var height = p._fullLayout.height + short;
-        p.style.height = height + 'px';
+        setHeight(p, height);
         return Plotly.relayout(p, {height: height});
       }
     });
@@ -219,15 +225,15 @@ def diverging(value: float | None, scale: float) -> str:
 
 
 def card(label: str, value: str, sub: str = "", tone: str = "", term: str = "") -> str:
-    """One headline figure; `term` names its glossary entry (the label's tooltip)."""
+    """One headline figure; `term` names its glossary entry (the label's tooltip, the label
+    underlined with dots)."""
     from xmtrade.reports.glossary import define
 
     cls = f"card {tone}".strip()
     meaning = define(term) if term else ""
     title = f' title="{esc(meaning)}"' if meaning else ""
-    mark = " ⓘ" if meaning else ""
     return (
-        f'<div class="{cls}"{title}><div class="label">{esc(label)}{mark}</div>'
+        f'<div class="{cls}"{title}><div class="label">{esc(label)}</div>'
         f'<div class="value">{esc(value)}</div><div class="sub">{esc(sub)}</div></div>'
     )
 

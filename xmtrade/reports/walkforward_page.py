@@ -39,23 +39,31 @@ def _chosen_text(best: Row | None) -> str:
 
 
 def timeline_figure(
-    windows: Sequence[Window], chosen: Sequence[Row | None], tests: Sequence[Row | None]
+    windows: Sequence[Window],
+    chosen: Sequence[Row | None],
+    tests: Sequence[Row | None],
+    refused: Sequence[dict[str, Any] | None] = (),
 ) -> go.Figure:
     """Each window's training and test span as bars, the chosen parameters written on the
-    test span."""
+    training span (or the winner refused below the Sharpe floor), what it did on the test
+    span."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for kind, colour in (("train", "#fdd0a2"), ("test", "#9ecae1")):
         starts, lengths, names, texts = [], [], [], []
-        for w, best, test in zip(windows, chosen, tests, strict=True):
+        no_list = list(refused) + [None] * (len(windows) - len(refused))
+        for w, best, test, no in zip(windows, chosen, tests, no_list, strict=True):
             first = pd.Timestamp(w.train_start if kind == "train" else w.test_start)
             last = pd.Timestamp(w.train_end if kind == "train" else w.test_end)
             starts.append(first)
             lengths.append((last - first).total_seconds() * 1000 + 86_400_000)
             names.append(f"w{w.number}")
             label = window_label(best, test)
-            if kind == "train":
+            if kind == "train" and no is not None:
+                sharpe = num((no.get("in_sample") or {}).get("sharpe"))
+                texts.append(f"best {short_params(no['params'])}: Sharpe {sharpe}, not deployed")
+            elif kind == "train":
                 texts.append(f"chose {_chosen_text(best)}")
             else:
                 texts.append(label or "traded")
@@ -236,7 +244,8 @@ def walkforward_page(
     ins = overall.get("in_sample") or {}
     closes = bars.loc[equity.index, "close"].astype(float)
     initial = float(equity["nav"].iloc[0] / (1.0 + equity["return"].iloc[0]))
-    refused = [bool(w.get("refused")) for w in meta.get("per_window") or []]
+    refused_rows = [w.get("refused") for w in meta.get("per_window") or []]
+    refused = [bool(r) for r in refused_rows]
     floor = meta.get("min_train_sharpe")
     no_winner = int(overall.get("windows_without_winner", 0))
     below = int(overall.get("windows_below_sharpe_floor", 0))
@@ -297,7 +306,9 @@ def walkforward_page(
         section(
             "windows and the parameters each chose",
             figure_div(
-                timeline_figure(windows, chosen, tests), "timeline-plot", 110 + 38 * len(windows)
+                timeline_figure(windows, chosen, tests, refused_rows),
+                "timeline-plot",
+                110 + 38 * len(windows),
             ),
             "timeline",
         ),

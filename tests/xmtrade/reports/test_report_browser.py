@@ -69,12 +69,14 @@ def check_narrow(browser: Browser, width: int) -> None:
     sizes = browser.evaluate(
         "Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => [p.id, "
         "p._fullLayout._size.h, p._fullLayout.showlegend ? p._fullLayout.legend.yref : '', "
-        "p.getBoundingClientRect().height, p._fullLayout.height])"
+        "p.getBoundingClientRect().height, p._fullLayout.height, "
+        "p.parentElement.getBoundingClientRect().height])"
     )
-    for ident, plot_height, legend_ref, box, height in sizes:
+    for ident, plot_height, legend_ref, box, height, wrapper in sizes:
         assert plot_height >= 250, (ident, plot_height)
         assert legend_ref in ("", "container"), (ident, legend_ref)  # under the plot
-        assert box >= height - 1, (ident, box, height)  # the div grew with its figure
+        # the div and its wrapper grew with the figure: nothing below is drawn over
+        assert box >= height - 1 and wrapper >= height - 1, (ident, box, wrapper, height)
     assert browser.evaluate("document.documentElement.scrollWidth") <= width
     wide = browser.evaluate(
         "Array.from(document.querySelectorAll('table')).filter(t => t.scrollWidth > "
