@@ -100,7 +100,7 @@ def baseline(bars: Any, runs: int) -> tuple[float, dict[int, tuple]]:
     from xmtrade import backtest
     from xmtrade.broker import HkBroker, HkCommission
     from xmtrade.config import load_config
-    from xmtrade.report import summarize
+    from xmtrade.reports.figures import summarize
     from xmtrade.sweep.grid import parse_grid
 
     grid = parse_grid(grid_spec(runs), "bench grid", 10**6)

@@ -115,8 +115,9 @@ class Opening(TrancheBook):
     def _opening_blocked(self, i: int, state: FundamentalState, stage: int) -> str | None:
         if self._pending_entries() or any(t.pending_exit_reason for t in self._open_tranches()):
             return "an order of the position is still pending"
-        if i <= self._cooldown_until:
-            return "drawdown breaker cooling down"
+        breaker = self._breaker.blocks(i) if self._breaker is not None else None
+        if breaker is not None:
+            return breaker
         # trim trims back to stage 1 and does not block stage 1 (STRATEGY §5.2)
         if state.action is not None and not (state.action == "trim" and stage == TACTICAL):
             alarms = [f"line{n} {s.status}" for n, s in state.lines.items() if s.status != "ok"]

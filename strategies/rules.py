@@ -2,13 +2,13 @@
 
 Each takes plain numbers and returns plain numbers, so that a compiled screening kernel can
 mirror them one for one: which stage opens next, the pre-opening check of an entry against
-the open, the estimated buy price at the open, and the drawdown breaker.
+the open, and the estimated buy price at the open (the drawdown breaker is in
+risk/breaker.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -67,39 +67,11 @@ def stop_hit_at_open(open_price: float, stop_price: float) -> bool:
     return open_price <= stop_price
 
 
-@dataclass(frozen=True)
-class BreakerCheck:
-    """The drawdown breaker's numbers on one session."""
-
-    fires: bool
-    loss: float  # HK$ below the NAV peak
-    limit: float  # HK$ of loss that fires it
-    base: float  # what the percentage is of: the NAV peak, or the cap's share of it
-
-
-def breaker_check(
-    nav: float, peak_nav: float, max_drawdown_pct: float, basis: str, max_weight_pct: float
-) -> BreakerCheck:
-    """The drawdown breaker: fires when the NAV is `max_drawdown_pct` percent of `base`
-    below its peak; `base` is the peak (basis nav) or the cap's share of it (allocation)."""
-    if basis == "nav":
-        base = peak_nav
-    elif basis == "allocation":
-        base = peak_nav * max_weight_pct / 100
-    else:
-        raise ValueError(f"unknown breaker basis {basis!r}")
-    loss = peak_nav - nav
-    limit = base * max_drawdown_pct / 100
-    return BreakerCheck(fires=loss >= limit and loss > 0, loss=loss, limit=limit, base=base)
-
-
 __all__ = [
     "CORE",
     "FULL",
     "TACTICAL",
-    "BreakerCheck",
     "GapAction",
-    "breaker_check",
     "buy_estimate",
     "gap_action",
     "passes_needed",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import backtrader as bt
 
 from strategies.opening import Opening
-from strategies.rules import CORE, TACTICAL, breaker_check
+from strategies.rules import CORE, TACTICAL
 from strategies.tranche_book import StrategyInputs
 from strategies.tranches import Tranche
 
@@ -91,10 +91,11 @@ class ThreeHorizonStrategy(Opening):
         if self._no_trading[i]:
             return
         tomorrow = self.inputs.next_session(today)
+        breaker = self._breaker_demand(i, today, state)
         if self._live:  # with no tranche open or pending, nothing to hold, exit or stop out
             for tranche in self._open_tranches():
                 tranche.sessions_held += 1
-            demand = self._portfolio_demand(i, today, state)
+            demand = breaker or self._portfolio_demand(i, today, state)
             if demand is not None:
                 self._carry_out(demand, i, today, tomorrow, state)
             self._manage_held(i, today, tomorrow)
@@ -102,33 +103,34 @@ class ThreeHorizonStrategy(Opening):
 
     # ------------------------------------------------------------------ portfolio demands
 
+    def _breaker_demand(self, i: int, today: date, state: FundamentalState) -> Demand | None:
+        """The drawdown breaker at this close, flat or not: an exit of the held tranches when
+        it stands; a fire with nothing to sell is a decision of its own."""
+        if self._breaker is None:
+            return None
+        verdict = self._breaker.evaluate(i, float(self.broker.getvalue()))
+        if not verdict.tripped:
+            return None
+        if self._held():
+            return Demand("exit", "drawdown_breaker", verdict.detail)
+        if verdict.fired:
+            self._decide(
+                {
+                    "date": today,
+                    "action": "breaker",
+                    "reason": "drawdown_breaker",
+                    "detail": verdict.detail,
+                    "tranches": [],
+                    "close": float(self._close[i]),
+                    "fundamentals": self._context(today, state),
+                }
+            )
+        return None
+
     def _portfolio_demand(self, i: int, today: date, state: FundamentalState) -> Demand | None:
         held = self._held()
         if not held:
             return None
-        nav = float(self.broker.getvalue())
-        breaker = self.cfg.risk.drawdown_breaker
-        if breaker is not None:
-            check = breaker_check(
-                nav,
-                self._peak_nav,
-                breaker.max_drawdown_pct,
-                breaker.basis,
-                self.cfg.sizing.max_weight_pct,
-            )
-            if check.fires:
-                self._cooldown_until = i + breaker.cooldown_sessions
-                detail = {
-                    "nav": nav,
-                    "peak_nav": self._peak_nav,
-                    "drawdown": round(nav / self._peak_nav - 1.0, 6),
-                    "basis": breaker.basis,
-                    "loss": round(check.loss, 2),
-                    "limit": round(check.limit, 2),
-                    "of": round(check.base, 2),
-                }
-                self._peak_nav = nav
-                return Demand("exit", "drawdown_breaker", detail)
         line_demand = self._line_demand(state)
         if line_demand is not None and line_demand.action == "exit":
             return line_demand

@@ -17,6 +17,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from risk.breaker import breaker_of
 from risk.stops import StopInputs, StopLevel, StopRule, stop_level
 from strategies.bars_feed import session_dates
 from strategies.rules import sell_estimate
@@ -86,8 +87,7 @@ class TrancheBook(bt.Strategy):
         # records.tranches kept so that each session does not scan every tranche ever made)
         self._live: list[Tranche] = []
         self._next_id = 1
-        self._peak_nav = self.cfg.backtest.initial_nav
-        self._cooldown_until = -1
+        self._breaker = breaker_of(self.cfg)
         self._last_decision_day = date.min
         self._last_opened_index = -(10**9)
         self._seen_state: date | None = None
@@ -254,8 +254,8 @@ class TrancheBook(bt.Strategy):
             self._line_cells = {f"line{n}": line.status for n, line in state.lines.items()}
         row.update(self._line_cells)
         self.records.equity.append(row)
-        if nav > self._peak_nav:
-            self._peak_nav = nav
+        if self._breaker is not None:
+            self._breaker.mark(nav)
 
     # ------------------------------------------------------------------ fills
 

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.register(verbs, common)
     paper.register(verbs, common)
     sweep.register(verbs, common)
-    completion.register(verbs, common)
+    completion.register(verbs, common, parser)
     compare.register(verbs, common)
     explain.register(verbs, common)
     return parser

@@ -25,7 +25,8 @@ from test_three_horizon import (
 )
 
 from data_feeds.calendar import SessionCalendar
-from strategies.rules import breaker_check, gap_action, stage_to_open, target_after
+from risk.breaker import breaker_check
+from strategies.rules import gap_action, stage_to_open, target_after
 from xmtrade.config import load_config
 
 
@@ -81,7 +82,7 @@ def test_an_open_below_the_planned_stop(
 
 
 def test_skips_are_counted_in_the_summary(calendar: SessionCalendar, tmp_path: Path) -> None:
-    from xmtrade.report import summarize
+    from xmtrade.reports.figures import summarize
 
     facts = write_facts(tmp_path / "f.csv", PASSING)
     bars = make_bars(calendar)
@@ -239,7 +240,7 @@ def test_pure_rules() -> None:
 def test_cash_earns_the_cash_rate_and_is_the_risk_free_rate(
     calendar: SessionCalendar, tmp_path: Path
 ) -> None:
-    from xmtrade.report import summarize
+    from xmtrade.reports.figures import summarize
 
     facts = write_facts(tmp_path / "f.csv", PASSING)
     rate = {"cash.rate": [{"start": date(1990, 1, 1), "rate_pct": 3.65}]}

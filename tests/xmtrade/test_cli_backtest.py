@@ -20,7 +20,9 @@ RUN_FILES = {
     "decisions.jsonl",
     "chart.png",
     "report.html",
+    "plotly.min.js",  # the page's script, once per folder
 }
+PAGE = {"report.html", "plotly.min.js"}
 
 
 @pytest.fixture
@@ -77,9 +79,9 @@ def test_backtest_writes_a_complete_run_folder(
     assert {p.name for p in out.iterdir()} == RUN_FILES
     # --report none: the data files alone; png: the chart without the page
     assert main([*args, "--report", "none"]) == 0
-    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png", "report.html"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES - {"chart.png", *PAGE}
     assert main([*args, "--report", "png"]) == 0
-    assert {p.name for p in out.iterdir()} == RUN_FILES - {"report.html"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES - PAGE
 
 
 @pytest.mark.parametrize("value", ["pdf", "html,pdf", "", "none,html"])
@@ -213,7 +215,7 @@ def test_out_must_not_clobber_other_folders(
 
 
 def test_run_folders_of_the_same_second_are_distinct(tmp_path: Path) -> None:
-    from xmtrade.report import new_run_dir
+    from xmtrade.reports.run_folder import new_run_dir
 
     first = new_run_dir(tmp_path / "runs", "abcdef0123456789")
     second = new_run_dir(tmp_path / "runs", "abcdef0123456789")
@@ -238,12 +240,12 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_interrupted_write_leaves_nothing(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import xmtrade.chart
+    import xmtrade.reports.chart
 
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(xmtrade.chart, "plot_run", interrupted)
+    monkeypatch.setattr(xmtrade.reports.chart, "plot_run", interrupted)
     out = tmp_path / "run"
     args = ["backtest", "--data-dir", str(home), "--start", "2025-06-02", "--out", str(out)]
     code = main([*args, "--report", "html,png"])  # stopped while drawing chart.png

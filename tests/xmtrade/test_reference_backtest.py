@@ -72,7 +72,7 @@ FULL_STRATEGY: dict[str, Any] = {
     },
     "benchmark_total_return": 0.930952,
     "benchmark_max_drawdown": -0.760623,
-    "config_hash": "3d6a8de60668d157",
+    "config_hash": "6792cf8b5ded823b",
     "facts_digest": "sha256:65446e54a9bc2664",
 }
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from xmtrade.errors import missing_dirs, removed_if_empty, writing
     from xmtrade.home import prices_dir, resolve_data_dir, runs_dir
     from xmtrade.interrupts import checkpoint, outputs_complete
-    from xmtrade.report import new_run_dir, write_run
+    from xmtrade.reports.run_folder import new_run_dir, write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run folder: {folder}")
     if "html" in formats:
         print(f"report: {folder / 'report.html'}")
-    from xmtrade.facts_show import stale_warning
+    from xmtrade.reports.facts_show import stale_warning
 
     warning = stale_warning(cfg, calendar, result.end)
     if warning:

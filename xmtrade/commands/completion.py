@@ -5,6 +5,7 @@ folders after --data-dir and --out)."""
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 SHELLS = ("bash", "zsh")
@@ -12,8 +13,9 @@ _FILE_METAVARS = {"FILE", "GRID.yaml", "GRID"}
 _DIR_METAVARS = {"DIR"}
 
 
-def register(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """Add the `completion` verb."""
+def register(verbs: Any, common: argparse.ArgumentParser, root: argparse.ArgumentParser) -> None:
+    """Add the `completion` verb; its script describes `root`, the whole command line (passed
+    in, so that this module needs nothing of xmtrade/cli.py)."""
     parser = verbs.add_parser(
         "completion",
         help="print the shell completion script for bash or zsh",
@@ -22,16 +24,13 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "~/.zfunc/_xmtrade (with fpath+=(~/.zfunc) before compinit in ~/.zshrc).",
     )
     parser.add_argument("shell", choices=SHELLS, help="the shell")
-    parser.set_defaults(handler=run_completion)
+    parser.set_defaults(handler=functools.partial(run_completion, root=root))
 
 
-def completion_script(shell: str) -> str:
-    """The completion script for `shell`."""
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """The completion script of `parser` for `shell` (marks the path options of `parser`)."""
     import shtab
 
-    from xmtrade.cli import build_parser
-
-    parser = build_parser()
     _mark_paths(parser, shtab)
     script: str = shtab.complete(parser, shell=shell)
     return script
@@ -51,7 +50,7 @@ def _mark_paths(parser: argparse.ArgumentParser, shtab: Any) -> None:
             action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
 
 
-def run_completion(args: argparse.Namespace) -> int:
+def run_completion(args: argparse.Namespace, root: argparse.ArgumentParser) -> int:
     """Print the script."""
-    print(completion_script(args.shell), end="")
+    print(completion_script(root, args.shell), end="")
     return 0

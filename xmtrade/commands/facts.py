@@ -317,9 +317,9 @@ def run_show(args: argparse.Namespace) -> int:
     from strategies.fundamental_state import FundamentalTimeline
     from xmtrade.backtest import load_fundamentals
     from xmtrade.commands.config import load_from_args
-    from xmtrade.facts_show import build_view, view_lines
     from xmtrade.home import prices_dir, resolve_data_dir
-    from xmtrade.report import json_default
+    from xmtrade.reports.facts_show import build_view, view_lines
+    from xmtrade.reports.figures import json_default
 
     asked = parse_day(args.asof, "--asof")
     cfg = load_from_args(args)

@@ -360,10 +360,10 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_step_command(args: argparse.Namespace) -> int:
     """One step; print what it did and send its notifications."""
-    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.interrupts import exit_code
     from xmtrade.paper.step import StepRequest, run_step
+    from xmtrade.reports.facts_show import stale_warning
 
     name = _account_name(args)
     asof = parse_day(args.asof, "--asof")
@@ -456,11 +456,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
     """Catch up, then step on every session (or print the next run times with --next)."""
     from datetime import date
 
-    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.ledger import RunRecord, now_utc
     from xmtrade.paper.scheduler import PaperService, check_schedule, next_runs, serve
     from xmtrade.paper.step import StepRequest, account_config_hash, run_step
+    from xmtrade.reports.facts_show import stale_warning
 
     name = _account_name(args)
     if args.next is not None and args.next < 1:
@@ -565,10 +565,10 @@ def _account_status(args: argparse.Namespace) -> tuple[AppConfig, Account, list[
 
     import pandas as pd
 
-    from xmtrade.facts_show import stale_warning
     from xmtrade.home import resolve_data_dir
     from xmtrade.paper.step import account_config_hash
     from xmtrade.paper.views import status_lines
+    from xmtrade.reports.facts_show import stale_warning
 
     data_dir = resolve_data_dir(args.data_dir)
     ledger = _open_ledger(args, data_dir, create=False)
@@ -769,8 +769,8 @@ def run_report(args: argparse.Namespace) -> int:
     from xmtrade.home import resolve_data_dir, runs_dir
     from xmtrade.paper.page_sections import account_sections
     from xmtrade.paper.views import ledger_result
-    from xmtrade.report import write_run
     from xmtrade.reports import parse_formats
+    from xmtrade.reports.run_folder import write_run
     from xmtrade.reports.stats import run_summary
     from xmtrade.reports.terminal import print_summary
 

@@ -4,6 +4,7 @@ search out of sample."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +119,14 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     _shared_options(walk)
     walk.add_argument("--train", required=True, metavar="LENGTH", help="training span: 3y, 18m…")
     walk.add_argument("--test", required=True, metavar="LENGTH", help="test span: 1y, 6m…")
+    walk.add_argument(
+        "--min-train-sharpe",
+        default="default",
+        metavar="S",
+        help="a window whose best in-sample Sharpe is below S stays in cash (default 0: a "
+        "combination that did not beat cash on its training span is not deployed; none: "
+        "deploy every winner)",
+    )
     walk.add_argument(
         "--anchored",
         action="store_true",
@@ -324,6 +333,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     finished = len(result.ranked)
     print_table(_leaders(result.ranked, grid.paths, metric, min_trades))
     print(_guards(result.report))
+    if not result.interrupted:
+        from xmtrade.reports.sweep_page import default_value, is_default, sweep_notes
+
+        defaults = {p: default_value(base, p) for p in grid.paths}
+        default_row = next((r for r in result.ranked if is_default(r, defaults)), None)
+        for note in sweep_notes(result.ranked, result.best, default_row, metric, min_trades):
+            print(f"note: {note}")
     rate = finished / result.seconds if result.seconds > 0 else 0.0
     print(f"{finished} runs in {result.seconds:.1f} s ({rate:.1f} runs/s)")
     if result.interrupted:
@@ -351,8 +367,10 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
     formats = parse_formats(args.report)
     out_folder(args.out)  # a folder that cannot be one is refused before any work
     from xmtrade.errors import missing_dirs, removed_if_empty
-    from xmtrade.sweep.walkforward import parse_span, plan_windows, run_walkforward
+    from xmtrade.sweep.walkforward import DEFAULT_MIN_TRAIN_SHARPE, plan_windows, run_walkforward
+    from xmtrade.sweep.windows import parse_span
 
+    args.min_train_sharpe = _sharpe_floor(args.min_train_sharpe, DEFAULT_MIN_TRAIN_SHARPE)
     train = parse_span(args.train, "--train")
     test = parse_span(args.test, "--test")
     layers, base, grid, bars, data_dir = _load(args)
@@ -387,21 +405,34 @@ def run_walkforward_command(args: argparse.Namespace) -> int:
             formats=formats,
             engine=_engine(args, metric),
             confirm=args.confirm,
+            min_train_sharpe=args.min_train_sharpe,
         )
     print_table(_windows_table(result, metric))
     oos = result.overall["out_of_sample"]
     ins = result.overall["in_sample"]
     print(
-        f"out of sample {oos['start']} .. {oos['end']}: total return {_pct(oos['total_return'])}"
+        f"out of sample (stitched) {oos['start']} .. {oos['end']}: total return "
+        f"{_pct(oos['total_return'])}"
         f", CAGR {_pct(oos['cagr'])}, Sharpe {_num(oos['sharpe'])}, max drawdown "
         f"{_pct(oos['max_drawdown'])}, {oos['n_trades']} trades (buy and hold "
         f"{_pct(oos['benchmark_total_return'])})"
     )
+    efficiency = result.overall["walk_forward_efficiency"]
     print(
-        f"in sample: mean {metric} {_num(ins[f'mean_window_{metric}'])} against "
+        f"mean of the windows' {metric}: {_num(ins[f'mean_window_{metric}'])} in sample, "
         f"{_num(oos[f'mean_window_{metric}'])} out of sample; walk-forward efficiency "
-        f"{_num(result.overall['walk_forward_efficiency'])}"
+        + (
+            result.overall.get("walk_forward_efficiency_note") or "n/a"
+            if efficiency is None
+            else f"{_num(efficiency)} (stitched out-of-sample CAGR / mean in-sample CAGR)"
+        )
     )
+    below = result.overall.get("windows_below_sharpe_floor", 0)
+    if below:
+        print(
+            f"{below} window(s) left in cash: best in-sample Sharpe below "
+            f"--min-train-sharpe {args.min_train_sharpe}"
+        )
     print(f"folder: {result.folder}")
     if "html" in formats and (result.folder / "report.html").exists():
         print(f"report: {result.folder / 'report.html'}")
@@ -548,13 +579,43 @@ def _guards(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _sharpe_floor(text: str, default: float) -> float | None:
+    """--min-train-sharpe: a number, `none` (no floor), or unset (`default`)."""
+    if text == "default":
+        return default
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigError(
+            "command line", "--min-train-sharpe", f"expected a Sharpe ratio or none, got {text!r}"
+        )
+    return value
+
+
+def _chosen_cell(best: Any, refused: Any, metric: str) -> str:
+    from xmtrade.reports.terminal import short_params
+
+    if best is not None:
+        return str(short_params(best.params))
+    if refused is not None:
+        return (
+            f"{short_params(refused.params)} (Sharpe {_num(refused.value('sharpe'))}, not deployed)"
+        )
+    return "none eligible"
+
+
 def _windows_table(result: Any, metric: str) -> Any:
     from xmtrade.reports.terminal import metric as fmt
-    from xmtrade.reports.terminal import ranked_table, short_params
-    from xmtrade.sweep.walkforward import window_label
+    from xmtrade.reports.terminal import ranked_table
+    from xmtrade.sweep.windows import window_label
 
     rows = []
-    for w, best, test in zip(result.windows, result.chosen, result.tests, strict=True):
+    refused = result.refused
+    for w, best, test, no in zip(result.windows, result.chosen, result.tests, refused, strict=True):
         rows.append(
             [
                 str(w.number),
@@ -564,8 +625,8 @@ def _windows_table(result: Any, metric: str) -> Any:
                 fmt(metric, test.value(metric)) if test else "n/a",
                 fmt("total_return", test.value("total_return")) if test else "n/a",
                 fmt("n_trades", test.value("n_trades")) if test else "n/a",
-                "none eligible" if best is None else short_params(best.params),
-                window_label(best, test),
+                _chosen_cell(best, no, metric),
+                window_label(best, test, no is not None),
             ]
         )
     columns = [

@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 import yaml
 from pydantic import BaseModel, PrivateAttr, field_validator
 
-from xmtrade.config.base import Frozen
-from xmtrade.config.checks import SMALL_PERCENT_RULES
+from xmtrade.config.base import SMALL_PERCENT_RULES, Frozen
 from xmtrade.config.fundamentals import (
     FundamentalsConfig,
     GateConfig,

@@ -87,3 +87,17 @@ def _clock_time(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ValueError('expected a time in quotes, e.g. "17:15" (unquoted, YAML reads a number)')
     return value
+
+
+# percent keys where a small value is almost surely a fraction meant as a percent (0.15 for
+# 15%): the value below which it is refused, unless `allow_small_percent` lists the key
+SMALL_PERCENT_RULES: dict[str, float] = {
+    "sizing.target_weight_pct": 1.0,  # all three stage targets under 1% of NAV
+    "sizing.max_weight_pct": 1.0,
+    "sizing.risk_per_trade_pct": 0.1,
+    "risk.drawdown_breaker.max_drawdown_pct": 1.0,
+    "gate.ev_gross_margin_min_pct": 1.0,
+    "gate.wacc.fixed_pct": 1.0,
+    "gate.wacc.capm.tax_rate_pct": 1.0,
+    "gate.wacc.capm.debt_weight_pct": 1.0,
+}

@@ -7,25 +7,13 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from xmtrade.config.base import SMALL_PERCENT_RULES
 from xmtrade.errors import ConfigError
 
 if TYPE_CHECKING:
     from xmtrade.config.app import AppConfig
 
 # ---------------------------------------------------------------- percent written as a fraction
-
-# percent keys where a small value is almost surely a fraction meant as a percent (0.15 for
-# 15%): the value below which it is refused, unless `allow_small_percent` lists the key
-SMALL_PERCENT_RULES: dict[str, float] = {
-    "sizing.target_weight_pct": 1.0,  # all three stage targets under 1% of NAV
-    "sizing.max_weight_pct": 1.0,
-    "sizing.risk_per_trade_pct": 0.1,
-    "risk.drawdown_breaker.max_drawdown_pct": 1.0,
-    "gate.ev_gross_margin_min_pct": 1.0,
-    "gate.wacc.fixed_pct": 1.0,
-    "gate.wacc.capm.tax_rate_pct": 1.0,
-    "gate.wacc.capm.debt_weight_pct": 1.0,
-}
 
 
 def _percent_values(cfg: AppConfig, key: str) -> tuple[float, ...]:

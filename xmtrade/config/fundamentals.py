@@ -119,10 +119,39 @@ class RiskRule(Frozen):
         return self
 
 
+BREAKER_RESETS = ("none", "at_fire", "after_sessions N")
+
+
 class DrawdownBreakerConfig(Frozen):
     max_drawdown_pct: float = Field(gt=0, lt=100)
     cooldown_sessions: int = Field(ge=0, le=MAX_SESSIONS)
     basis: Literal["nav", "allocation"]
+    # what the breaker's peak does after it fires: none (stays the run's highest NAV),
+    # at_fire (restarts from the NAV it fired at), after_sessions N (restarts N sessions later)
+    reset: str = "at_fire"  # also the value of a config stored before the key existed
+
+    @field_validator("reset")
+    @classmethod
+    def _reset_form(cls, value: str) -> str:
+        words = str(value).split()
+        if words in (["none"], ["at_fire"]):
+            return words[0]
+        if len(words) == 2 and words[0] == "after_sessions" and words[1].isdigit():
+            sessions = int(words[1])
+            if 1 <= sessions <= MAX_SESSIONS:
+                return f"after_sessions {sessions}"
+        raise ValueError(f"expected {', '.join(BREAKER_RESETS)} (1 <= N <= {MAX_SESSIONS})")
+
+    @property
+    def reset_mode(self) -> str:
+        """none, at_fire or after_sessions."""
+        return self.reset.split()[0]
+
+    @property
+    def reset_sessions(self) -> int:
+        """N of `after_sessions N` (0 for the other modes)."""
+        words = self.reset.split()
+        return int(words[1]) if len(words) == 2 else 0
 
 
 class RiskConfig(Frozen):

@@ -42,6 +42,7 @@ FREE, AWAITING, OPEN = 0, 1, 3
 NO_STOP, STOP_RESTING = 0, 1
 # exit reason codes (precompute.REASONS)
 R_STOP, R_TRAIL, R_RSI, R_TIME, R_BREAKER, R_PS = 1, 2, 3, 4, 5, 6
+RESET_AT_FIRE, RESET_NONE, RESET_AFTER = 0, 1, 2  # risk.drawdown_breaker.reset
 GAP_SKIP, GAP_REANCHOR, GAP_KEEP = 0, 1, 2
 # columns of the trades array
 T_STAGE, T_ENTRY_J, T_SHARES, T_EXIT_J, T_REASON, T_FEES = 0, 1, 2, 3, 4, 5
@@ -80,6 +81,8 @@ def run_kernel(
     rsi_exit = iparams[12] == 1
     max_hold = iparams[13]  # -1: no limit
     trailing = iparams[14] == 1
+    reset_mode = iparams[15]  # RESET_AT_FIRE, RESET_NONE, RESET_AFTER
+    reset_sessions = iparams[16]
     targets = fparams[0:3]
     cap = fparams[3]
     risk_pct = fparams[4]
@@ -108,6 +111,9 @@ def run_kernel(
     position = 0
     peak = cash
     cooldown_until = -1
+    reset_at = -1  # the breaker's pending reset of its peak (after_sessions)
+    standing = False  # the breaker fired and still stands (none, after_sessions)
+    tripped = False
     last_decision = 0
     last_opened = -(10**9)
     last_step = -2
@@ -280,6 +286,25 @@ def run_kernel(
             peak = nav
         if no_trading[j]:
             continue
+        # ---- the drawdown breaker, at every close, flat or not (risk/breaker.py)
+        if breaker_on:
+            if reset_at >= 0 and j >= reset_at:
+                peak = nav
+                reset_at = -1
+                standing = False
+            base = peak if basis_nav else peak * cap / 100
+            loss = peak - nav
+            tripped = loss >= base * max_dd / 100 and loss > 0
+            if tripped and not standing:
+                cooldown_until = j + cooldown
+                if reset_mode == RESET_AT_FIRE:
+                    peak = nav
+                else:
+                    standing = True
+                    if reset_mode == RESET_AFTER:
+                        reset_at = j + reset_sessions
+            elif not tripped:
+                standing = False
         next_t = table_next[j]
         live = False
         for s in range(SLOTS if n_live > 0 else 0):
@@ -298,13 +323,8 @@ def run_kernel(
             demand = 0  # 3 exit, 2 trim
             why = -1
             if held_any:
-                if breaker_on:
-                    base = peak if basis_nav else peak * cap / 100
-                    loss = peak - nav
-                    if loss >= base * max_dd / 100 and loss > 0:
-                        cooldown_until = j + cooldown
-                        peak = nav
-                        demand, why = 3, R_BREAKER
+                if tripped:
+                    demand, why = 3, R_BREAKER
                 if demand == 0 and line_demand[j] == 3:
                     demand, why = 3, line_reason[j]
                 if demand == 0 and top >= 2:
@@ -388,7 +408,7 @@ def run_kernel(
         for s in range(SLOTS if n_live > 0 else 0):
             if state[s] == AWAITING or (state[s] == OPEN and exit_reason[s] >= 0):
                 blocked = True
-        if blocked or j <= cooldown_until:
+        if blocked or tripped or j <= cooldown_until:
             continue
         if action[j] != 0 and not (action[j] == 2 and opening == 1):
             continue

@@ -46,6 +46,15 @@ def random_overrides(rng: random.Random, first: date, last: date, span: int) -> 
         o["risk.drawdown_breaker.max_drawdown_pct"] = rng.choice([2, 5, 10, 25, 50])
         o["risk.drawdown_breaker.cooldown_sessions"] = rng.choice([0, 5, 20])
         o["risk.drawdown_breaker.basis"] = rng.choice(["nav", "allocation"])
+        o["risk.drawdown_breaker.reset"] = rng.choice(
+            [
+                "at_fire",
+                "at_fire",
+                "none",
+                "after_sessions 1",
+                f"after_sessions {rng.randint(2, 40)}",
+            ]
+        )
     o["gate.ev_gross_margin_min_pct"] = rng.choice([0, 10, 15, 20])
     o["gate.roic_wacc_spread_min_pp"] = rng.choice([-30, -10, 0, 2])
     o["gate.on_unknown"] = rng.choice(["fail", "pass", "pass"])

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 # metrics the kernel cannot compute (they count decision records it does not write)
 NOT_SCREENED = frozenset({"stale_decisions"})
 GAP_RULES = {"skip": 0, "reanchor": 1, "keep": 2}
+BREAKER_RESETS = {"at_fire": 0, "none": 1, "after_sessions": 2}  # the kernel's RESET_*
 NAV_TOLERANCE = 0.005  # HK$: a NAV that differs by a cent is a difference
 
 
@@ -92,8 +93,8 @@ class KernelRun:
         return rows
 
     def metrics(self) -> dict[str, Any]:
-        """The sweep's metrics of this run, by `report.ranked_figures` as the backtest's."""
-        from xmtrade.report import ranked_figures
+        """The sweep's metrics of this run, by `figures.ranked_figures` as the backtest's."""
+        from xmtrade.reports.figures import ranked_figures
 
         cfg = self.config
         nav = self.nav
@@ -137,7 +138,7 @@ class KernelRun:
 @njit(cache=True)
 def _nav_stats(nav: np.ndarray, initial: float, risk_free: np.ndarray) -> tuple[float, ...]:
     """(mean excess return, volatility (ddof 1), downside deviation, max drawdown, 0) of a
-    daily NAV, as `report.summarize` computes them."""
+    daily NAV, as `figures.summarize` computes them."""
     n = nav.shape[0]
     total = 0.0
     excess_total = 0.0
@@ -363,6 +364,8 @@ def _params(cfg: AppConfig) -> tuple[np.ndarray, np.ndarray]:
             0 if exits.rsi_overbought is None else 1,
             -1 if exits.max_holding_sessions is None else exits.max_holding_sessions,
             1 if exits.trailing_stop else 0,
+            0 if breaker is None else BREAKER_RESETS[breaker.reset_mode],
+            0 if breaker is None else breaker.reset_sessions,
         ],
         dtype=np.int64,
     )

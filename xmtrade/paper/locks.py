@@ -9,8 +9,9 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,8 +20,18 @@ from xmtrade.errors import DataError, writing
 from xmtrade.paper.accounts import now_utc
 from xmtrade.paper.database import lock_key
 
-if TYPE_CHECKING:
-    from xmtrade.paper.ledger import Ledger
+
+class Ledger(Protocol):
+    """What a step lock needs of the ledger (`xmtrade.paper.ledger.Ledger`)."""
+
+    engine: sa.Engine
+    where: str
+
+    def refuse_if_read_only(self) -> None: ...
+
+    def lock_path(self, account: str) -> Path | None: ...
+
+    def errors(self) -> AbstractContextManager[None]: ...
 
 
 @contextmanager

@@ -239,6 +239,13 @@ def _describe_decision(d: dict[str, Any]) -> str | None:
     if action in ("place_stop", "raise_stop"):
         stop = d["stop"]
         return f"{action.replace('_', ' ')} tranche {d['tranche']}: {stop['to']} ({stop['basis']})"
+    if action == "breaker":
+        detail = d.get("detail") or {}
+        below = -float(detail.get("drawdown") or 0)
+        return (
+            f"drawdown breaker fired with nothing to sell: NAV {below:.2%} "
+            f"below its peak (reset: {detail.get('reset')})"
+        )
     # skip, pre_open_check and order_not_filled: told by the orders not filled
     if action == "fundamentals" and d.get("newest_report"):
         report = d["newest_report"]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from data_feeds.bars import BAR_COLUMNS
 from xmtrade.backtest import FILL_FIELDS
-from xmtrade.report import decision_line, json_default
+from xmtrade.reports.figures import decision_line, json_default
 
 EQUITY_FIELDS = (
     "nav",

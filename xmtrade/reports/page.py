@@ -1,9 +1,11 @@
-"""The shell of every report.html: one self-contained page (plotly.js embedded once, no CDN,
-nothing fetched), its style, sortable tables, and helpers to turn figures and rows into HTML.
+"""The shell of every report.html: the page, its style, sortable tables, and helpers to turn
+figures and rows into HTML.
 
 Plotly rather than Bokeh: the report needs a heatmap centred on a value, parallel
-coordinates and a log-axis switch, which plotly has built in; its one embedded script
-(~4.8 MB) serves every chart of the page."""
+coordinates and a log-axis switch, which plotly has built in. Its script (~4.8 MB) is written
+once per folder, as plotly.min.js beside the page (plotly's own include_plotlyjs="directory"
+layout), and read by a relative <script src>: the page stays light and opens offline from
+file://, nothing fetched from the network."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+PLOTLY_JS = "plotly.min.js"  # beside every page, written by write_page
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": False}
 
 # the linear/log switch above a chart of growth
@@ -42,6 +45,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 header { background: #1f2937; color: #f9fafb; padding: 14px 24px; }
 header h1 { margin: 0; font-size: 20px; font-weight: 600; }
 header p { margin: 4px 0 0; font-size: 13px; color: #d1d5db; }
+header h1, header p, .card .sub, li { overflow-wrap: anywhere; }
 main { padding: 12px 24px 40px; max-width: 1500px; margin: 0 auto; }
 section { background: #fff; border: 1px solid #e5e7eb; border-radius: 6px; margin: 14px 0;
   padding: 10px 16px; overflow-x: auto; }
@@ -52,6 +56,7 @@ section h2 { font-size: 16px; margin: 4px 0 8px; }
 .card .label { font-size: 12px; color: #6b7280; }
 .card .value { font-size: 20px; font-weight: 600; }
 .card .sub { font-size: 12px; color: #6b7280; }
+.card[title] .label { text-decoration: underline dotted; cursor: help; }
 .bad { color: #b91c1c; } .good { color: #15803d; }
 .warn { background: #fef2f2; border-color: #fecaca; }
 table { border-collapse: collapse; font-size: 13px; }
@@ -71,6 +76,57 @@ pre { background: #f3f4f6; padding: 8px; font-size: 12px; overflow: auto; max-he
 .note { font-size: 12px; color: #6b7280; }
 .plot { width: 100%; }
 #decision { min-height: 2em; }
+@media (max-width: 700px) {
+  header { padding: 10px 12px; }
+  main { padding: 6px 6px 24px; }
+  section { padding: 8px 8px; margin: 10px 0; }
+  .card { min-width: 120px; flex: 1 1 120px; padding: 6px 8px; }
+  .card .value { font-size: 18px; }
+  td.text, th.text { min-width: 7em; }
+}
+"""
+
+# Below 700 px wide every plot takes its legend under the chart, in small type, and grows so
+# that its plotting area stays at least MIN_PLOT px high; wider again, it gets its own back.
+NARROW_SCRIPT = """
+(function () {
+  var NARROW = 700, MIN_PLOT = 260;
+  function setHeight(p, height) {  // the plot's div and the sized wrapper plotly puts round it
+    p.style.height = height + 'px';
+    var wrapper = p.parentElement;
+    if (wrapper && wrapper.style.height) { wrapper.style.height = height + 'px'; }
+  }
+  function fit(p) {
+    var full = p._fullLayout;
+    if (!full || !window.Plotly) { return; }
+    var narrow = window.innerWidth < NARROW;
+    if (p.dataset.wide === undefined) {
+      p.dataset.wide = JSON.stringify({legend: p.layout.legend || {},
+        margin: p.layout.margin || {}, height: full.height});
+    }
+    var wide = JSON.parse(p.dataset.wide);
+    var update = narrow ? {'legend.orientation': 'h', 'legend.x': 0, 'legend.xanchor': 'left',
+      'legend.y': 0, 'legend.yanchor': 'bottom', 'legend.yref': 'container',
+      'legend.font.size': 11, 'margin.l': 48, 'margin.r': 8, height: wide.height}
+      : {legend: wide.legend, margin: wide.margin, height: wide.height};
+    setHeight(p, wide.height);
+    Plotly.relayout(p, update).then(function () {
+      var short = MIN_PLOT - p._fullLayout._size.h;
+      if (narrow && short > 0) {
+        var height = p._fullLayout.height + short;
+        setHeight(p, height);
+        return Plotly.relayout(p, {height: height});
+      }
+    });
+  }
+  function fitAll() { document.querySelectorAll('.js-plotly-plot').forEach(fit); }
+  var timer = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(timer);
+    timer = setTimeout(fitAll, 150);
+  });
+  if (window.innerWidth < NARROW) { fitAll(); }
+})();
 """
 
 SORT_SCRIPT = """
@@ -168,11 +224,16 @@ def diverging(value: float | None, scale: float) -> str:
     return f"background-color: rgb({r},{g},{b})"
 
 
-def card(label: str, value: str, sub: str = "", tone: str = "") -> str:
-    """One headline figure."""
+def card(label: str, value: str, sub: str = "", tone: str = "", term: str = "") -> str:
+    """One headline figure; `term` names its glossary entry (the label's tooltip, the label
+    underlined with dots)."""
+    from xmtrade.reports.glossary import define
+
     cls = f"card {tone}".strip()
+    meaning = define(term) if term else ""
+    title = f' title="{esc(meaning)}"' if meaning else ""
     return (
-        f'<div class="{cls}"><div class="label">{esc(label)}</div>'
+        f'<div class="{cls}"{title}><div class="label">{esc(label)}</div>'
         f'<div class="value">{esc(value)}</div><div class="sub">{esc(sub)}</div></div>'
     )
 
@@ -184,9 +245,7 @@ def section(title: str, body: str, ident: str | None = None) -> str:
 
 
 def page(title: str, subtitle: str, body: str, script: str = "", data: Any = None) -> str:
-    """The whole self-contained HTML page."""
-    from plotly.offline import get_plotlyjs
-
+    """The whole HTML page; it reads plotly.min.js from its own folder (see write_page)."""
     payload = ""
     if data is not None:
         text = json.dumps(data, default=str).replace("</", "<\\/")
@@ -195,14 +254,30 @@ def page(title: str, subtitle: str, body: str, script: str = "", data: Any = Non
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f'<script src="{PLOTLY_JS}" charset="utf-8"></script></head><body>'
         f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header><main>{body}</main>"
-        f"{payload}<script>{SORT_SCRIPT}{script}</script></body></html>\n"
+        f"{payload}<script>{SORT_SCRIPT}{script}{NARROW_SCRIPT}</script></body></html>\n"
     )
 
 
 def write_page(path: Path, text: str) -> None:
-    """Write the page through a temporary file renamed into place."""
+    """Write the page and plotly.min.js beside it, each through a temporary file renamed into
+    place (plotly.min.js only when it is missing or not this plotly's)."""
+    write_plotly_js(path.parent)
     staging = path.with_name(f".{path.name}.tmp")
     staging.write_text(text, encoding="utf-8")
     os.replace(staging, path)
+
+
+def write_plotly_js(folder: Path) -> Path:
+    """plotly.min.js of the installed plotly in `folder` (kept when already the same)."""
+    from plotly.offline import get_plotlyjs
+
+    script = get_plotlyjs().encode("utf-8")
+    target = folder / PLOTLY_JS
+    if target.is_file() and target.stat().st_size == len(script) and target.read_bytes() == script:
+        return target
+    staging = folder / f".{PLOTLY_JS}.tmp"
+    staging.write_bytes(script)
+    os.replace(staging, target)
+    return target

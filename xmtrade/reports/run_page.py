@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from xmtrade.chart import runs_of, stop_levels
+from xmtrade.reports.chart import runs_of, stop_levels
 from xmtrade.reports.page import (
     LOG_SWITCH,
     card,
@@ -481,17 +481,20 @@ def _cards(summary: dict[str, Any], stats: dict[str, Any]) -> str:
             pct(summary["total_return"]),
             f"buy and hold {pct(bench.get('total_return'))}",
             tone,
+            term="total_return",
         ),
-        card("CAGR", pct(summary["cagr"]), f"buy and hold {pct(bench.get('cagr'))}"),
+        card("CAGR", pct(summary["cagr"]), f"buy and hold {pct(bench.get('cagr'))}", term="cagr"),
         card(
             "Sharpe",
             num(summary["sharpe"]),
             f"buy and hold {num(bench.get('sharpe'))}; Sortino {num(summary['sortino'])}",
+            term="sharpe",
         ),
         card(
             "max drawdown",
             pct(summary["max_drawdown"]),
             f"buy and hold {pct(bench.get('max_drawdown'))}",
+            term="max_drawdown",
         ),
         card(
             "average weight",
@@ -502,6 +505,7 @@ def _cards(summary: dict[str, Any], stats: dict[str, Any]) -> str:
             "trades",
             f"{summary['n_trades']} closed",
             f"win rate {pct(summary['win_rate'])}; expectancy {money(trades.get('expectancy'))}",
+            term="win_rate",
         ),
     ]
     if current:
@@ -512,6 +516,7 @@ def _cards(summary: dict[str, Any], stats: dict[str, Any]) -> str:
                 f"{current['days']:,} days",
                 f"below the peak of {current['peak']}, {pct(current['depth'])} at worst",
                 "warn",
+                term="under_water",
             ),
         )
     return f'<div class="cards">{"".join(cards)}</div>'

@@ -1,4 +1,4 @@
-"""The fuller statistics of a run, kept in summary.json beside `report.summarize`'s: drawdown
+"""The fuller statistics of a run, kept in summary.json beside `figures.summarize`'s: drawdown
 periods, yearly and monthly returns, trade figures, weights, the benchmark's own figures and
 a weight-matched benchmark.
 
@@ -107,7 +107,7 @@ def series_figures(
     years = (index[-1] - index[0]).days / 365.25
     return {
         "total_return": _ratio(final - 1.0),
-        # by calendar time and Sharpe on the raw volatility, as `report.summarize` does
+        # by calendar time and Sharpe on the raw volatility, as `figures.summarize` does
         "cagr": _ratio(final ** (1 / years) - 1.0) if final > 0 and years > 0 else None,
         "annual_volatility": _ratio(sd * math.sqrt(per_year)),
         "sharpe": _ratio(float(excess.mean()) / sd * math.sqrt(per_year)) if sd > 0 else None,
@@ -239,9 +239,9 @@ def _money(value: Any) -> float:
 
 
 def run_summary(result: BacktestResult) -> dict[str, Any]:
-    """summary.json of a run folder: `report.summarize`'s figures and, under `statistics`,
+    """summary.json of a run folder: `figures.summarize`'s figures and, under `statistics`,
     the fuller ones of this module."""
-    from xmtrade.report import summarize
+    from xmtrade.reports.figures import summarize
 
     summary = summarize(result)
     summary["statistics"] = statistics(result)

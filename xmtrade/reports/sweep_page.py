@@ -67,8 +67,8 @@ def heatmap_figure(
     best: Row | None,
     defaults: dict[str, Any],
 ) -> go.Figure:
-    """The metric over two fields, colours centred on 0; the winner starred, the default
-    ringed, cells that may not win crossed."""
+    """The metric over two fields, colours centred on 0; the winner's value starred, the
+    default ringed, cells that may not win crossed."""
     import plotly.graph_objects as go
 
     xs, ys = _axis_values(rows, x), _axis_values(rows, y)
@@ -80,7 +80,8 @@ def heatmap_figure(
         value = row.value(metric)
         z[i][j] = value
         trades = (row.metrics or {}).get("n_trades", 0)
-        text[i][j] = f"{fmt_metric(metric, value)}<br>{trades} tr"
+        star = "★ " if best is not None and row.index == best.index else ""
+        text[i][j] = f"{star}{fmt_metric(metric, value)}<br>{trades} tr"
         if status(row, metric, min_trades) != "ok":
             crossed_x.append(str(xs[j]))
             crossed_y.append(str(ys[i]))
@@ -113,19 +114,15 @@ def heatmap_figure(
                 hoverinfo="skip",
             )
         )
-    if best is not None:
+    if best is not None:  # the star is in the winner's cell, beside its value: this is its key
         fig.add_trace(
             go.Scatter(
-                x=[str(_key(best.params[x]))],
-                y=[str(_key(best.params[y]))],
+                x=[None],
+                y=[None],
                 mode="markers",
-                marker={
-                    "symbol": "star",
-                    "size": 22,
-                    "color": "rgba(0,0,0,0)",
-                    "line": {"width": 2.5, "color": "#111"},
-                },
-                name="winner",
+                marker={"symbol": "star", "size": 12, "color": "#111"},
+                name="winner (★ beside its value)",
+                showlegend=True,
                 hoverinfo="skip",
             )
         )
@@ -255,6 +252,39 @@ def equity_figure(
     return fig
 
 
+# metrics whose 0 is what cash earns: "no combination beat 0" is said of them
+ZERO_IS_CASH = frozenset({"total_return", "cagr", "sharpe", "sortino", "calmar"})
+
+
+def sweep_notes(
+    ranked: Sequence[Row], best: Row | None, default: Row | None, metric: str, min_trades: int
+) -> list[str]:
+    """What the ranking does not say by itself: no combination beat 0, the winner is the
+    default config, the top ranks tie."""
+    notes = []
+    eligible = [r for r in ranked if status(r, metric, min_trades) == "ok"]
+    top = best.value(metric) if best is not None else None
+    if metric in ZERO_IS_CASH and eligible and top is not None and top <= 0:
+        notes.append(
+            f"No combination beat 0: the best {metric} is {fmt_metric(metric, top)}, so every "
+            "combination did no better than cash over this window."
+        )
+    if best is not None and default is not None and best.index == default.index:
+        notes.append(
+            "The winner is the default config: the grid found nothing better than what you "
+            "run today (best.yaml changes nothing)."
+        )
+    if best is not None and top is not None:
+        tied = [r for r in eligible if r.value(metric) == top]
+        if len(tied) > 1:
+            notes.append(
+                f"Ranks 1 to {len(tied)} tie at {metric} {fmt_metric(metric, top)}: the winner is "
+                "the first of them in grid order (combination "
+                f"{best.index + 1}), not better than the others."
+            )
+    return notes
+
+
 def ranked_rows(
     ranked: Sequence[Row], paths: Sequence[str], metric: str, min_trades: int
 ) -> list[list[Any]]:
@@ -289,7 +319,7 @@ def sweep_page(
     pbo = report.get("pbo") or {}
     cards = [
         card(
-            f"best {metric}",
+            f"best {metric}" + (" ★" if best is not None and len(varying) == 2 else ""),
             fmt_metric(metric, None if best is None else best.value(metric)),
             "no eligible combination"
             if best is None
@@ -298,15 +328,29 @@ def sweep_page(
         card(
             f"default config's {metric}",
             fmt_metric(metric, None if default_row is None else default_row.value(metric)),
-            "not in the grid" if default_row is None else "ringed in the heatmap",
+            "not in the grid"
+            if default_row is None
+            else ("ringed in the heatmap" if len(varying) == 2 else "dashed in the equity chart"),
+            term=metric,
         ),
-        card("deflated Sharpe", num(dsr.get("dsr"), 3), "chance the best is skill, not luck"),
-        card("PBO", num(pbo.get("pbo"), 3), "probability of backtest overfitting"),
+        card(
+            "deflated Sharpe",
+            num(dsr.get("dsr"), 3),
+            f"chance the best is skill, not luck; PSR(0) {num(dsr.get('psr'), 3)}",
+            term="deflated_sharpe",
+        ),
+        card("PBO", num(pbo.get("pbo"), 3), "probability of backtest overfitting", term="pbo"),
         card(
             "runs", f"{len(ranked)}", f"{meta.get('runs_eligible', 0)} with ≥ {min_trades} trades"
         ),
     ]
     body = [f'<div class="cards">{"".join(cards)}</div>']
+    notes = sweep_notes(ranked, best, default_row, metric, min_trades)
+    if notes:
+        items = "".join(f"<li>{esc(n)}</li>" for n in notes)
+        body.append(
+            f'<section class="warn" id="notes"><h2>read this first</h2><ul>{items}</ul></section>'
+        )
     finished = [r for r in ranked if r.metrics is not None]
     if len(varying) == 2 and finished:
         fig = heatmap_figure(

@@ -23,13 +23,13 @@ from xmtrade.reports.page import (
 )
 from xmtrade.reports.terminal import metric as fmt_metric
 from xmtrade.reports.terminal import num, pct, short_params
-from xmtrade.sweep.walkforward import window_label
+from xmtrade.sweep.windows import window_label
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from xmtrade.sweep.runner import Row
-    from xmtrade.sweep.walkforward import Window
+    from xmtrade.sweep.windows import Window
 
 
 def _chosen_text(best: Row | None) -> str:
@@ -39,23 +39,31 @@ def _chosen_text(best: Row | None) -> str:
 
 
 def timeline_figure(
-    windows: Sequence[Window], chosen: Sequence[Row | None], tests: Sequence[Row | None]
+    windows: Sequence[Window],
+    chosen: Sequence[Row | None],
+    tests: Sequence[Row | None],
+    refused: Sequence[dict[str, Any] | None] = (),
 ) -> go.Figure:
     """Each window's training and test span as bars, the chosen parameters written on the
-    test span."""
+    training span (or the winner refused below the Sharpe floor), what it did on the test
+    span."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for kind, colour in (("train", "#fdd0a2"), ("test", "#9ecae1")):
         starts, lengths, names, texts = [], [], [], []
-        for w, best, test in zip(windows, chosen, tests, strict=True):
+        no_list = list(refused) + [None] * (len(windows) - len(refused))
+        for w, best, test, no in zip(windows, chosen, tests, no_list, strict=True):
             first = pd.Timestamp(w.train_start if kind == "train" else w.test_start)
             last = pd.Timestamp(w.train_end if kind == "train" else w.test_end)
             starts.append(first)
             lengths.append((last - first).total_seconds() * 1000 + 86_400_000)
             names.append(f"w{w.number}")
             label = window_label(best, test)
-            if kind == "train":
+            if kind == "train" and no is not None:
+                sharpe = num((no.get("in_sample") or {}).get("sharpe"))
+                texts.append(f"best {short_params(no['params'])}: Sharpe {sharpe}, not deployed")
+            elif kind == "train":
                 texts.append(f"chose {_chosen_text(best)}")
             else:
                 texts.append(label or "traded")
@@ -197,10 +205,12 @@ def windows_rows(
     chosen: Sequence[Row | None],
     tests: Sequence[Row | None],
     metric: str,
+    refused: Sequence[bool] = (),
 ) -> list[list[Any]]:
-    """The windows table's cells."""
+    """The windows table's cells (`refused`: the window's winner was below the Sharpe floor)."""
     rows = []
-    for w, best, test in zip(windows, chosen, tests, strict=True):
+    flags = list(refused) + [False] * (len(windows) - len(refused))
+    for w, best, test, no in zip(windows, chosen, tests, flags, strict=True):
         oos = (test.metrics or {}) if test else {}
         rows.append(
             [
@@ -213,7 +223,7 @@ def windows_rows(
                 fmt_metric("total_return", oos.get("total_return")),
                 fmt_metric("max_drawdown", oos.get("max_drawdown")),
                 fmt_metric("n_trades", oos.get("n_trades")),
-                window_label(best, test),
+                window_label(best, test, no),
             ]
         )
     return rows
@@ -234,29 +244,49 @@ def walkforward_page(
     ins = overall.get("in_sample") or {}
     closes = bars.loc[equity.index, "close"].astype(float)
     initial = float(equity["nav"].iloc[0] / (1.0 + equity["return"].iloc[0]))
+    refused_rows = [w.get("refused") for w in meta.get("per_window") or []]
+    refused = [bool(r) for r in refused_rows]
+    floor = meta.get("min_train_sharpe")
+    no_winner = int(overall.get("windows_without_winner", 0))
+    below = int(overall.get("windows_below_sharpe_floor", 0))
+    efficiency = overall.get("walk_forward_efficiency")
     cards = [
         card(
-            "out-of-sample return",
+            "out-of-sample return (stitched)",
             pct(oos.get("total_return")),
             f"buy and hold {pct(oos.get('benchmark_total_return'))}",
             "bad" if (oos.get("total_return") or 0) < 0 else "good",
+            term="stitched",
         ),
-        card("CAGR", pct(oos.get("cagr")), f"{oos.get('start')} .. {oos.get('end')}"),
-        card("Sharpe", num(oos.get("sharpe")), f"max drawdown {pct(oos.get('max_drawdown'))}"),
+        card("CAGR (stitched)", pct(oos.get("cagr")), f"{oos.get('start')} .. {oos.get('end')}"),
         card(
-            f"mean window {metric}, out of sample",
+            "Sharpe (stitched)",
+            num(oos.get("sharpe")),
+            f"of the chained test spans; max drawdown {pct(oos.get('max_drawdown'))}",
+            term="sharpe",
+        ),
+        card(
+            f"{metric}: mean of the windows, out of sample",
             num(oos.get(f"mean_window_{metric}")),
-            f"in sample {num(ins.get(f'mean_window_{metric}'))}",
+            f"each test span on its own; in sample {num(ins.get(f'mean_window_{metric}'))}",
+            term="mean_of_windows",
         ),
         card(
             "walk-forward efficiency",
-            num(overall.get("walk_forward_efficiency")),
-            "out-of-sample CAGR over mean in-sample CAGR",
+            "n/a" if efficiency is None else num(efficiency),
+            overall.get("walk_forward_efficiency_note")
+            or "stitched out-of-sample CAGR over mean in-sample CAGR",
+            term="walk_forward_efficiency",
         ),
         card(
             "windows in cash",
-            str(overall.get("windows_without_winner", 0)),
-            f"of {len(windows)}: no combination eligible",
+            str(no_winner),
+            f"of {len(windows)}: {no_winner - below} no combination eligible, {below} best "
+            + (
+                f"in-sample Sharpe below the floor {floor:g}"
+                if floor is not None
+                else "below no floor (none set)"
+            ),
         ),
     ]
     columns = [
@@ -276,7 +306,9 @@ def walkforward_page(
         section(
             "windows and the parameters each chose",
             figure_div(
-                timeline_figure(windows, chosen, tests), "timeline-plot", 110 + 38 * len(windows)
+                timeline_figure(windows, chosen, tests, refused_rows),
+                "timeline-plot",
+                110 + 38 * len(windows),
             ),
             "timeline",
         ),
@@ -297,7 +329,7 @@ def walkforward_page(
             '<div class="scroll">'
             + table_html(
                 columns,
-                windows_rows(windows, chosen, tests, metric),
+                windows_rows(windows, chosen, tests, metric, refused),
                 sortable=True,
                 text_columns=[3],
                 table_id="windows",

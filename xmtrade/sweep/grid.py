@@ -49,6 +49,8 @@ LIST_SPECS = ("range", "values")
 RANDOM_SPECS = ("uniform", "randint", "choice")
 SPEC_KEYS = (*LIST_SPECS, *RANDOM_SPECS)
 UNIFORM_DIGITS = 6
+SEARCH_METHODS = ("tpe", "cmaes", "random", "grid")  # optuna samplers of xmtrade/sweep/search.py
+_PRIMITIVE = (bool, int, float, str, type(None))
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,7 @@ def parse_grid(data: Mapping[str, Any], where: str, max_combinations: int) -> Gr
     if not axes:
         raise ConfigError(where, None, "empty grid: name at least one config field to vary")
     if search:
-        from xmtrade.sweep.search import check_search
-
-        method, trials, seed = check_search(search, sample, axes, where, max_combinations)
+        method, trials, seed = _check_search(search, sample, axes, where, max_combinations)
         return Grid(where, tuple(axes), (), None, seed, search=method, trials=trials)
     if sample is None:
         random_axes = [a.path for a in axes if a.kind in RANDOM_SPECS]
@@ -316,3 +316,46 @@ def describe(combo: Mapping[str, Any], paths: Sequence[str] | None = None) -> st
     """A short `path=value, …` text of a combination."""
     keys = paths if paths is not None else list(combo)
     return ", ".join(f"{k}={combo[k]}" for k in keys)
+
+
+def _check_search(
+    spec: Mapping[str, Any],
+    sample: Any,
+    axes: Sequence[Axis],
+    where: str,
+    max_combinations: int,
+) -> tuple[str, int, int]:
+    """(method, trials, seed) of a grid file's search keys, or a one-line error."""
+    method = spec.get("search")
+    if method not in SEARCH_METHODS:
+        raise ConfigError(
+            where, "search", f"expected one of {', '.join(SEARCH_METHODS)}, got {method}"
+        )
+    if sample is not None:
+        raise ConfigError(where, "sample", "a search draws its own trials: drop `sample`")
+    trials = spec.get("trials")
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise ConfigError(where, "trials", f"expected a whole number of trials >= 1, got {trials}")
+    if trials > max_combinations:
+        raise ConfigError(
+            where,
+            "trials",
+            f"{trials:,} trials is more than sweep.max_combinations ({max_combinations:,})",
+        )
+    seed = spec.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(where, "seed", f"expected a whole number, got {seed}")
+    for axis in axes:
+        if method == "grid" and axis.kind in ("uniform", "randint"):
+            raise ConfigError(
+                where, axis.path, "search: grid takes lists and ranges only (no uniform/randint)"
+            )
+        if axis.kind in ("values", "choice"):
+            bad = [v for v in axis.values if not isinstance(v, _PRIMITIVE)]
+            if bad:
+                raise ConfigError(
+                    where,
+                    axis.path,
+                    f"a search tries numbers, text, true/false or null; got {bad[0]}",
+                )
+    return str(method), trials, seed

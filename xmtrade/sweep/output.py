@@ -22,7 +22,14 @@ from xmtrade.sweep.runner import Row, status
 from xmtrade.sweep.work import METRICS
 
 SWEEP_MARKER = "sweep.json"
-KNOWN_FILES = ("results.csv", "best.yaml", "heatmap.png", "report.html", SWEEP_MARKER)
+KNOWN_FILES = (
+    "results.csv",
+    "best.yaml",
+    "heatmap.png",
+    "report.html",
+    "plotly.min.js",
+    SWEEP_MARKER,
+)
 
 
 def check_folder(out: Path) -> None:
@@ -206,7 +213,7 @@ def plot_heatmap(
     default: Mapping[str, Any] | None = None,
 ) -> None:
     """The metric over the two varying parameters, colours centred on 0 (red below, green
-    above); cells that may not win are hatched, the winner starred, the default ringed."""
+    above); cells that may not win are hatched, the winner's value starred, the default ringed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,24 +245,31 @@ def plot_heatmap(
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
+    winner = (
+        (xs.index(_key(best.params[x])), ys.index(_key(best.params[y])))
+        if best is not None
+        else (-1, -1)
+    )
     for i in range(len(ys)):
         for j in range(len(xs)):
             value = grid[i][j]
             if math.isnan(value):
                 continue
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7)
+            starred = best is not None and (j, i) == winner
+            ax.text(j + (0.1 if starred else 0), i, f"{value:.2f}", ha="center", va="center",
+                    fontsize=7)  # fmt: skip
             if not eligible[i][j]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0))
     handles = []
-    if best is not None:
+    if best is not None:  # the star beside the winner's value, not over it
         (star,) = ax.plot(
-            xs.index(_key(best.params[x])),
-            ys.index(_key(best.params[y])),
+            winner[0] - 0.3,
+            winner[1],
             marker="*",
-            ms=20,
-            mfc="none",
+            ms=9,
+            mfc="black",
             mec="black",
-            mew=1.5,
+            mew=1,
             ls="none",
             label="winner",
         )

@@ -28,60 +28,15 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xmtrade.errors import ConfigError
 from xmtrade.interrupts import critical
+from xmtrade.sweep.grid import UNIFORM_DIGITS
 
 if TYPE_CHECKING:
     from xmtrade.sweep.grid import Axis, Grid
-
-METHODS = ("tpe", "cmaes", "random", "grid")
-UNIFORM_DIGITS = 6
-_PRIMITIVE = (bool, int, float, str, type(None))
-
-
-def check_search(
-    spec: Mapping[str, Any],
-    sample: Any,
-    axes: Sequence[Axis],
-    where: str,
-    max_combinations: int,
-) -> tuple[str, int, int]:
-    """(method, trials, seed) of a grid file's search keys, or a one-line error."""
-    method = spec.get("search")
-    if method not in METHODS:
-        raise ConfigError(where, "search", f"expected one of {', '.join(METHODS)}, got {method}")
-    if sample is not None:
-        raise ConfigError(where, "sample", "a search draws its own trials: drop `sample`")
-    trials = spec.get("trials")
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise ConfigError(where, "trials", f"expected a whole number of trials >= 1, got {trials}")
-    if trials > max_combinations:
-        raise ConfigError(
-            where,
-            "trials",
-            f"{trials:,} trials is more than sweep.max_combinations ({max_combinations:,})",
-        )
-    seed = spec.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(where, "seed", f"expected a whole number, got {seed}")
-    for axis in axes:
-        if method == "grid" and axis.kind in ("uniform", "randint"):
-            raise ConfigError(
-                where, axis.path, "search: grid takes lists and ranges only (no uniform/randint)"
-            )
-        if axis.kind in ("values", "choice"):
-            bad = [v for v in axis.values if not isinstance(v, _PRIMITIVE)]
-            if bad:
-                raise ConfigError(
-                    where,
-                    axis.path,
-                    f"a search tries numbers, text, true/false or null; got {bad[0]}",
-                )
-    return str(method), trials, seed
 
 
 def study_file(data_dir: Path, grid: Grid, key: Mapping[str, Any]) -> tuple[Path, str]:
@@ -240,4 +195,4 @@ def _value(axis: Axis, value: Any) -> Any:
     return value
 
 
-__all__ = ["METHODS", "check_search", "run_study", "study_file"]
+__all__ = ["run_study", "study_file"]

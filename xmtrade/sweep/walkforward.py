@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from xmtrade.errors import ConfigError
 from xmtrade.interrupts import checkpoint, critical, outputs_complete
-from xmtrade.report import max_drawdown
+from xmtrade.reports.figures import max_drawdown
 from xmtrade.sweep.output import cell, prepare_folder, write_table
 from xmtrade.sweep.owner import Owner
 from xmtrade.sweep.partial import RunFolder, Stopped, partial_name
@@ -42,6 +40,7 @@ from xmtrade.sweep.runner import (
     read_shared,
     to_row,
 )
+from xmtrade.sweep.windows import Span, Window, make_windows, window_label
 from xmtrade.sweep.work import Outcome, RunFunction, Task
 
 if TYPE_CHECKING:
@@ -50,121 +49,38 @@ if TYPE_CHECKING:
     from xmtrade.sweep.grid import Grid
 
 MARKER = "walkforward.json"
-_SPAN = re.compile(r"^\s*(\d+)\s*([ymwd])\s*$")
-MAX_YEARS = 100
-_MAX_COUNT = {"y": MAX_YEARS, "m": 12 * MAX_YEARS, "w": 52 * MAX_YEARS, "d": 365 * MAX_YEARS}
+# a window whose best in-sample Sharpe is below this stays in cash: a combination that did
+# not beat cash on its own training span is not deployed
+DEFAULT_MIN_TRAIN_SHARPE = 0.0
+EFFICIENCY_NA = "n/a: in-sample CAGR ≤ 0"
+# how each overall figure is computed, written beside them in walkforward.json
+FIGURES_FROM = {
+    "out_of_sample": "the stitched out-of-sample curve (every test span chained), except "
+    "mean_window_*: the mean of the windows' own out-of-sample figures",
+    "in_sample": "the mean of the windows' winners' in-sample figures",
+    "walk_forward_efficiency": "stitched out-of-sample CAGR / mean in-sample CAGR, only when "
+    "the in-sample CAGR is above 0",
+}
 
 
-@dataclass(frozen=True)
-class Span:
-    """A length of calendar time: 3y, 18m, 26w, 90d."""
-
-    count: int
-    unit: str  # y, m, w, d
-
-    @property
-    def offset(self) -> pd.DateOffset:
-        return self.times(1)
-
-    def times(self, k: int) -> pd.DateOffset:
-        """This span k times over."""
-        n = self.count * k
-        if self.unit == "y":
-            return pd.DateOffset(years=n)
-        if self.unit == "m":
-            return pd.DateOffset(months=n)
-        if self.unit == "w":
-            return pd.DateOffset(weeks=n)
-        return pd.DateOffset(days=n)
-
-    def __str__(self) -> str:
-        return f"{self.count}{self.unit}"
+def walk_forward_efficiency(
+    oos_cagr: float | None, mean_is_cagr: float | None
+) -> tuple[float | None, str | None]:
+    """(out-of-sample CAGR / mean in-sample CAGR, None) when the in-sample CAGR is above 0;
+    (None, why) otherwise: a ratio of two losses reads as a success."""
+    if mean_is_cagr is not None and mean_is_cagr <= 0:
+        return None, EFFICIENCY_NA
+    if oos_cagr is None or mean_is_cagr is None:
+        return None, None
+    return _ratio(oos_cagr / mean_is_cagr), None
 
 
-def parse_span(text: str, option: str) -> Span:
-    """`3y`, `18m`, `26w` or `90d` (years, months, weeks, calendar days)."""
-    match = _SPAN.match(text or "")
-    if not match or int(match.group(1)) < 1:
-        raise ConfigError(
-            "command line", option, f"expected a length like 3y, 18m, 26w or 90d, got {text!r}"
-        )
-    count, unit = int(match.group(1)), match.group(2)
-    if count > _MAX_COUNT[unit]:
-        raise ConfigError(
-            "command line",
-            option,
-            f"{text.strip()} is longer than {MAX_YEARS} years (at most {_MAX_COUNT[unit]}{unit})",
-        )
-    return Span(count, unit)
-
-
-@dataclass(frozen=True)
-class Window:
-    """One training span and the test span right after it (sessions, both ends included)."""
-
-    number: int
-    train_start: date
-    train_end: date
-    test_start: date
-    test_end: date
-    partial: bool  # the test span was cut short by the end of the data
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "window": self.number,
-            "train_start": self.train_start,
-            "train_end": self.train_end,
-            "test_start": self.test_start,
-            "test_end": self.test_end,
-            "partial": self.partial,
-        }
-
-
-def make_windows(
-    sessions: pd.DatetimeIndex, train: Span, test: Span, anchored: bool
-) -> list[Window]:
-    """The walk-forward windows over `sessions` (the traded range)."""
-    if len(sessions) == 0:
-        raise ConfigError("walk-forward", None, "no sessions to walk forward over")
-    first, last = sessions[0], sessions[-1]
-    covers = f"the data covers {first.date()} to {last.date()} ({len(sessions)} sessions)"
-    windows: list[Window] = []
-    k = 0
-    while True:
-        boundary = first + train.offset + test.times(k)
-        if boundary > last:
-            break
-        test_until = boundary + test.offset
-        train_from = first if anchored else boundary - train.offset
-        test_span = sessions[(sessions >= boundary) & (sessions < test_until)]
-        k += 1
-        if len(test_span) == 0:  # no session in this span (a holiday, a weekend): go on
-            continue
-        train_span = sessions[(sessions >= train_from) & (sessions < boundary)]
-        partial = test_until > last + pd.Timedelta(days=1)
-        if not windows and partial:
-            break
-        if len(train_span) == 0:
-            raise ConfigError(
-                "--train", None, f"window {len(windows) + 1} has no training sessions; {covers}"
-            )
-        windows.append(
-            Window(
-                number=len(windows) + 1,
-                train_start=train_span[0].date(),
-                train_end=train_span[-1].date(),
-                test_start=test_span[0].date(),
-                test_end=test_span[-1].date(),
-                partial=bool(partial),
-            )
-        )
-    if not windows:
-        raise ConfigError(
-            "--train/--test",
-            None,
-            f"train {train} + test {test} is longer than the data; {covers}",
-        )
-    return windows
+def below_floor(best: Row, min_train_sharpe: float | None) -> bool:
+    """The winner's in-sample Sharpe is under the floor (or unknown while there is one)."""
+    if min_train_sharpe is None:
+        return False
+    sharpe = best.value("sharpe")
+    return sharpe is None or sharpe < min_train_sharpe
 
 
 def plan_windows(
@@ -193,6 +109,7 @@ class WalkForwardResult:
     overall: dict[str, Any]
     interrupted: bool
     seconds: float
+    refused: list[Row | None]  # each window's winner left in cash below the Sharpe floor
 
 
 def run_walkforward(
@@ -216,13 +133,15 @@ def run_walkforward(
     formats: frozenset[str] = frozenset({"html", "png"}),
     engine: str = "backtrader",
     confirm: int = 20,
+    min_train_sharpe: float | None = DEFAULT_MIN_TRAIN_SHARPE,
 ) -> WalkForwardResult:
     """Walk forward over the sessions of `bars` in [start, end] (default: all of them), with
     the reports in `formats` (html: report.html, png: walkforward.png).
 
     With `engine` kernel the training runs are screened in the compiled kernel and the best
     `confirm` of each training span (so every choice) run again in backtrader; the test
-    runs are always backtrader's."""
+    runs are always backtrader's. A window whose winner's in-sample Sharpe is below
+    `min_train_sharpe` (None: no floor) stays in cash, like one with no eligible winner."""
     configs = build_configs(layers, grid)
     base = layers.build()
     windows = plan_windows(base, bars, start, end, train, test, anchored)
@@ -244,11 +163,13 @@ def run_walkforward(
         "min_trades": min_trades,
         "windows": [w.as_dict() for w in windows],
         "engine": engine,
+        "min_train_sharpe": min_train_sharpe,
     }
     began = time.monotonic()
     outputs = RunFolder(folder, created, MARKER, meta)
     by_window: dict[int, dict[int, Row]] = {w.number: {} for w in windows}
     tests: list[Row | None] = [None] * len(windows)
+    refused: list[Row | None] = [None] * len(windows)  # winners below the Sharpe floor
 
     def trained(outcome: Outcome) -> None:
         number, index = outcome.key
@@ -272,6 +193,9 @@ def run_walkforward(
         for w in windows:
             ranked = rank(list(by_window[w.number].values()), metric, min_trades)
             best = best_of(ranked, metric, min_trades)
+            refused[w.number - 1] = None
+            if best is not None and below_floor(best, min_train_sharpe):
+                refused[w.number - 1], best = best, None
             chosen.append(best)
             per_year = sessions_per_year(calendar, w.train_start, w.train_end)
             reports.append(overfitting(ranked, best, per_year, pbo_splits))
@@ -291,8 +215,17 @@ def run_walkforward(
             write_table(table, ranked, grid.paths, metric, min_trades)
         equity_csv = folder / name("oos_equity.csv")
         overall = _stitch(equity_csv, windows, chosen, tests, bars, configs, base, metric)
+        overall["windows_below_sharpe_floor"] = sum(1 for r in refused if r is not None)
         _write_windows(
-            folder / name("windows.csv"), windows, chosen, tests, reports, grid.paths, metric
+            folder / name("windows.csv"),
+            windows,
+            chosen,
+            tests,
+            reports,
+            grid.paths,
+            metric,
+            refused,
+            min_train_sharpe,
         )
         seconds = time.monotonic() - began
         result[:] = [chosen, overall, seconds]
@@ -305,8 +238,13 @@ def run_walkforward(
                     "in_sample": None if best is None else best.metrics,
                     "out_of_sample": None if t is None else t.metrics,
                     "overfitting": report,
+                    "refused": None
+                    if no is None
+                    else {"params": no.params, "in_sample": no.metrics},
                 }
-                for w, best, t, report in zip(windows, chosen, tests, reports, strict=True)
+                for w, best, t, report, no in zip(
+                    windows, chosen, tests, reports, refused, strict=True
+                )
             ],
             "overall": overall,
         }
@@ -382,7 +320,9 @@ def run_walkforward(
             outputs.write_marker(status="finished", **summary)
         outputs_complete()
     chosen, overall, seconds = result
-    return WalkForwardResult(folder, windows, chosen, tests, overall, outputs.stopped, seconds)
+    return WalkForwardResult(
+        folder, windows, chosen, tests, overall, outputs.stopped, seconds, refused
+    )
 
 
 def _run(
@@ -446,6 +386,7 @@ def _stitch(
         return float(np.mean(known)) if known else None
 
     mean_is_cagr = mean(in_sample_cagr)
+    efficiency, efficiency_note = walk_forward_efficiency(cagr, mean_is_cagr)
     return {
         "out_of_sample": {
             "start": first_day,
@@ -465,10 +406,10 @@ def _stitch(
             f"mean_window_{metric}": _ratio(mean(in_sample)),
             "mean_window_cagr": _ratio(mean_is_cagr),
         },
-        "walk_forward_efficiency": _ratio(cagr / mean_is_cagr)
-        if cagr is not None and mean_is_cagr
-        else None,
+        "walk_forward_efficiency": efficiency,
+        "walk_forward_efficiency_note": efficiency_note,
         "windows_without_winner": sum(1 for r in chosen if r is None),
+        "figures_from": FIGURES_FROM,
     }
 
 
@@ -487,6 +428,8 @@ def _write_windows(
     reports: Sequence[dict[str, Any]],
     paths: Sequence[str],
     metric: str,
+    refused: Sequence[Row | None],
+    min_train_sharpe: float | None,
 ) -> None:
     import csv
 
@@ -510,10 +453,17 @@ def _write_windows(
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
-        for w, best, result, report in zip(windows, chosen, tests, reports, strict=True):
+        for w, best, result, report, no in zip(
+            windows, chosen, tests, reports, refused, strict=True
+        ):
             dsr = (report.get("deflated_sharpe") or {}).get("dsr")
             pbo = (report.get("pbo") or {}).get("pbo")
             note = "" if best is not None else "no eligible combination: stayed in cash"
+            if no is not None:
+                note = (
+                    f"best in-sample Sharpe {cell(no.value('sharpe'))} below the floor "
+                    f"{min_train_sharpe:g}: stayed in cash"
+                )
             if best is not None and result is not None and result.error:
                 note = f"test run failed: {result.error}"
             writer.writerow(
@@ -538,21 +488,6 @@ def _write_windows(
 
 def _metric(row: Row | None, name: str) -> Any:
     return None if row is None or row.metrics is None else row.metrics.get(name)
-
-
-def window_label(best: Row | None, test: Row | None) -> str:
-    """What a window's test span did, when it did not simply trade: `cash` (no combination
-    was eligible on the training span), `no trades`, or `test failed`."""
-    if best is None:
-        return "cash"
-    if test is None or test.metrics is None:
-        return "test failed"
-    if (
-        int(test.metrics.get("n_trades") or 0) == 0
-        and int(test.metrics.get("open_tranches") or 0) == 0
-    ):
-        return "no trades"
-    return ""
 
 
 def _plot(

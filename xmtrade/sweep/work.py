@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from xmtrade.backtest import BacktestResult
     from xmtrade.config import AppConfig
 
-# The statistics a sweep keeps for each run: keys of `report.sweep_figures`, then the total
+# The statistics a sweep keeps for each run: keys of `figures.sweep_figures`, then the total
 # fees and the session count (nested or renamed there).
 EXTRA_METRICS = ("fees_total", "sessions")
 METRICS = SWEEP_METRICS
@@ -124,7 +124,7 @@ def _run(shared: SharedData, task: Task, began: float) -> Outcome:
 def outcome_of(task: Task, result: BacktestResult, began: float) -> Outcome:
     """A backtest's outcome: the sweep's metrics (`sweep_figures`, not the whole summary) and
     the daily NAV returns."""
-    from xmtrade.report import sweep_figures
+    from xmtrade.reports.figures import sweep_figures
 
     cfg = task.config
     try:

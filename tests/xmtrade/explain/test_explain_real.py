@@ -14,7 +14,7 @@ from data_feeds.bars import read_price_csv
 from xmtrade.backtest import run_backtest
 from xmtrade.config import load_config, session_calendar
 from xmtrade.explain.output import EXPLAIN_FILES
-from xmtrade.report import sweep_figures
+from xmtrade.reports.figures import sweep_figures
 
 pytestmark = pytest.mark.slow
 

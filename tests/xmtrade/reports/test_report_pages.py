@@ -24,11 +24,22 @@ def page_data(page: Path) -> dict[str, object]:
     return data
 
 
-def test_backtest_page_is_self_contained_and_agrees_with_the_summary(backtest_run: Path) -> None:
-    page = backtest_run / "report.html"
+def light_and_offline(page: Path) -> str:
+    """The page's text, after checking it is under 1 MB and reads plotly from its own folder
+    (plotly.min.js beside it, the installed plotly's), nothing from the network."""
+    from plotly.offline import get_plotlyjs
+
     text = page.read_text(encoding="utf-8")
-    assert "<script src" not in text and "cdn.plot.ly" not in text.split("</script>", 1)[1]
-    assert "plotly.js" in text[:5000]  # the library itself is inside
+    assert page.stat().st_size < 1_000_000, page.stat().st_size
+    assert re.findall(r"<script src=\"([^\"]*)\"", text) == ["plotly.min.js"]
+    assert "cdn.plot.ly" not in text and "http://" not in text.split("<main>", 1)[0]
+    assert (page.parent / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
+    return text
+
+
+def test_backtest_page_is_light_and_agrees_with_the_summary(backtest_run: Path) -> None:
+    page = backtest_run / "report.html"
+    text = light_and_offline(page)
     summary = json.loads((backtest_run / "summary.json").read_text())
     assert f"{summary['total_return'] * 100:.2f}%" in text
     assert summary["config_hash"] in text
@@ -93,16 +104,16 @@ def test_compare_bad_input_is_one_line(
 
 def test_sweep_pages(sweep_two: Path, sweep_three: Path) -> None:
     assert (sweep_two / "heatmap.png").stat().st_size > 0
-    two = (sweep_two / "report.html").read_text(encoding="utf-8")
+    two = light_and_offline(sweep_two / "report.html")
     assert 'id="heatmap-plot"' in two and '"zmid":0.0' in two and "default config" in two
-    three = (sweep_three / "report.html").read_text(encoding="utf-8")
+    three = light_and_offline(sweep_three / "report.html")
     assert 'id="parcoords-plot"' in three and "parcoords" in three
     assert not (sweep_three / "heatmap.png").exists()  # three fields: no heatmap
 
 
 def test_walkforward_page_labels_cash_and_no_trades(walkforward_run: Path) -> None:
     windows = pd.read_csv(walkforward_run / "windows.csv")
-    text = (walkforward_run / "report.html").read_text(encoding="utf-8")
+    text = light_and_offline(walkforward_run / "report.html")
     # the fixture's walk-forward has both kinds of window
     assert windows["chosen"].isna().any()
     assert ((windows["oos_n_trades"] == 0) & windows["chosen"].notna()).any()

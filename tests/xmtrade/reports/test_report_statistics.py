@@ -1,5 +1,5 @@
 """The statistics of summary.json recomputed independently: from equity.csv and trades.csv by
-hand, with empyrical-reloaded, and against the project's own figures of `report.summarize`."""
+hand, with empyrical-reloaded, and against the project's own figures of `figures.summarize`."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ from xmtrade.config import ConfigLayers
 from xmtrade.sweep.executors import DaskExecutor, SerialExecutor, make_executor
 from xmtrade.sweep.grid import parse_grid
 from xmtrade.sweep.sweep import run_sweep
-from xmtrade.sweep.walkforward import Span, run_walkforward
+from xmtrade.sweep.walkforward import run_walkforward
+from xmtrade.sweep.windows import Span
 
 distributed = pytest.importorskip("distributed")
 

@@ -67,6 +67,7 @@ def test_sweep_ranks_and_best_overlay_reproduces_its_row(
         "best.yaml",
         "heatmap.png",
         "report.html",
+        "plotly.min.js",
         "sweep.json",
     }
     table = results(out)

@@ -20,7 +20,7 @@ from strategies.bars_feed import BarsWithFlags
 from xmtrade.backtest import load_fundamentals, run_backtest, signals_for
 from xmtrade.config import load_config
 from xmtrade.costs import HkCostModel
-from xmtrade.report import summarize
+from xmtrade.reports.figures import summarize
 
 
 class PlainFeed(bt.feeds.PandasData):

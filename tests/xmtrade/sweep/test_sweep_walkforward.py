@@ -7,13 +7,14 @@ import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from xmtrade.cli import main
 from xmtrade.errors import ConfigError
-from xmtrade.sweep.walkforward import Span, make_windows, parse_span
+from xmtrade.sweep.windows import Span, make_windows, parse_span
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,7 @@ def test_walkforward_end_to_end(
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "out of sample 2021-01-04 .. 2022-12-30" in printed
+    assert "out of sample (stitched) 2021-01-04 .. 2022-12-30" in printed
     assert {p.name for p in out.iterdir()} >= {
         "walkforward.json",
         "windows.csv",
@@ -238,5 +239,88 @@ def test_an_interrupted_walkforward_names_its_tables_partial(
     assert "windows.partial.csv and oos_equity.partial.csv" in err
     names = {p.name for p in out.iterdir()}
     assert {"windows.partial.csv", "oos_equity.partial.csv", "walkforward.json"} <= names
-    assert not names & {"windows.csv", "oos_equity.csv", "walkforward.png", "report.html"}
+    assert not names & {
+        "windows.csv",
+        "oos_equity.csv",
+        "walkforward.png",
+        "report.html",
+        "plotly.min.js",
+    }
     assert json.loads((out / "walkforward.json").read_text())["status"] == "interrupted"
+
+
+def _walk(home: Path, tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35]\nexits.rsi_overbought: [65, 75]\n")
+    out = tmp_path / name
+    args = ["walkforward", "--data-dir", str(home), "--grid", str(grid), "--train", "2y"]
+    args += ["--test", "1y", "--start", "2019-01-02", "--end", "2022-12-30", "--min-trades", "1"]
+    assert main([*args, "--jobs", "1", "--out", str(out), "--no-progress", *extra]) == 0
+    report: dict[str, Any] = json.loads((out / "walkforward.json").read_text())
+    report["windows_csv"] = pd.read_csv(out / "windows.csv", keep_default_na=False)
+    return report
+
+
+@pytest.mark.slow
+def test_a_window_below_the_sharpe_floor_stays_in_cash(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    free = _walk(home, tmp_path, "free", "--min-train-sharpe", "none")
+    assert free["min_train_sharpe"] is None and free["overall"]["windows_below_sharpe_floor"] == 0
+    sharpes = [w["in_sample"]["sharpe"] for w in free["per_window"] if w["in_sample"]]
+    floor = max(sharpes) + 0.01  # above every winner: every window stays in cash
+    capsys.readouterr()
+    held = _walk(home, tmp_path, "held", "--min-train-sharpe", str(floor))
+    printed = capsys.readouterr().out
+    assert held["min_train_sharpe"] == floor
+    assert all(w["chosen"] is None and w["refused"] for w in held["per_window"])
+    assert held["overall"]["windows_below_sharpe_floor"] == len(sharpes)
+    assert held["overall"]["out_of_sample"]["total_return"] == 0
+    notes = list(held["windows_csv"]["note"])
+    assert all(f"below the floor {floor:g}: stayed in cash" in n for n in notes), notes
+    assert "window(s) left in cash: best in-sample Sharpe below --min-train-sharpe" in printed
+
+
+@pytest.mark.slow
+def test_efficiency_only_over_a_positive_in_sample_cagr(home: Path, tmp_path: Path) -> None:
+    report = _walk(home, tmp_path, "wf", "--min-train-sharpe", "none")
+    overall = report["overall"]
+    in_cagr = overall["in_sample"]["mean_window_cagr"]
+    if in_cagr is not None and in_cagr <= 0:
+        assert overall["walk_forward_efficiency"] is None
+        assert overall["walk_forward_efficiency_note"] == "n/a: in-sample CAGR ≤ 0"
+    else:
+        assert overall["walk_forward_efficiency_note"] is None
+        assert overall["walk_forward_efficiency"] == pytest.approx(
+            overall["out_of_sample"]["cagr"] / in_cagr, rel=1e-3
+        )
+    assert "stitched" in overall["figures_from"]["out_of_sample"]
+
+
+def test_efficiency_of_two_losses_is_not_a_number() -> None:
+    from xmtrade.sweep.walkforward import walk_forward_efficiency
+
+    # the case of the issue: -0.42% out of sample over -0.0226% in sample read as 18.57
+    assert walk_forward_efficiency(-0.0042, -0.000226) == (None, "n/a: in-sample CAGR ≤ 0")
+    assert walk_forward_efficiency(0.05, 0.0) == (None, "n/a: in-sample CAGR ≤ 0")
+    assert walk_forward_efficiency(0.02, 0.08) == (0.25, None)
+    assert walk_forward_efficiency(-0.02, 0.08) == (-0.25, None)
+    assert walk_forward_efficiency(None, None) == (None, None)
+
+
+def test_the_sharpe_floor_rule() -> None:
+    from xmtrade.sweep.runner import Row
+    from xmtrade.sweep.walkforward import below_floor
+
+    row = Row(0, {}, {"sharpe": -0.47}, None, None, None, 0.0)
+    assert below_floor(row, 0.0) and not below_floor(row, None) and not below_floor(row, -1)
+
+
+def test_a_bad_sharpe_floor_is_one_line(
+    home: Path, tmp_path: Path, fails: Callable[[list[str]], str]
+) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("signals.rsi.oversold: [25, 35]\n")
+    args = ["walkforward", "--data-dir", str(home), "--grid", str(grid), "--train", "2y"]
+    line = fails([*args, "--test", "1y", "--min-train-sharpe", "high"])
+    assert "--min-train-sharpe" in line and "expected a Sharpe ratio or none" in line
