@@ -151,9 +151,8 @@ def _levels(
                     # floor(anchor - k x atr) in micro; the tick grid is whole micro-HK$
                     raw = anchor - (product + 999_999) // 1_000_000
                     level = _minus_buffer(raw, t, buffer, lower, upper, tick, bands)
-        elif method == 3:
-            if swing[i] != UNKNOWN:
-                level = _minus_buffer(swing[i], t, buffer, lower, upper, tick, bands)
+        elif method == 3 and swing[i] != UNKNOWN:
+            level = _minus_buffer(swing[i], t, buffer, lower, upper, tick, bands)
         out[j] = level
     return out
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit
 
+from xmtrade.kernel.cache import PrecomputeCache, SectionIds
 from xmtrade.kernel.kernel import (
     OK,
     STATUS,
@@ -27,7 +28,6 @@ from xmtrade.kernel.kernel import (
     T_STAGE,
     run_kernel,
 )
-from xmtrade.kernel.cache import PrecomputeCache, SectionIds
 from xmtrade.kernel.precompute import (
     Market,
     Unsupported,
