@@ -50,36 +50,19 @@ def check_metric(metric: str) -> str:
 
 
 def build_configs(layers: ConfigLayers, grid: Grid) -> list[AppConfig]:
-    """Every combination's config, validated before anything runs: the first bad one is a
-    one-line error naming the grid file and the field."""
-    known: dict[str, dict[Any, Any]] = {}
-    configs = [
-        _share_sections(layers.build(combo, overrides_source=grid.source), known)
-        for combo in grid.combinations
-    ]
+    """Every combination's config, validated before anything runs (the base once, then each
+    distinct section a combination touches: `combos.CombinationBuilder`): the first bad one
+    is a one-line error naming the grid file and the field."""
+    from xmtrade.sweep.combos import CombinationBuilder
+
+    builder = CombinationBuilder(layers, grid.source)
+    configs = [builder.build(combo) for combo in grid.combinations]
     symbols = {c.instrument.symbol for c in configs}
     if len(symbols) > 1:
         raise ConfigError(
             grid.source, "instrument.symbol", "a sweep runs on one price series; do not vary it"
         )
     return configs
-
-
-def _share_sections(cfg: AppConfig, known: dict[str, dict[Any, Any]]) -> AppConfig:
-    """`cfg` with each section that equals one of an earlier config the same object (a
-    combination changes a few fields; a config is about 45 KB, so a big sweep would
-    otherwise hold gigabytes of equal copies). The values are those validated by `build`."""
-    sections: dict[str, Any] = {}
-    for name in type(cfg).model_fields:
-        section = getattr(cfg, name)
-        pool = known.setdefault(name, {})
-        try:
-            section = pool.setdefault(section, section)
-        except TypeError:  # a section holding a mapping is not hashable: compare
-            section = next((v for v in pool.values() if v == section), section)
-            pool.setdefault(id(section), section)
-        sections[name] = section
-    return type(cfg).model_construct(_fields_set=cfg.model_fields_set, **sections)
 
 
 def read_shared(bars: Any, configs: Iterable[AppConfig]) -> SharedData:
