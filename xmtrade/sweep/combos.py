@@ -14,6 +14,7 @@ or that fails validation goes through `build`, which names the grid file and the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -91,10 +92,9 @@ class CombinationBuilder:
             section = model.model_validate(data)
         except ValidationError:
             return None
-        try:  # the same object as an equal section built before (by either path)
+        # the same object as an equal section built before (by either path)
+        with contextlib.suppress(TypeError):
             section = self._known.setdefault(name, {}).setdefault(section, section)
-        except TypeError:
-            pass
         self._sections[key] = section
         return section
 
