@@ -15,7 +15,6 @@ or that fails validation goes through `build`, which names the grid file and the
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +36,7 @@ class CombinationBuilder:
         self._dumps: dict[str, dict[str, Any]] = {}
         self._sections: dict[tuple[str, Any], Any] = {}
         self._checked: set[tuple[str, ...]] = set()
+        self._origins: dict[tuple[str, ...], dict[str, str]] = {}
         self._known: dict[str, dict[Any, Any]] = {}
         share_sections(self.base, self._known)  # a slow build shares the base's sections
 
@@ -57,11 +57,14 @@ class CombinationBuilder:
                 return self._slow(combination)
             sections[name] = section
         cfg = AppConfig.model_construct(_fields_set=self.base.model_fields_set, **sections)
-        origin = dict(self.base._sources)
-        for dotted in combination:
-            for known in [p for p in origin if p.startswith(f"{dotted}.")]:
-                del origin[known]
-            origin[dotted] = self.source
+        origin = self._origins.get(paths)
+        if origin is None:  # which file set each key: the same for every combination
+            origin = dict(self.base._sources)
+            for dotted in combination:
+                for known in [p for p in origin if p.startswith(f"{dotted}.")]:
+                    del origin[known]
+                origin[dotted] = self.source
+            self._origins[paths] = origin
         cfg._sources = origin
         cfg._layers = (*self.base._layers, self.source)
         return cfg
@@ -84,8 +87,9 @@ class CombinationBuilder:
         dump = self._dumps.get(name)
         if dump is None:
             dump = self._dumps[name] = getattr(self.base, name).model_dump()
-        data = copy.deepcopy(dump)
+        data = dict(dump)
         for rest, value in values:
+            _copy_path(data, rest)  # the mappings on the way are copied, the rest shared
             set_dotted(data, rest, value)
         model = type(getattr(self.base, name))
         try:
@@ -116,6 +120,15 @@ def share_sections(cfg: AppConfig, known: dict[str, dict[Any, Any]]) -> AppConfi
     shared = type(cfg).model_construct(_fields_set=cfg.model_fields_set, **sections)
     shared._sources, shared._layers = cfg._sources, cfg._layers
     return shared
+
+
+def _copy_path(data: dict[str, Any], dotted: str) -> None:
+    node = data
+    for part in dotted.split(".")[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            return
+        node[part] = node = dict(child)
 
 
 def _frozen(value: Any) -> Any:

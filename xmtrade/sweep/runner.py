@@ -92,29 +92,37 @@ def execute(
     run: RunFunction | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     note: Callable[[], str] | None = None,
+    batches: Callable[[Sequence[Task], int], list[list[Task]]] | None = None,
+    failed: Callable[[Outcome], bool] | None = None,
+    finish: bool = True,
 ) -> tuple[list[Outcome], bool]:
     """Run every task; return the outcomes (completion order) and whether Ctrl-C or SIGTERM
-    stopped it.
+    stopped it. `batches` cuts the tasks for the workers (default `make_batches`), `failed`
+    says which outcomes the progress bar counts as failed (default: those with an error);
+    without `finish` the progress bar is left open for more work.
 
     On a stop the executor is stopped at once (its workers killed, never left behind); the
     outcomes finished so far are kept. Any other failure stops it too, then is raised."""
     outcomes: list[Outcome] = []
     interrupted = False
+    cut = batches or make_batches
+    is_failed = failed or (lambda o: o.error is not None)
     try:
-        for batch in executor.run(shared, make_batches(tasks, executor.workers), run):
+        for batch in executor.run(shared, cut(tasks, executor.workers), run):
             for outcome in batch:
                 outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
-            failed = sum(1 for o in batch if o.error is not None)
-            progress.advance(len(batch), failed=failed, note=note() if note else "")
+            n_failed = sum(1 for o in batch if is_failed(o))
+            progress.advance(len(batch), failed=n_failed, note=note() if note else "")
             checkpoint()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         interrupted = _stop(executor) or interrupted
-        with contextlib.suppress(KeyboardInterrupt):
-            progress.finish()
+        if finish:
+            with contextlib.suppress(KeyboardInterrupt):
+                progress.finish()
     return outcomes, interrupted
 
 
