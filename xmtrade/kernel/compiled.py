@@ -29,7 +29,7 @@ def use_cache_dir(data_dir: Path) -> Path:
     if "numba" in sys.modules:  # imported already: numba read the variable at its import
         from numba.core import config
 
-        config.CACHE_DIR = str(folder)
+        config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
     return folder
 
 
