@@ -261,9 +261,13 @@ class Screener:
             lambda: build_market(cfg, history.iloc[first_index:], calendar),
         )
         if signals is None:
-            rsi, divergence = self._get(
-                ("indicators", _indicators_key(cfg, self._id), window),
-                lambda: _indicators(cfg, history, first_index),
+            sig = cfg.signals
+            rsi = self._get(
+                ("rsi", sig.rsi.period, window), lambda: _rsi(cfg, history, first_index)
+            )
+            divergence = self._get(
+                ("divergence", self._id(sig.macd), self._id(sig.divergence), window),
+                lambda: _divergence(cfg, history, first_index),
             )
             entry, overbought = entry_signals(
                 rsi,
@@ -361,23 +365,27 @@ class Screener:
         )
 
 
-def _indicators_key(cfg: AppConfig, ids: SectionIds) -> tuple[Any, ...]:
-    """What the RSI and the divergence depend on (not the thresholds)."""
+def _rsi(cfg: AppConfig, history: pd.DataFrame, first_index: int) -> np.ndarray:
+    """The RSI of each traded session (`signals.rsi_series`, the backtest's column)."""
+    from strategies.signals import rsi_series
+
+    return rsi_series(history, cfg.signals.rsi.period)[first_index:].copy()
+
+
+def _divergence(cfg: AppConfig, history: pd.DataFrame, first_index: int) -> np.ndarray:
+    """The MACD divergence of each traded session (`signals.divergence_series`)."""
+    from strategies.signals import divergence_series
+
     sig = cfg.signals
-    return (sig.rsi.period, ids(sig.macd), ids(sig.divergence))
-
-
-def _indicators(
-    cfg: AppConfig, history: pd.DataFrame, first_index: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(RSI, divergence) of each traded session, by `signals_for` (the backtest's)."""
-    from xmtrade.backtest import signals_for
-
-    frame = signals_for(cfg, history)
-    return (
-        frame["rsi"].to_numpy(dtype=np.float64)[first_index:].copy(),
-        frame["divergence"].to_numpy(dtype=np.bool_)[first_index:].copy(),
+    fire = divergence_series(
+        history,
+        macd_fast=sig.macd.fast,
+        macd_slow=sig.macd.slow,
+        macd_signal=sig.macd.signal,
+        divergence_lookback=sig.divergence.lookback,
+        swing_k=sig.divergence.swing_k,
     )
+    return fire[first_index:].copy()
 
 
 @njit(cache=True)
