@@ -123,16 +123,18 @@ class SectionIds:
     def __init__(self) -> None:
         self._ids: dict[Any, int] = {}
         self._by_identity: dict[int, tuple[Any, int]] = {}
+        self._lock = threading.Lock()  # a Dask worker may run screeners in threads
 
     def __call__(self, section: Any) -> int:
         found = self._by_identity.get(id(section))
         if found is not None and found[0] is section:
             return found[1]
         key = (type(section).__name__, _canonical(section))
-        n = self._ids.setdefault(key, len(self._ids))
-        if len(self._by_identity) >= IDENTITY_MAX:
-            self._by_identity.clear()  # only the fast path: the numbers stay in `_ids`
-        self._by_identity[id(section)] = (section, n)  # kept alive, so its id is not reused
+        with self._lock:
+            n = self._ids.setdefault(key, len(self._ids))
+            if len(self._by_identity) >= IDENTITY_MAX:
+                self._by_identity.clear()  # only the fast path: the numbers stay in `_ids`
+            self._by_identity[id(section)] = (section, n)  # kept alive: its id is not reused
         return n
 
     def __len__(self) -> int:
