@@ -4,6 +4,7 @@ by what their precomputed arrays depend on."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -63,5 +64,5 @@ def test_chunks_hold_every_task_once_grouped_by_their_arrays() -> None:
     assert sorted(t.key for chunk in chunks for t in chunk) == sorted(t.key for t in tasks)
     assert 1 < len(chunks) <= 8 * 2  # a few chunks a worker, not one task each
     keys = [screening_key(t.config) for chunk in chunks for t in chunk]
-    changes = sum(1 for a, b in zip(keys, keys[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(keys) if a != b)
     assert changes == len(set(keys)) - 1  # each setting's tasks are contiguous
