@@ -89,9 +89,7 @@ def _proc_cpu(pids: list[int]) -> float:
     return total
 
 
-def run_cli(
-    args: list[str], env: dict[str, str], outside: Sequence[int] = ()
-) -> dict[str, Any]:
+def run_cli(args: list[str], env: dict[str, str], outside: Sequence[int] = ()) -> dict[str, Any]:
     """Run `xmtrade ARGS`; its wall time, the CPU of its tree (plus `outside` processes,
     e.g. Dask workers) and its peak memory."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
