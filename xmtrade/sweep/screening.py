@@ -119,8 +119,10 @@ def screen_then_confirm(
         outcomes[outcome.key] = _without_returns(outcome)
 
     by_key = {t.key: t for t in tasks}
+    from xmtrade.sweep.executors import SerialExecutor
+
     executor = executor_factory()
-    if executor.workers > 1 and len(tasks) > 1:
+    if not isinstance(executor, SerialExecutor) and len(tasks) > 1:  # a pool, or Dask
         interrupted = _screen_in_chunks(tasks, shared, executor, progress, screened)
     else:
         interrupted = _screen_here(tasks, shared, progress, screened)
