@@ -8,8 +8,9 @@ including continuous thresholds, and reports for each run
 - wall time and CPU time of the whole process tree (the command and its workers; Dask
   workers, which are not its children, are read from /proc);
 - the peak memory of the process tree (RSS and PSS);
-- the cost per combination, and how it drifts from the smallest size (the target: flat
-  within 20%);
+- the cost per combination, and the marginal cost of one more (the difference between two
+  sizes, so that the fixed start, confirmation and report costs drop out) and how it drifts
+  from one size to the next (the target: flat within 20%);
 - runs per second per core of CPU.
 
 Runs: the first sweep after an install (numba compiling the kernel, once), then each
@@ -240,9 +241,16 @@ def main() -> None:
             row["executor"] = f"local, {args.jobs} processes"
             figures["sweeps"].append(row)
             print(_line(row), flush=True)
-        base = figures["sweeps"][0]["ms_per_combination"] if figures["sweeps"] else None
-        for row in figures["sweeps"]:
-            row["cost_vs_smallest"] = round(row["ms_per_combination"] / base, 3) if base else None
+        # the fixed costs (start, confirmation, reports) dominate a small sweep: the cost of
+        # one more combination is the difference between two sizes
+        for before, row in zip(figures["sweeps"], figures["sweeps"][1:], strict=False):
+            more = row["combinations"] - before["combinations"]
+            if more > 0:
+                row["marginal_wall_ms"] = round(1000 * (row["wall_s"] - before["wall_s"]) / more, 3)
+                row["marginal_cpu_ms"] = round(1000 * (row["cpu_s"] - before["cpu_s"]) / more, 3)
+        margins = [r["marginal_cpu_ms"] for r in figures["sweeps"] if "marginal_cpu_ms" in r]
+        if len(margins) >= 2:
+            figures["marginal_cpu_drift"] = round(max(margins) / min(margins) - 1, 3)
         if args.dask:
             size = max([s for s in sizes if s <= 10_000] or [1000])
             figures["dask"] = []
