@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def single_runs(bars: Any, runs: int) -> dict[str, Any]:
     from xmtrade.backtest import run_backtest
     from xmtrade.config import ConfigLayers
     from xmtrade.kernel.kernel import run_kernel
-    from xmtrade.kernel.screen import _params, first_difference
+    from xmtrade.kernel.screen import _params, entry_signals, first_difference
     from xmtrade.sweep.screening import screen_one, screener_for
     from xmtrade.sweep.work import SharedData, Task
 
@@ -76,10 +77,14 @@ def single_runs(bars: Any, runs: int) -> dict[str, Any]:
     result = run_backtest(cfg, bars, calendar)
     if first_difference(reference, result) is not None:
         raise SystemExit("the kernel differs from backtrader on the default config")
-    cache = screener._cache
+    cache = screener.cache
     market = next(v for k, v in cache.items() if k[0] == "market")
     funda = next(v for k, v in cache.items() if k[0] == "fundamentals")
-    entry, overbought = next(v for k, v in cache.items() if k[0] == "entry")
+    rsi = next(v for k, v in cache.items() if k[0] == "rsi")
+    divergence = next(v for k, v in cache.items() if k[0] == "divergence")
+    thresholds = (cfg.signals.rsi.oversold, cfg.exits.rsi_overbought or math.nan,
+                  cfg.entry.require == "all")  # fmt: skip
+    entry, overbought = entry_signals(rsi, divergence, *thresholds)
     stops = next(v for k, v in cache.items() if k[0] == "stops")
     iparams, fparams = _params(cfg)
     n = len(market.dates)
@@ -94,7 +99,8 @@ def single_runs(bars: Any, runs: int) -> dict[str, Any]:
         f.ps_above, iparams, fparams, nav, ti, tf,
     )  # fmt: skip
     began = time.perf_counter()
-    for _ in range(runs):
+    for _ in range(runs):  # the thresholds are applied per run, as a sweep does
+        entry_signals(rsi, divergence, *thresholds)
         run_kernel(*args)
     kernel_seconds = time.perf_counter() - began
     if np.abs(nav - reference.nav).max() >= 0.005:

@@ -118,6 +118,54 @@ def find_divergences(
     return Divergences(fire=fire, first=first, second=second)
 
 
+def _rsi(close: pd.Series, period: int) -> np.ndarray:
+    return RSIIndicator(close, window=period, fillna=False).rsi().to_numpy(dtype=float)
+
+
+def _macd(close: pd.Series, fast: int, slow: int, sign: int) -> tuple[np.ndarray, ...]:
+    ind = MACD(close, window_slow=slow, window_fast=fast, window_sign=sign, fillna=False)
+    return (
+        ind.macd().to_numpy(dtype=float),
+        ind.macd_signal().to_numpy(dtype=float),
+        ind.macd_diff().to_numpy(dtype=float),
+    )
+
+
+def rsi_series(bars: pd.DataFrame, period: int) -> np.ndarray:
+    """The `rsi` column of `compute_signals` alone (NaN on placeholder bars): what a sweep
+    over the RSI thresholds needs once per period."""
+    _positive_int("rsi_period", period)
+    real_pos = np.flatnonzero(~bars["no_trading"].to_numpy(dtype=bool))
+    out = np.full(len(bars), np.nan)
+    out[real_pos] = _rsi(bars.iloc[real_pos]["close"].astype(float), period)
+    return out
+
+
+def divergence_series(
+    bars: pd.DataFrame,
+    *,
+    macd_fast: int,
+    macd_slow: int,
+    macd_signal: int,
+    divergence_lookback: int,
+    swing_k: int,
+) -> np.ndarray:
+    """The `divergence` column of `compute_signals` alone (False on placeholder bars), once
+    per MACD and divergence setting."""
+    _positive_int("divergence_lookback", divergence_lookback)
+    _positive_int("swing_k", swing_k)
+    real_pos = np.flatnonzero(~bars["no_trading"].to_numpy(dtype=bool))
+    real = bars.iloc[real_pos]
+    macd, signal, _ = _macd(real["close"].astype(float), macd_fast, macd_slow, macd_signal)
+    div = find_divergences(
+        real["low"].to_numpy(dtype=float), macd, signal,
+        lookback=divergence_lookback, swing_k=swing_k,
+    )  # fmt: skip
+    out = np.zeros(len(bars), dtype=bool)
+    out[real_pos] = div.fire
+    return out
+
+
 def compute_signals(
     bars: pd.DataFrame,
     *,
@@ -145,17 +193,8 @@ def compute_signals(
     close = real["close"].astype(float)
     low = real["low"].to_numpy(dtype=float)
 
-    rsi = RSIIndicator(close, window=rsi_period, fillna=False).rsi().to_numpy(dtype=float)
-    macd_ind = MACD(
-        close,
-        window_slow=macd_slow,
-        window_fast=macd_fast,
-        window_sign=macd_signal,
-        fillna=False,
-    )
-    macd = macd_ind.macd().to_numpy(dtype=float)
-    signal = macd_ind.macd_signal().to_numpy(dtype=float)
-    hist = macd_ind.macd_diff().to_numpy(dtype=float)
+    rsi = _rsi(close, rsi_period)
+    macd, signal, hist = _macd(close, macd_fast, macd_slow, macd_signal)
 
     swings = swing_low_mask(low, swing_k)
     known = np.zeros_like(swings)

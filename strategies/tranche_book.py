@@ -351,13 +351,10 @@ def report_key(state: FundamentalState) -> str | None:
     return f"{newest.period} announced {newest.announced}"
 
 
-def stop_rule_of(
-    cfg: AppConfig, bars: pd.DataFrame
-) -> tuple[StopRule, list[float] | None, list[float] | None]:
-    """The config's stop rule and the series its method reads at each session of `bars`:
-    the ATR (`atr`, `lowest_low_atr`) and the last confirmed swing low (`swing_low`)."""
+def stop_rule(cfg: AppConfig) -> StopRule:
+    """The config's stop settings as `risk.stops.stop_level` takes them."""
     stop = cfg.stop
-    rule = StopRule(
+    return StopRule(
         method=stop.method,
         lookback=stop.lookback,
         buffer_ticks=stop.buffer_ticks,
@@ -366,6 +363,15 @@ def stop_rule_of(
         fixed_from=stop.fixed_from,
         fixed_to=stop.fixed_to,
     )
+
+
+def stop_rule_of(
+    cfg: AppConfig, bars: pd.DataFrame
+) -> tuple[StopRule, list[float] | None, list[float] | None]:
+    """The config's stop rule and the series its method reads at each session of `bars`:
+    the ATR (`atr`, `lowest_low_atr`) and the last confirmed swing low (`swing_low`)."""
+    stop = cfg.stop
+    rule = stop_rule(cfg)
     atr = atr_levels(bars, stop.atr_period) if stop.method in ("atr", "lowest_low_atr") else None
     swing = last_swing_lows(bars, stop.swing_k) if stop.method == "swing_low" else None
     return rule, atr, swing

@@ -168,6 +168,9 @@ def _load(args: argparse.Namespace) -> tuple[ConfigLayers, AppConfig, Grid, pd.D
     base = layers.build()
     grid = load_grid(Path(args.grid), base.sweep.max_combinations)
     data_dir = resolve_data_dir(args.data_dir)
+    from xmtrade.kernel.compiled import use_cache_dir
+
+    args.numba_cache = use_cache_dir(data_dir)  # before the kernel is imported
     bars = PriceCache(prices_dir(data_dir)).load(base.instrument.symbol)
     return layers, base, grid, bars, data_dir
 
@@ -512,6 +515,12 @@ def _engine(args: argparse.Namespace, metric: str) -> str:
             file=sys.stderr,
         )
         return "backtrader"
+    if args.engine == "kernel":
+        from xmtrade.kernel.compiled import first_compile_note
+
+        note = first_compile_note(args.numba_cache)
+        if note is not None:
+            print(f"{args.verb}: {note}", file=sys.stderr)
     return str(args.engine)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,7 @@ class Market:
     ordinal: np.ndarray  # date.toordinal() of each session
     table_today: np.ndarray  # spread table index in force on the session
     table_next: np.ndarray  # ... on the next calendar session (where a decision's stop rests)
+    next_ordinal: np.ndarray  # date.toordinal() of that next session
     regime_today: np.ndarray  # charge regime index on the session
     regime_next: np.ndarray
     lower: np.ndarray  # spread tables in micro-HK$: [table, band]
@@ -80,13 +82,9 @@ def _scaled(value: float, scale: int, what: str) -> int:
     return int(scaled)
 
 
-def build_market(cfg: AppConfig, traded: pd.DataFrame, calendar: SessionCalendar) -> Market:
-    """The market arrays of the traded bars under `cfg`'s spread tables, charges, cash rate."""
-    from xmtrade.backtest import _next_session, cash_rate
-
-    dates = [ts.date() for ts in traded.index]
-    next_dates = [_next_session(calendar, d) for d in dates]
-    tables = sorted(cfg.market.tick_tables, key=lambda t: t.effective)
+def tick_arrays(tables: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """The spread tables (sorted by `effective`) in micro-HK$: lower, upper and tick of each
+    [table, band], and each table's band count."""
     width = max(len(t.bands) for t in tables)
     lower = np.zeros((len(tables), width), dtype=np.int64)
     upper = np.zeros_like(lower)
@@ -97,6 +95,17 @@ def build_market(cfg: AppConfig, traded: pd.DataFrame, calendar: SessionCalendar
             upper[t, b] = _scaled(band.upper, MICRO, "tick band upper")
             tick[t, b] = _scaled(band.tick, MICRO, "tick size")
     bands = np.array([len(t.bands) for t in tables], dtype=np.int64)
+    return lower, upper, tick, bands
+
+
+def build_market(cfg: AppConfig, traded: pd.DataFrame, calendar: SessionCalendar) -> Market:
+    """The market arrays of the traded bars under `cfg`'s spread tables, charges, cash rate."""
+    from xmtrade.backtest import _next_session, cash_rate
+
+    dates = [ts.date() for ts in traded.index]
+    next_dates = [_next_session(calendar, d) for d in dates]
+    tables = sorted(cfg.market.tick_tables, key=lambda t: t.effective)
+    lower, upper, tick, bands = tick_arrays(tables)
 
     def table_of(on: date) -> int:
         index = [n for n, t in enumerate(tables) if t.effective <= on]
@@ -162,6 +171,7 @@ def build_market(cfg: AppConfig, traded: pd.DataFrame, calendar: SessionCalendar
         ordinal=np.array([d.toordinal() for d in dates], dtype=np.int64),
         table_today=np.array([table_of(d) for d in dates], dtype=np.int64),
         table_next=np.array([table_of(d) for d in next_dates], dtype=np.int64),
+        next_ordinal=np.array([d.toordinal() for d in next_dates], dtype=np.int64),
         regime_today=regime_today,
         regime_next=regime_next,
         lower=lower,
@@ -182,34 +192,61 @@ def _cents(value: float | None, what: str) -> int:
     return -1 if value is None else _scaled(value, 100, f"{what} amount")
 
 
+@dataclass(frozen=True)
+class HistoryMicro:
+    """The history's lows and closes in micro-HK$ (`risk.stop_arrays.micro`), what every
+    stop setting reads."""
+
+    lows: np.ndarray
+    close: np.ndarray
+
+
+def history_micro(history: pd.DataFrame) -> HistoryMicro:
+    """The lows and closes of `history` in micro-HK$ (once per history)."""
+    from risk.stop_arrays import micro
+
+    return HistoryMicro(
+        micro(history["low"].to_numpy(dtype=float).tolist()),
+        micro(history["close"].to_numpy(dtype=float).tolist()),
+    )
+
+
+def atr_micro(history: pd.DataFrame, period: int) -> np.ndarray:
+    """The strategy's ATR of each session (`tranche_book.atr_levels`) in micro-HK$, as
+    `stop_level` reads it (once per ATR period)."""
+    from risk.stop_arrays import known_micro
+    from strategies.tranche_book import atr_levels
+
+    return known_micro(atr_levels(history, period))
+
+
+def swing_micro(history: pd.DataFrame, k: int) -> np.ndarray:
+    """The last confirmed swing low of each session (`tranche_book.last_swing_lows`) in
+    micro-HK$ (once per swing `k`)."""
+    from risk.stop_arrays import known_micro
+    from strategies.tranche_book import last_swing_lows
+
+    return known_micro(last_swing_lows(history, k))
+
+
 def stop_levels(
-    cfg: AppConfig, history: pd.DataFrame, first_index: int, market: Market, calendar: Any
+    cfg: AppConfig,
+    prices: HistoryMicro,
+    atr: np.ndarray | None,
+    swing: np.ndarray | None,
+    first_index: int,
+    market: Market,
 ) -> np.ndarray:
     """The stop rule's level (micro-HK$) decided at each traded session's close for the next
-    session, by `risk.stops.stop_level` on the strategy's own inputs; -1 where it raises."""
-    from risk.stops import StopInputs, stop_level
-    from strategies.tranche_book import stop_rule_of
-    from xmtrade.backtest import _next_session, market_models
+    session, by `risk.stop_arrays.stop_level_series` (the array twin of `stop_level`); -1
+    where `stop_level` raises. `atr` and `swing` are needed only by the methods reading them."""
+    from risk.stop_arrays import stop_level_series
+    from strategies.tranche_book import stop_rule
 
-    rule, atr, swing = stop_rule_of(cfg, history)
-    ticks, _ = market_models(cfg)
-    lows = history["low"].to_numpy(dtype=float).tolist()
-    closes = history["close"].to_numpy(dtype=float).tolist()
-    out = np.full(len(market.dates), -1, dtype=np.int64)
-    for j, day in enumerate(market.dates):
-        i = first_index + j
-        inputs = StopInputs(
-            lows=lows[max(0, i - rule.lookback + 1) : i + 1],
-            close=closes[i],
-            atr=None if atr is None else atr[i],
-            swing_low=None if swing is None else swing[i],
-        )
-        try:
-            price = stop_level(rule, inputs, _next_session(calendar, day), ticks).price
-        except ValueError:
-            continue
-        out[j] = round(price * MICRO)
-    return out
+    return stop_level_series(
+        stop_rule(cfg), prices.lows, prices.close, atr, swing, first_index, market.table_next,
+        market.next_ordinal, market.lower, market.upper, market.tick, market.bands,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

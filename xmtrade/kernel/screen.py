@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit
 
+from xmtrade.kernel.cache import PrecomputeCache, SectionIds
 from xmtrade.kernel.kernel import (
     OK,
     STATUS,
@@ -28,12 +29,16 @@ from xmtrade.kernel.kernel import (
     run_kernel,
 )
 from xmtrade.kernel.precompute import (
+    Market,
     Unsupported,
+    atr_micro,
     build_fundamentals,
     build_market,
     entry_arrays,
+    history_micro,
     reason_name,
     stop_levels,
+    swing_micro,
 )
 
 if TYPE_CHECKING:
@@ -208,30 +213,24 @@ def _trade_stats(
 
 
 class Screener:
-    """Kernel runs over one price history, each precomputed array built once per setting."""
+    """Kernel runs over one price history. Each precomputed input is built once per key of
+    what it depends on and kept in a byte-bounded LRU (`PrecomputeCache`): the window, the
+    market arrays (spread tables, charges, cash), the RSI and divergence per indicator
+    setting, the stop levels per stop setting, the fundamental states per fundamentals
+    setting. The thresholds (RSI oversold and overbought, the entry's `require`) are applied
+    per run, and every other number is a kernel parameter, so sweeping them costs kernel
+    time only."""
 
-    def __init__(self, bars: pd.DataFrame, facts: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, bars: pd.DataFrame, facts: dict[str, Any] | None = None, budget: int | None = None
+    ) -> None:
         self.bars = bars
         self.facts = facts or {}
-        self._cache: dict[Any, Any] = {}
-        self._sections: dict[str, list[Any]] = {}
-
-    def _id(self, section: Any) -> int:
-        """A small number for a config section, equal for equal sections (hashing or
-        comparing whole frozen models at every cache lookup costs more than a run)."""
-        known = self._sections.setdefault(type(section).__name__, [])
-        for n, other in enumerate(known):
-            if other is section or other == section:
-                return n
-        known.append(section)
-        return len(known) - 1
+        self.cache = PrecomputeCache(budget)
+        self._id = SectionIds()
 
     def _get(self, key: Any, make: Any) -> Any:
-        if key not in self._cache:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            self._cache[key] = make()
-        return self._cache[key]
+        return self.cache.get(key, make)
 
     def run(
         self,
@@ -247,7 +246,6 @@ class Screener:
         from xmtrade.backtest import cash_rate, resolve_window, risk_free, sessions_per_year
         from xmtrade.sweep.work import _calendar
 
-        # the keys are the frozen config sections themselves (hashable, cheap to compare)
         window_key = (start, end, cfg.backtest.start, cfg.backtest.end)
 
         def window_of() -> tuple[Any, ...]:
@@ -263,19 +261,25 @@ class Screener:
             ("market", market_key),
             lambda: build_market(cfg, history.iloc[first_index:], calendar),
         )
-        signals_key = (self._id(cfg.signals), cfg.exits.rsi_overbought)
         if signals is None:
-            signals = self._get(("signals", signals_key, last), lambda: _signals(cfg, history))
-            entry, overbought = self._get(
-                ("entry", signals_key, cfg.entry.require, window),
-                lambda: entry_arrays(cfg, signals, first_index),
+            sig = cfg.signals
+            rsi = self._get(
+                ("rsi", sig.rsi.period, window), lambda: _rsi(cfg, history, first_index)
+            )
+            divergence = self._get(
+                ("divergence", self._id(sig.macd), self._id(sig.divergence), window),
+                lambda: _divergence(cfg, history, first_index),
+            )
+            entry, overbought = entry_signals(
+                rsi,
+                divergence,
+                cfg.signals.rsi.oversold,
+                math.nan if cfg.exits.rsi_overbought is None else cfg.exits.rsi_overbought,
+                cfg.entry.require == "all",
             )
         else:
             entry, overbought = entry_arrays(cfg, signals.loc[: pd.Timestamp(last)], first_index)
-        stops = self._get(
-            ("stops", self._id(cfg.stop), market_key),
-            lambda: stop_levels(cfg, history, first_index, market, calendar),
-        )
+        stops = self._stops(cfg, history, first_index, market, market_key, last)
         fundamentals_key = (
             self._id(cfg.fundamentals),
             self._id(cfg.gate),
@@ -320,6 +324,35 @@ class Screener:
             risk_free=extra[1],
         )
 
+    def _stops(
+        self,
+        cfg: AppConfig,
+        history: pd.DataFrame,
+        first_index: int,
+        market: Market,
+        market_key: Any,
+        last: date,
+    ) -> np.ndarray:
+        """The stop levels of `cfg.stop` (keyed by the stop section and the market), from the
+        history's prices and the ATR or swing lows of its period or `k`, each kept once."""
+        stop = cfg.stop
+
+        def build() -> np.ndarray:
+            prices = self._get(("prices_micro", last), lambda: history_micro(history))
+            atr = swing = None
+            if stop.method in ("atr", "lowest_low_atr"):
+                atr = self._get(
+                    ("atr", stop.atr_period, last), lambda: atr_micro(history, stop.atr_period)
+                )
+            if stop.method == "swing_low":
+                swing = self._get(
+                    ("swing", stop.swing_k, last), lambda: swing_micro(history, stop.swing_k)
+                )
+            return stop_levels(cfg, prices, atr, swing, first_index, market)
+
+        levels: np.ndarray = self._get(("stops", self._id(stop), market_key), build)
+        return levels
+
     def _timeline(self, cfg: AppConfig, calendar: Any) -> Any:
         from data_feeds.fundamentals import PointInTimeFacts
         from strategies.fundamental_state import FundamentalTimeline
@@ -333,10 +366,44 @@ class Screener:
         )
 
 
-def _signals(cfg: AppConfig, history: pd.DataFrame) -> pd.DataFrame:
-    from xmtrade.backtest import signals_for
+def _rsi(cfg: AppConfig, history: pd.DataFrame, first_index: int) -> np.ndarray:
+    """The RSI of each traded session (`signals.rsi_series`, the backtest's column)."""
+    from strategies.signals import rsi_series
 
-    return signals_for(cfg, history)
+    return rsi_series(history, cfg.signals.rsi.period)[first_index:].copy()
+
+
+def _divergence(cfg: AppConfig, history: pd.DataFrame, first_index: int) -> np.ndarray:
+    """The MACD divergence of each traded session (`signals.divergence_series`)."""
+    from strategies.signals import divergence_series
+
+    sig = cfg.signals
+    fire = divergence_series(
+        history,
+        macd_fast=sig.macd.fast,
+        macd_slow=sig.macd.slow,
+        macd_signal=sig.macd.signal,
+        divergence_lookback=sig.divergence.lookback,
+        swing_k=sig.divergence.swing_k,
+    )
+    return fire[first_index:].copy()
+
+
+@njit(cache=True)
+def entry_signals(
+    rsi: np.ndarray, divergence: np.ndarray, oversold: float, overbought: float, both: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(entry signal, RSI overbought) of each session, as `compute_signals` and
+    `combine_entry` make them: RSI below `oversold` (NaN: no), with the divergence (`both`)
+    or either; RSI above `overbought` (NaN: the exit is off)."""
+    n = rsi.shape[0]
+    entry = np.zeros(n, dtype=np.bool_)
+    high = np.zeros(n, dtype=np.bool_)
+    for j in range(n):
+        low = rsi[j] < oversold
+        entry[j] = (low and divergence[j]) if both else (low or divergence[j])
+        high[j] = rsi[j] > overbought
+    return entry, high
 
 
 def _params(cfg: AppConfig) -> tuple[np.ndarray, np.ndarray]:

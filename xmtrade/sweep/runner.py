@@ -50,36 +50,19 @@ def check_metric(metric: str) -> str:
 
 
 def build_configs(layers: ConfigLayers, grid: Grid) -> list[AppConfig]:
-    """Every combination's config, validated before anything runs: the first bad one is a
-    one-line error naming the grid file and the field."""
-    known: dict[str, dict[Any, Any]] = {}
-    configs = [
-        _share_sections(layers.build(combo, overrides_source=grid.source), known)
-        for combo in grid.combinations
-    ]
+    """Every combination's config, validated before anything runs (the base once, then each
+    distinct section a combination touches: `combos.CombinationBuilder`): the first bad one
+    is a one-line error naming the grid file and the field."""
+    from xmtrade.sweep.combos import CombinationBuilder
+
+    builder = CombinationBuilder(layers, grid.source)
+    configs = [builder.build(combo) for combo in grid.combinations]
     symbols = {c.instrument.symbol for c in configs}
     if len(symbols) > 1:
         raise ConfigError(
             grid.source, "instrument.symbol", "a sweep runs on one price series; do not vary it"
         )
     return configs
-
-
-def _share_sections(cfg: AppConfig, known: dict[str, dict[Any, Any]]) -> AppConfig:
-    """`cfg` with each section that equals one of an earlier config the same object (a
-    combination changes a few fields; a config is about 45 KB, so a big sweep would
-    otherwise hold gigabytes of equal copies). The values are those validated by `build`."""
-    sections: dict[str, Any] = {}
-    for name in type(cfg).model_fields:
-        section = getattr(cfg, name)
-        pool = known.setdefault(name, {})
-        try:
-            section = pool.setdefault(section, section)
-        except TypeError:  # a section holding a mapping is not hashable: compare
-            section = next((v for v in pool.values() if v == section), section)
-            pool.setdefault(id(section), section)
-        sections[name] = section
-    return type(cfg).model_construct(_fields_set=cfg.model_fields_set, **sections)
 
 
 def read_shared(bars: Any, configs: Iterable[AppConfig]) -> SharedData:
@@ -109,29 +92,37 @@ def execute(
     run: RunFunction | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     note: Callable[[], str] | None = None,
+    batches: Callable[[Sequence[Task], int], list[list[Task]]] | None = None,
+    failed: Callable[[Outcome], bool] | None = None,
+    finish: bool = True,
 ) -> tuple[list[Outcome], bool]:
     """Run every task; return the outcomes (completion order) and whether Ctrl-C or SIGTERM
-    stopped it.
+    stopped it. `batches` cuts the tasks for the workers (default `make_batches`), `failed`
+    says which outcomes the progress bar counts as failed (default: those with an error);
+    without `finish` the progress bar is left open for more work.
 
     On a stop the executor is stopped at once (its workers killed, never left behind); the
     outcomes finished so far are kept. Any other failure stops it too, then is raised."""
     outcomes: list[Outcome] = []
     interrupted = False
+    cut = batches or make_batches
+    is_failed = failed or (lambda o: o.error is not None)
     try:
-        for batch in executor.run(shared, make_batches(tasks, executor.workers), run):
+        for batch in executor.run(shared, cut(tasks, executor.workers), run):
             for outcome in batch:
                 outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
-            failed = sum(1 for o in batch if o.error is not None)
-            progress.advance(len(batch), failed=failed, note=note() if note else "")
+            n_failed = sum(1 for o in batch if is_failed(o))
+            progress.advance(len(batch), failed=n_failed, note=note() if note else "")
             checkpoint()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         interrupted = _stop(executor) or interrupted
-        with contextlib.suppress(KeyboardInterrupt):
-            progress.finish()
+        if finish:
+            with contextlib.suppress(KeyboardInterrupt):
+                progress.finish()
     return outcomes, interrupted
 
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 ENGINES = ("kernel", "backtrader")
 DEFAULT_CONFIRM = 20
 MISMATCH = "kernel and backtrader differ: "
+FALLBACK = "the kernel cannot mirror this combination"  # a screened task for backtrader
+SCREEN_CHUNK = 256  # most tasks in one chunk sent to a screening worker
 _SCREENERS: dict[str, Screener] = {}  # per process: the screener of a SharedData token
 
 
@@ -107,26 +109,23 @@ def screen_then_confirm(
     outcomes: dict[Any, Outcome] = {}
     from_backtrader: set[Any] = set()
     fallback: list[Task] = []
-    interrupted = False
-    pending = 0
-    try:
-        for task in tasks:
-            outcome = screen_one(shared, task)
-            if outcome is None:
-                fallback.append(task)
-                continue
-            if on_outcome is not None:
-                on_outcome(outcome)
-            outcomes[task.key] = _without_returns(outcome)
-            pending += 1
-            if pending >= 50:
-                progress.advance(pending)
-                pending = 0
-                checkpoint()
-    except KeyboardInterrupt:
-        interrupted = True
-    if pending:
-        progress.advance(pending)
+
+    def screened(outcome: Outcome, task: Task | None = None) -> None:
+        if outcome.error == FALLBACK:
+            fallback.append(task or by_key[outcome.key])
+            return
+        if on_outcome is not None:
+            on_outcome(outcome)
+        outcomes[outcome.key] = _without_returns(outcome)
+
+    by_key = {t.key: t for t in tasks}
+    from xmtrade.sweep.executors import SerialExecutor
+
+    executor = executor_factory()
+    if not isinstance(executor, SerialExecutor) and len(tasks) > 1:  # a pool, or Dask
+        interrupted = _screen_in_chunks(tasks, shared, executor, progress, screened)
+    else:
+        interrupted = _screen_here(tasks, shared, progress, screened)
     if fallback and not interrupted:
         done, interrupted = execute(fallback, shared, executor_factory(), progress)
         for outcome in done:
@@ -153,6 +152,99 @@ def screen_then_confirm(
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes, from_backtrader, interrupted
+
+
+def screen_task(shared: SharedData, task: Task) -> Outcome:
+    """`screen_one` as a worker runs it: a task the kernel cannot mirror comes back marked
+    `FALLBACK` (the main process runs it in backtrader)."""
+    outcome = screen_one(shared, task)
+    if outcome is None:
+        return Outcome(task.key, None, None, None, FALLBACK, 0.0)
+    return outcome
+
+
+def screening_key(cfg: Any) -> tuple[Any, ...]:
+    """What a combination's precomputed arrays depend on, to group the chunks by (configs
+    built by `combos.CombinationBuilder` share equal sections, so identities suffice)."""
+    sig = cfg.signals
+    return (
+        sig.rsi.period,
+        id(sig.macd),
+        id(sig.divergence),
+        id(cfg.stop),
+        id(cfg.fundamentals),
+        id(cfg.risk),
+        id(cfg.market),
+        id(cfg.backtest),
+    )
+
+
+def screen_chunks(tasks: Sequence[Task], workers: int) -> list[list[Task]]:
+    """The tasks in chunks for the workers: grouped by `screening_key` (a worker builds each
+    array once and reuses it), big enough that sending a chunk costs little beside its runs,
+    small enough that every worker stays busy and the progress bar moves."""
+    groups: dict[tuple[Any, ...], list[Task]] = {}
+    for task in tasks:
+        groups.setdefault((task.start, task.end, *screening_key(task.config)), []).append(task)
+    ordered = [task for group in groups.values() for task in group]
+    size = max(1, min(SCREEN_CHUNK, -(-len(ordered) // (workers * 4))))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def _screen_here(
+    tasks: Sequence[Task],
+    shared: SharedData,
+    progress: Progress,
+    screened: Callable[[Outcome, Task | None], None],
+) -> bool:
+    """Screen every task in this process, in order; True when Ctrl-C stopped it (the tasks
+    screened so far are kept)."""
+    pending = 0
+    interrupted = False
+    try:
+        for task in tasks:
+            outcome = screen_one(shared, task)
+            screened(outcome or Outcome(task.key, None, None, None, FALLBACK, 0.0), task)
+            pending += 1
+            if pending >= 50:
+                progress.advance(pending)
+                pending = 0
+                checkpoint()
+    except KeyboardInterrupt:
+        interrupted = True
+    if pending:
+        progress.advance(pending)
+    return interrupted
+
+
+def _screen_in_chunks(
+    tasks: Sequence[Task],
+    shared: SharedData,
+    executor: Executor,
+    progress: Progress,
+    screened: Callable[[Outcome, Task | None], None],
+) -> bool:
+    """Screen the tasks in chunks on the executor's workers (each keeps its own screener);
+    True when Ctrl-C or SIGTERM stopped it. The first task runs here first: it loads the
+    compiled kernel and builds the shared arrays, which forked workers then inherit."""
+    first = tasks[0]
+    try:
+        screened(screen_task(shared, first), first)
+    except KeyboardInterrupt:
+        return True
+    progress.advance(1)
+    _, interrupted = execute(
+        tasks[1:],
+        shared,
+        executor,
+        progress,
+        run=screen_task,
+        on_outcome=lambda outcome: screened(outcome, None),
+        batches=screen_chunks,
+        failed=lambda outcome: outcome.error not in (None, FALLBACK),
+        finish=False,
+    )
+    return interrupted
 
 
 def _without_returns(outcome: Outcome) -> Outcome:
@@ -203,6 +295,8 @@ __all__ = [
     "MISMATCH",
     "KernelMismatch",
     "confirm_one",
+    "screen_chunks",
     "screen_one",
+    "screen_task",
     "screen_then_confirm",
 ]

@@ -163,7 +163,13 @@ def prepare(shared: SharedData, tasks: Sequence[Task]) -> None:
 
     sessions = [ts.date() for ts in shared.bars.index]
     seen: set[str] = set()
+    looked: set[tuple[int, ...]] = set()
     for task in tasks:
+        cfg = task.config  # configs of a sweep share equal sections: skip those seen
+        same = (id(cfg.fundamentals), id(cfg.gate), id(cfg.risk), id(cfg.market))
+        if same in looked:
+            continue
+        looked.add(same)
         key = fundamentals_key(task.config)
         if key in seen:
             continue

@@ -190,7 +190,8 @@ def test_a_scheduler_lost_mid_sweep_is_one_line_and_keeps_the_partial_rows(
     sweep = [sys.executable, "-m", "xmtrade.cli", "sweep", "--grid", str(grid), "--out", str(out)]
     sweep += ["--executor", "dask", "--scheduler", address, "--no-progress", "--min-trades", "0"]
     try:
-        time.sleep(3)  # the scheduler and its worker start
+        with distributed.Client(address, timeout="120s") as client:  # started (under load too)
+            client.wait_for_workers(1, timeout=120)
         proc = subprocess.Popen(
             sweep, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
