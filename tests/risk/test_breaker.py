@@ -133,7 +133,7 @@ def test_a_bad_reset_is_one_line_naming_the_key(written: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(overrides={"risk.drawdown_breaker.reset": written})
     line = caught.value.line()
-    assert "risk.drawdown_breaker.reset" in line and "after_sessions N (N >= 1)" in line
+    assert "risk.drawdown_breaker.reset" in line and "after_sessions N (1 <= N <= " in line
 
 
 def test_the_packaged_default_is_at_fire() -> None:

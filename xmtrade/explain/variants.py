@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xmtrade.config.base import MAX_SPREAD_PP
 from xmtrade.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -53,9 +54,9 @@ VARIANTS: tuple[Variant, ...] = (
             # every test at its most permissive; a test that cannot be computed passes.
             # A report on which no test can be computed at all still does not count
             # (fundamental_state.verdict): no config value makes it a pass.
-            "gate.ev_gross_margin_min_pct": -1_000_000,
+            "gate.ev_gross_margin_min_pct": -100,  # facts hold a margin within ±100%
             "gate.ev_scale.enabled": False,
-            "gate.roic_wacc_spread_min_pp": -1_000_000,
+            "gate.roic_wacc_spread_min_pp": -MAX_SPREAD_PP,
             "gate.on_unknown": "pass",
         },
     ),
