@@ -214,3 +214,16 @@ def test_the_page_works_when_followed_literally(
         assert text in (done.stdout if stream == "out" else done.stderr), (page.name, text)
     for path in made:
         assert (tmp_path / path).exists(), (page.name, path)
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    last = ci[-1].replace('"$venv/bin/python"', "python")
+    assert last.startswith("python -m pytest"), "the suite must be the last thing .ci/run does"
+    commands = [
+        line.split("#")[0].strip()
+        for b in blocks(README.read_text())
+        if b.language == "sh"
+        for line in b.text.splitlines()
+    ]
+    assert last in commands, f"the README does not show CI's test command ({last})"
