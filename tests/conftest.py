@@ -70,3 +70,21 @@ def shared_bars(shared_prices_csv: Path) -> pd.DataFrame:
     """The shared prices as a plain frame indexed by session date (not validated)."""
     frame = pd.read_csv(shared_prices_csv, parse_dates=["date"], index_col="date")
     return frame
+
+
+# Under pytest-xdist (`python -m pytest -n auto`, `--dist loadgroup`), the tests of one group
+# run in one worker, in order: those that share an expensive module or session fixture (built
+# once per worker, so splitting them across workers builds it twice) or one server.
+XDIST_GROUPS = {
+    "tests/xmtrade/reports/": "reports",  # the session's backtest, sweep and paper runs; Chromium
+    "tests/xmtrade/paper/test_paper_postgres.py": "postgres",  # one PostgreSQL server
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of each XDIST_GROUPS path with their group."""
+    for item in items:
+        where = Path(item.path).resolve().relative_to(REPO).as_posix()
+        for prefix, group in XDIST_GROUPS.items():
+            if where.startswith(prefix) and not item.get_closest_marker("xdist_group"):
+                item.add_marker(pytest.mark.xdist_group(group))
