@@ -156,7 +156,12 @@ def test_the_check_finds_what_it_looks_for(real_bars: pd.DataFrame, hkex: Sessio
         tight = load_config(overrides={"sizing.max_weight_pct": 5})
         check_execution(dataclasses.replace(run, config=tight), real_bars)
     with pytest.raises(AssertionError):  # a tighter 2% rule than the run's
-        strict = load_config(overrides={"sizing.risk_per_trade_pct": 0.05})
+        strict = load_config(
+            overrides={
+                "sizing.risk_per_trade_pct": 0.05,
+                "allow_small_percent": ["sizing.risk_per_trade_pct"],
+            }
+        )
         check_execution(dataclasses.replace(run, config=strict), real_bars)
     fills = run.fills.copy()
     sell = fills.index[fills["side"] == "sell"][0]

@@ -272,7 +272,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             )
         kept = read_outcomes(resumed[0])
     metric, min_trades, jobs = _settings(args, base)
-    engine = _engine(args, metric)
+    engine = _engine(args, metric, say_compiling=False)
     if resumed is not None:
         reuse = (
             f"{len(kept or {})} finished runs kept"
@@ -293,6 +293,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     ours = resumed is None and (args.out is None or not Path(args.out).exists())
     made = missing_dirs(Path(args.out) if args.out else data_dir / "sweeps")
     out = resumed[0] if resumed is not None else _out(args, data_dir, "sweeps", grid)
+    if engine == "kernel":
+        _say_compiling(args)  # after every refusal: a refused sweep stays one line
     print(
         f"sweep: {len(grid.combinations)} combinations{_dropped(grid)} of {', '.join(grid.paths)} "
         f"on {executor.description}; metric {metric}, at least {min_trades} trades",
@@ -504,9 +506,10 @@ def _study(
     return dataclasses.replace(grid, combinations=combos), stopped
 
 
-def _engine(args: argparse.Namespace, metric: str) -> str:
+def _engine(args: argparse.Namespace, metric: str, say_compiling: bool = True) -> str:
     """The engine to screen with: the kernel, unless asked for backtrader or the metric is one
-    the kernel does not compute (then it says so)."""
+    the kernel does not compute (then it says so). `say_compiling`: print now the line said
+    while the kernel first compiles (else `_say_compiling` does, once the inputs are checked)."""
     from xmtrade.kernel.screen import NOT_SCREENED
 
     if args.engine == "kernel" and metric in NOT_SCREENED:
@@ -515,13 +518,19 @@ def _engine(args: argparse.Namespace, metric: str) -> str:
             file=sys.stderr,
         )
         return "backtrader"
-    if args.engine == "kernel":
-        from xmtrade.kernel.compiled import first_compile_note
-
-        note = first_compile_note(args.numba_cache)
-        if note is not None:
-            print(f"{args.verb}: {note}", file=sys.stderr)
+    if args.engine == "kernel" and say_compiling:
+        _say_compiling(args)
     return str(args.engine)
+
+
+def _say_compiling(args: argparse.Namespace) -> None:
+    """The one line said before the kernel's first compile after an install (nothing when
+    numba's cache holds it)."""
+    from xmtrade.kernel.compiled import first_compile_note
+
+    note = first_compile_note(args.numba_cache)
+    if note is not None:
+        print(f"{args.verb}: {note}", file=sys.stderr)
 
 
 def _pct(value: float | None) -> str:

@@ -18,6 +18,7 @@ import yaml
 from xmtrade import __version__
 from xmtrade.errors import ConfigError
 from xmtrade.explain.variants import PLAN
+from xmtrade.reports.page import write_page
 
 if TYPE_CHECKING:
     from xmtrade.config import AppConfig
@@ -32,6 +33,7 @@ EXPLAIN_FILES = frozenset(
         "config.yaml",
         "variants.yaml",
         "explain.html",
+        "plotly.min.js",
     }
 )
 ROW_COLUMNS = (
@@ -167,7 +169,7 @@ def _write_files(
         yaml.safe_dump(overlay, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
     if page is not None:
-        (folder / "explain.html").write_text(page, encoding="utf-8")
+        write_page(folder / "explain.html", page)  # plotly.min.js beside it, as every page
 
 
 def _plain(value: Any) -> Any:

@@ -88,7 +88,10 @@ def test_the_folder_is_complete(real_explanation: Path) -> None:
     assert float(rows[-1][1]) == pytest.approx(1e6 * (1 + plan_return), abs=0.01)
     page = (real_explanation / "explain.html").read_text(encoding="utf-8")
     assert "contribution-plot" in page and "years-plot" in page and "regimes-plot" in page
-    assert "<script src" not in page
+    # the plotting script once per folder, beside the page: offline, and the page stays light
+    assert '<script src="plotly.min.js"' in page
+    assert (real_explanation / "plotly.min.js").stat().st_size > 1_000_000
+    assert len(page.encode()) < 1_000_000
 
 
 def test_the_same_seed_reproduces_the_intervals(real_explanation: Path) -> None:

@@ -87,7 +87,8 @@ def test_a_breaker_that_saves_a_fall(
     overlay.write_text(
         "fundamentals: {file: facts_fail.csv, stale_after_days: 400}\n"
         "risk: {rules: [], drawdown_breaker: {max_drawdown_pct: 0.3, cooldown_sessions: 250,"
-        " basis: nav}}\n",
+        " basis: nav}}\n"
+        "allow_small_percent: [risk.drawdown_breaker.max_drawdown_pct]\n",
         encoding="utf-8",
     )
     doc = explained(

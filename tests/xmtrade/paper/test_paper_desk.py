@@ -288,7 +288,7 @@ def test_paper_report_out_empty_is_refused(home: Path, capsys: pytest.CaptureFix
     ok(capsys, "paper", "init", "--start", "2025-10-13", "--offline")
     ok(capsys, "paper", "step", "--asof", "2025-10-17", "--offline")
     line = one_line_error(capsys, "paper", "report", "--out", "")
-    assert line == "command line: --out: expected a folder for the run, got ''"
+    assert line == "command line: --out: expected a folder, got ''"
     assert not (home / "runs").exists()
 
 
