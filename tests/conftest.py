@@ -13,6 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("XMTRADE_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Every test has its own data directory, where xmtrade keeps numba's compiled kernel: one cache
+# for the whole run instead, or each sweep test would compile the kernel again (about 30 s).
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".pytest-numba-cache"))
 
 
 class NetworkBlocked(RuntimeError):

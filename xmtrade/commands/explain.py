@@ -155,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     configs = variant_configs(layers, plan, variants)
     regimes = load_regimes(Path(args.regimes)) if args.regimes else []
     data_dir = resolve_data_dir(args.data_dir)
+    from xmtrade.kernel.compiled import first_compile_note, use_cache_dir
+
+    numba_cache = use_cache_dir(data_dir)  # before the kernel is imported, as sweeps do
     bars = PriceCache(prices_dir(data_dir)).load(plan.instrument.symbol)
     first, last = resolve_window(plan, bars, start, end)
     check_silences(variants, configs, bars, first)
@@ -170,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
         f"in backtrader on {executor.description}",
         file=sys.stderr,
     )
+    note = first_compile_note(numba_cache)
+    if note is not None:
+        print(f"explain: {note}", file=sys.stderr)
     progress = Progress(len(names), label="runs", enabled=not args.no_progress)
     bootstraps = Bootstraps(spans, args.resamples, args.seed)  # as the runs come back
     records, interrupted = run_all(

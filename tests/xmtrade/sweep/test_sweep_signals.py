@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 GRID = "signals.rsi.oversold: [30, 35, 40]\nstop.lookback: [10, 20]\n"
 WALK_GRID = "signals.rsi.oversold: [30, 40]\n"
-BUDGET_SECONDS = 60.0  # the storm's whole length (it stops starting trials after this)
+BUDGET_SECONDS = 25.0  # the storm's whole length (it stops starting trials after this)
 MIN_TRIALS = 8
 STOP_SECONDS = 10.0  # a stopped command must have ended this long after the signal
 EXPECTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
