@@ -217,8 +217,10 @@ class FundamentalTimeline:
             verdict = "pass"
         else:
             verdict = "unknown"
-        counts = verdict == "pass" or (
-            verdict == "unknown" and gate.on_unknown == "pass" and bool(known)
+        counts = (
+            not gate.enabled
+            or verdict == "pass"
+            or (verdict == "unknown" and gate.on_unknown == "pass" and bool(known))
         )
         result = ReportVerdict(
             period=report.period,

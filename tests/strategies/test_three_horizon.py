@@ -238,6 +238,29 @@ def test_unknown_gate_fails_by_default_and_can_be_left_out(
     assert entries(lenient) == [(1, date(2024, 4, 11)), (2, date(2024, 5, 23))]
 
 
+def test_a_gate_switched_off_lets_every_report_count(
+    calendar: SessionCalendar, tmp_path: Path
+) -> None:
+    # a failing report and one on which no test can be computed (no annual statements, no EV)
+    rows = [
+        *quarter("2023Q4", "2024-03-19", ev_gm=15),
+        fact("revenue", "2024Q1", "2024-05-20", 75_000),
+    ]
+    facts = write_facts(tmp_path / "f.csv", rows)
+    days = [date(2024, 4, 10), date(2024, 5, 22)]
+    gated = run(calendar, facts, days)
+    assert entries(gated) == [(1, date(2024, 4, 11))]
+    off = run(calendar, facts, days, **{"gate.enabled": False})
+    assert entries(off) == [(1, date(2024, 4, 11)), (2, date(2024, 5, 23))]
+    # the tests are still computed and recorded beside the switch
+    recorded = [
+        d["fundamentals"]["gate"]
+        for d in off.decisions
+        if isinstance(d.get("fundamentals"), dict) and "gate" in d["fundamentals"]
+    ]
+    assert recorded and all(g["verdict"] in ("fail", "unknown") for g in recorded)
+
+
 def test_line_exit_sells_every_tranche(calendar: SessionCalendar, tmp_path: Path) -> None:
     rows = [*PASSING, *quarter("2024Q3", "2024-11-18", rank=5)]
     facts = write_facts(tmp_path / "f.csv", rows)

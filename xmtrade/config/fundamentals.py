@@ -60,6 +60,9 @@ class WaccConfig(Frozen):
 
 
 class GateConfig(Frozen):
+    # false: every report counts as a pass (stages open on signals alone); the tests are still
+    # computed and recorded. True is also the value of a config stored before the key existed.
+    enabled: bool = True
     ev_gross_margin_min_pct: float = Field(ge=-100, le=100)
     ev_scale: EvScaleConfig
     roic_wacc_spread_min_pp: float = Field(ge=-MAX_SPREAD_PP, le=MAX_SPREAD_PP)

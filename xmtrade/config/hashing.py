@@ -24,6 +24,8 @@ def strategy_hash(values: dict[str, Any]) -> str:
     values["backtest"] = {k: v for k, v in values["backtest"].items() if k != "initial_nav"}
     del values["allow_small_percent"]  # the values it vouches for are counted
     values["fundamentals"] = {k: v for k, v in values["fundamentals"].items() if k != "file"}
+    if values["gate"].get("enabled", True):  # on, as every config before the key: same hash
+        values["gate"] = {k: v for k, v in values["gate"].items() if k != "enabled"}
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -18,7 +18,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xmtrade.config.base import MAX_SPREAD_PP
 from xmtrade.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,15 +49,7 @@ VARIANTS: tuple[Variant, ...] = (
         "no_gate",
         "no fundamental gate",
         "the fundamental gate",
-        {
-            # every test at its most permissive; a test that cannot be computed passes.
-            # A report on which no test can be computed at all still does not count
-            # (fundamental_state.verdict): no config value makes it a pass.
-            "gate.ev_gross_margin_min_pct": -100,  # facts hold a margin within ±100%
-            "gate.ev_scale.enabled": False,
-            "gate.roic_wacc_spread_min_pp": -MAX_SPREAD_PP,
-            "gate.on_unknown": "pass",
-        },
+        {"gate.enabled": False},  # every report counts as a pass: stages open on signals
     ),
     Variant("no_risk_lines", "no risk lines", "the risk lines", {"risk.rules": []}),
     Variant("no_ps_ceiling", "no P/S ceiling", "the P/S ceiling", {"valuation.ps_ceiling": None}),
