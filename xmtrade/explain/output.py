@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +16,7 @@ from xmtrade import __version__
 from xmtrade.errors import ConfigError
 from xmtrade.explain.variants import PLAN
 from xmtrade.reports.page import write_page
+from xmtrade.reports.run_folder import replace_folder
 
 if TYPE_CHECKING:
     from xmtrade.config import AppConfig
@@ -110,27 +108,7 @@ def write_folder(
 ) -> Path:
     """Write the whole folder atomically; an earlier explanation at `out` is replaced."""
     check_out(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-    except OSError as exc:
-        raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
-    try:
-        _write_files(staging, doc, explanation, plan, page)
-        if out.exists():
-            trash = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(trash)
-            staging.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
+    return replace_folder(out, lambda staging: _write_files(staging, doc, explanation, plan, page))
 
 
 def _write_files(

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ def write_run(
         raise ConfigError(
             "--out", None, f"{out} exists and holds files that are not an xmtrade run's"
         )
+    return replace_folder(out, lambda staging: _write_files(result, summary, staging, formats))
+
+
+def replace_folder(out: Path, write: Callable[[Path], None]) -> Path:
+    """Have `write` fill a staging folder beside `out`, then swap it in whole: `out` holds
+    either its earlier content or the new one, never a mix (a failure or a stop removes the
+    staging folder)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -82,7 +90,7 @@ def write_run(
     except OSError as exc:
         raise ConfigError("--out", None, f"cannot create {out}: {exc.strerror}") from None
     try:
-        _write_files(result, summary, staging, formats)
+        write(staging)
         if out.exists():
             trash = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(trash)
